@@ -1,0 +1,51 @@
+"""Status conditions in the shape Kubernetes API conventions ask for (metav1.Condition).
+
+A condition is keyed by ``type``; tools like ``kubectl wait --for=condition=Succeeded`` read
+them, so they follow the upstream field names exactly.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from datetime import datetime
+
+from pydantic import Field
+
+from kubetune.api._base import KubeModel
+
+
+class ConditionStatus(enum.StrEnum):
+    TRUE = "True"
+    FALSE = "False"
+    UNKNOWN = "Unknown"
+
+
+class Condition(KubeModel):
+    type: str = Field(description="CamelCase kind of condition, e.g. Running or Succeeded.")
+    status: ConditionStatus
+    reason: str = Field(description="CamelCase machine-readable reason, e.g. GoalReached.")
+    message: str = ""
+    last_transition_time: datetime
+    observed_generation: int | None = None
+
+
+def set_condition(conditions: Sequence[Condition], new: Condition) -> list[Condition]:
+    """Replace the condition of the same type; an unchanged status keeps its transition time."""
+    result = []
+    replaced = False
+    for existing in conditions:
+        if existing.type != new.type:
+            result.append(existing)
+            continue
+        replaced = True
+        if existing.status == new.status:
+            new = new.model_copy(update={"last_transition_time": existing.last_transition_time})
+        result.append(new)
+    if not replaced:
+        result.append(new)
+    return result
+
+
+def find_condition(conditions: Sequence[Condition], type_: str) -> Condition | None:
+    return next((c for c in conditions if c.type == type_), None)

@@ -1,0 +1,84 @@
+"""The ``Trial`` resource: one evaluation of one parameter set, owned by its study.
+
+The operator writes the spec and the phase; the trial's runner writes the metrics it reports
+(``values`` and ``intermediate``) through the status subresource. Intermediate values are a
+bounded list — downsampled, always keeping the first, the last and the best points — so a
+trial that reports every step for a week still fits comfortably in etcd.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field
+
+from kubetune.api._base import KubeModel
+from kubetune.api.conditions import Condition
+from kubetune.api.study import ObjectMeta, ParameterValue
+
+MAX_INTERMEDIATE_POINTS = 100
+
+
+class TrialPhase(enum.StrEnum):
+    PENDING = "Pending"
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    PRUNED = "Pruned"
+    STOPPED = "Stopped"
+
+    def is_finished(self) -> bool:
+        return self not in (TrialPhase.PENDING, TrialPhase.RUNNING)
+
+    def is_active(self) -> bool:
+        return not self.is_finished()
+
+
+class IntermediatePoint(KubeModel):
+    step: int = Field(ge=0)
+    values: dict[str, float]
+
+
+class TrialSpec(KubeModel):
+    study: str = Field(description="Name of the owning TuningStudy.")
+    index: int = Field(ge=0, description="Position in the study; the name is <study>-<index>.")
+    parameters: dict[str, ParameterValue]
+    budget: float | None = Field(
+        default=None, description="Resource granted to this trial (multi-fidelity algorithms)."
+    )
+    stop: bool = Field(default=False, description="Set by the operator: the trial should end.")
+    stop_reason: str | None = Field(default=None, description="Why the trial is asked to stop.")
+
+
+class TrialStatus(KubeModel):
+    phase: TrialPhase = TrialPhase.PENDING
+    reason: str | None = Field(default=None, description="CamelCase reason for the phase.")
+    message: str | None = None
+    conditions: list[Condition] = Field(default_factory=list, max_length=16)
+    values: dict[str, float] = Field(
+        default_factory=dict, description="Latest reported value of each metric."
+    )
+    value: float | None = Field(default=None, description="Objective value, for kubectl get.")
+    intermediate: list[IntermediatePoint] = Field(
+        default_factory=list, max_length=MAX_INTERMEDIATE_POINTS
+    )
+    last_step: int | None = None
+    exit_code: int | None = None
+    start_time: datetime | None = None
+    completion_time: datetime | None = None
+    gpu_seconds: float = 0.0
+
+
+class Trial(KubeModel):
+    api_version: Literal["kubetune.dev/v1alpha1"] = "kubetune.dev/v1alpha1"
+    kind: Literal["Trial"] = "Trial"
+    metadata: ObjectMeta
+    spec: TrialSpec
+    status: TrialStatus | None = None
+
+
+def trial_name(study: str, index: int) -> str:
+    """Deterministic, so a restarted operator can never create the same trial twice."""
+    return f"{study}-{index}"

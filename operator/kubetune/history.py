@@ -1,0 +1,128 @@
+"""The trial history that suggestion algorithms and stopping rules read, and their verdicts.
+
+It lives below both ``algorithms`` and ``stopping`` so neither depends on the other. Algorithms
+and rules always *minimize*: ``History`` turns each objective into a loss (maximized metrics
+are negated), so no algorithm ever looks at a direction.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+
+from kubetune.api.study import Direction, Objective
+from kubetune.space import SearchSpace, Value
+
+
+class TrialState(enum.Enum):
+    """Where a trial stands, as far as an algorithm cares."""
+
+    RUNNING = "running"  # pending or running: its parameters are taken, its value unknown
+    COMPLETE = "complete"
+    FAILED = "failed"
+    PRUNED = "pruned"  # stopped early by a rule or scheduler; intermediate values are real
+
+    def is_finished(self) -> bool:
+        return self is not TrialState.RUNNING
+
+
+@dataclass(frozen=True)
+class IntermediateValue:
+    step: int
+    values: Mapping[str, float]
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """One trial as algorithms see it: parameters, state, reported metrics."""
+
+    index: int
+    params: Mapping[str, Value]
+    state: TrialState
+    values: Mapping[str, float] = field(default_factory=dict)
+    intermediate: tuple[IntermediateValue, ...] = ()
+    budget: float | None = None
+
+
+@dataclass(frozen=True)
+class History:
+    """All trials of a study so far, with the objectives that turn metrics into losses."""
+
+    trials: tuple[TrialRecord, ...]
+    objectives: tuple[Objective, ...]
+
+    def __post_init__(self) -> None:
+        if not self.objectives:
+            raise ValueError("a history needs at least one objective")
+
+    @property
+    def is_multi_objective(self) -> bool:
+        return len(self.objectives) > 1
+
+    def with_states(self, *states: TrialState) -> list[TrialRecord]:
+        return [t for t in self.trials if t.state in states]
+
+    @cached_property
+    def completed(self) -> list[TrialRecord]:
+        """Finished trials whose objective values are all known."""
+        return [
+            t for t in self.trials if t.state is TrialState.COMPLETE and self.losses(t) is not None
+        ]
+
+    @property
+    def running(self) -> list[TrialRecord]:
+        return self.with_states(TrialState.RUNNING)
+
+    def losses(self, trial: TrialRecord) -> tuple[float, ...] | None:
+        """The trial's objective values as losses (smaller is better), or None if any is missing."""
+        result = []
+        for objective in self.objectives:
+            value = trial.values.get(objective.metric)
+            if value is None or not math.isfinite(value):
+                return None
+            result.append(_as_loss(value, objective.direction))
+        return tuple(result)
+
+    def loss(self, trial: TrialRecord) -> float | None:
+        """Single-objective loss of a trial (the first objective's)."""
+        losses = self.losses(trial)
+        return None if losses is None else losses[0]
+
+    def intermediate_losses(self, trial: TrialRecord) -> list[tuple[int, float]]:
+        """(step, loss) of the first objective at every reported step, in step order."""
+        objective = self.objectives[0]
+        points = []
+        for point in trial.intermediate:
+            value = point.values.get(objective.metric)
+            if value is not None and math.isfinite(value):
+                points.append((point.step, _as_loss(value, objective.direction)))
+        return sorted(points)
+
+    def completed_arrays(self, space: SearchSpace) -> tuple[np.ndarray, np.ndarray]:
+        """Unit-cube inputs (n, d) and single-objective losses (n,) of completed trials."""
+        trials = self.completed
+        x = np.array([space.encode(t.params) for t in trials]).reshape(len(trials), space.dims)
+        y = np.array([self.loss(t) for t in trials], dtype=float)
+        return x, y
+
+    def taken(self, space: SearchSpace) -> set[tuple[tuple[str, Value], ...]]:
+        """Canonical keys of every parameter set already used, running or finished."""
+        return {space.canonical(t.params) for t in self.trials}
+
+
+def _as_loss(value: float, direction: Direction) -> float:
+    return -value if direction is Direction.MAXIMIZE else value
+
+
+@dataclass(frozen=True)
+class StopDecision:
+    """A running trial that should end now, and why (shown in the trial's status)."""
+
+    index: int
+    reason: str
+    pruned: bool = True  # pruned (judged unpromising) as opposed to stopped for other reasons
