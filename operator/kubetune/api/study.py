@@ -132,9 +132,6 @@ class AlgorithmName(enum.StrEnum):
     CMAES = "cmaes"
     HYPERBAND = "hyperband"
     ASHA = "asha"
-    PBT = "pbt"
-    GENETIC = "genetic"
-    NSGA2 = "nsga2"
 
 
 class AlgorithmSpec(KubeModel):
@@ -159,6 +156,20 @@ class EarlyStoppingSpec(KubeModel):
     settings: dict[str, Any] = Field(default_factory=dict)
 
 
+class ResourceBudget(KubeModel):
+    """The training resource multi-fidelity algorithms hand out (epochs, steps, samples)."""
+
+    name: str = Field(min_length=1, max_length=63, description="What the trial reads as ${budget}.")
+    min: float = Field(gt=0, description="Smallest amount a trial is run with.")
+    max: float = Field(gt=0, description="Largest amount; a trial given this runs to completion.")
+
+    @model_validator(mode="after")
+    def _min_below_max(self) -> ResourceBudget:
+        if not self.min < self.max:
+            raise ValueError(f"resource.min ({self.min:g}) must be less than resource.max")
+        return self
+
+
 class BudgetSpec(KubeModel):
     max_trials: int = Field(default=20, ge=1, le=100_000, description="Trials to run in all.")
     parallel_trials: int = Field(default=1, ge=1, le=10_000, description="Trials at once.")
@@ -169,6 +180,9 @@ class BudgetSpec(KubeModel):
     )
     timeout_seconds: int | None = Field(
         default=None, ge=1, description="Stop the study (BudgetExhausted) after this long."
+    )
+    resource: ResourceBudget | None = Field(
+        default=None, description="Training resource for asha/hyperband, given as ${budget}."
     )
 
     @model_validator(mode="after")
