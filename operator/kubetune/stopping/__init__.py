@@ -7,9 +7,16 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from kubetune.stopping._median import MedianRule
+from kubetune.stopping._percentile import PercentileRule
+from kubetune.stopping._threshold import ThresholdRule
 from kubetune.stopping.base import RuleSettings, StoppingRule
 
-RULES: dict[str, type[StoppingRule]] = {}
+RULES: dict[str, type[StoppingRule]] = {
+    "median": MedianRule,
+    "percentile": PercentileRule,
+    "threshold": ThresholdRule,
+}
 
 
 class RuleSettingsError(ValueError):
@@ -38,4 +45,13 @@ def create(name: str, settings: Mapping[str, Any]) -> StoppingRule | None:
         raise RuleSettingsError(problems) from None
 
 
-__all__ = ["RULES", "RuleSettings", "RuleSettingsError", "StoppingRule", "create"]
+__all__ = [
+    "RULES",
+    "MedianRule",
+    "PercentileRule",
+    "RuleSettings",
+    "RuleSettingsError",
+    "StoppingRule",
+    "ThresholdRule",
+    "create",
+]
