@@ -1,0 +1,45 @@
+"""Local mode: the trial directory is the channel to ``kubetune run`` on the same machine.
+
+Each report is one JSON line appended to ``metrics.jsonl``, written with a single
+``O_APPEND`` write and fsync'd, so a killed run loses nothing and a wrapper and its program
+may both report into the same file. The local backend owns bounding and downsampling; here
+we only append. A ``stop`` file in the directory asks the trial to end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+METRICS_FILE = "metrics.jsonl"
+STOP_FILE = "stop"
+STOP_POLL_SECONDS = 1.0
+"""A file check is cheap, so the wrapper looks for the stop file this often."""
+
+
+class LocalTransport:
+    stop_poll_seconds = STOP_POLL_SECONDS
+
+    def __init__(self, directory: str) -> None:
+        self.directory = directory
+        self.metrics_path = os.path.join(directory, METRICS_FILE)
+        self.stop_path = os.path.join(directory, STOP_FILE)
+
+    def record(self, step: int | None, values: dict[str, float]) -> None:
+        line = json.dumps({"step": step, "values": values, "time": time.time()}) + "\n"
+        fd = os.open(self.metrics_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, line.encode("utf-8"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def should_stop(self) -> bool:
+        return os.path.exists(self.stop_path)
+
+    def flush(self, timeout: float | None = None) -> bool:
+        return True  # every record() is already on disk
+
+    def close(self, timeout: float | None = None) -> bool:
+        return True

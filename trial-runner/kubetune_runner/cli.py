@@ -1,0 +1,273 @@
+"""``kubetune-runner [options] -- CMD ARGS...``: make any training program a kubetune trial.
+
+The wrapper runs CMD as a child in its own process group. The child's stderr is inherited
+and its stdout is copied through chunk by chunk, so the program's output reaches the logs
+byte for byte and without delay, unlike metrics collectors that redirect it to a file. Each
+stdout line is also parsed for metrics (``_parse``) and reported. Meanwhile the wrapper asks
+``should_stop()`` and, when the trial is to end, terminates the child's process group and
+exits 0: the operator, not the exit code, records that the trial was stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Sequence
+from typing import Callable
+
+from kubetune_runner import __version__
+from kubetune_runner._api import Transport, current_transport
+from kubetune_runner._env import ConfigurationError
+from kubetune_runner._log import warn
+from kubetune_runner._parse import STEP_KEYS, parse_line
+
+CHUNK_BYTES = 65536
+MAX_PARSED_LINE_BYTES = 65536
+"""Longer lines pass through but are not parsed (no one prints metrics that way)."""
+FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+OUTPUT_DRAIN_SECONDS = 5.0
+"""After the child exits, how long to wait for its background processes to close stdout."""
+
+EPILOG = f"""\
+metrics on stdout (both formats; other lines are only printed):
+  name=value pairs     epoch=3 val_accuracy=0.91, loss=0.2; lr=1e-3
+                       (a line is reported only if every pair on it is a finite number,
+                       so 'Loading model=resnet50' or 'loss=nan' is just printed)
+  JSON objects         {{"step": 3, "val_accuracy": 0.91}}   (non-numeric fields ignored)
+  The step comes from {", ".join(STEP_KEYS)} (first found); these are not metrics.
+
+environment (set by the operator or `kubetune run`):
+  KUBETUNE_LOCAL_DIR                local mode: append to $DIR/metrics.jsonl, stop on $DIR/stop
+  KUBETUNE_TRIAL, KUBETUNE_NAMESPACE, KUBERNETES_SERVICE_HOST/PORT
+                                    cluster mode: patch the Trial's status with the pod's
+                                    service account (KUBETUNE_SERVICEACCOUNT_DIR overrides
+                                    /var/run/secrets/kubernetes.io/serviceaccount)
+  KUBETUNE_OBJECTIVE                JSON list of {{"metric", "direction"}}; its best point
+                                    survives downsampling of intermediate values
+  KUBETUNE_PARAMS                   the trial's parameters as JSON (for the program)
+
+exit status: the program's (128+N if signal N killed it); 0 if the trial was asked to
+stop and the program was ended for it; 2 if the environment names no transport; 126/127 if
+CMD cannot be run. SIGTERM, SIGINT and SIGHUP are forwarded to the program's process group.
+If the program calls report() itself, use --no-parse so that only one writer reports.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kubetune-runner",
+        usage="%(prog)s [options] -- CMD [ARGS...]",
+        description="Run a training program as a kubetune trial: pass its output through "
+        "unchanged, report the metrics it prints, end it when the trial is told to stop.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--metrics",
+        metavar="NAME,NAME",
+        help="report only these metric names (default: every numeric name)",
+    )
+    parser.add_argument(
+        "--no-parse",
+        action="store_true",
+        help="do not parse stdout (the program calls kubetune_runner.report() itself)",
+    )
+    parser.add_argument(
+        "--stop-poll-seconds",
+        type=_positive,
+        metavar="S",
+        help="how often to ask whether the trial should stop (default: 5 in a cluster, "
+        "1 in local mode)",
+    )
+    parser.add_argument(
+        "--grace-seconds",
+        type=_positive,
+        default=30.0,
+        metavar="S",
+        help="after SIGTERM on stop, wait this long before SIGKILL (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--flush-seconds",
+        type=_positive,
+        default=15.0,
+        metavar="S",
+        help="at exit, wait at most this long for reports to be delivered (default: %(default)s)",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("command", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    command: list[str] = args.command
+    if command and command[0] == "--":
+        command = command[1:]
+    if not command:
+        parser.error("no command given: kubetune-runner [options] -- CMD [ARGS...]")
+    try:
+        transport = current_transport()
+    except ConfigurationError as error:
+        warn(str(error))
+        return 2
+    names = {name.strip() for name in args.metrics.split(",")} if args.metrics else None
+    wrapper = Wrapper(
+        transport,
+        command,
+        parse=not args.no_parse,
+        names=names,
+        stop_poll_seconds=args.stop_poll_seconds or transport.stop_poll_seconds,
+        grace_seconds=args.grace_seconds,
+    )
+    try:
+        return wrapper.run()
+    finally:
+        if not transport.close(args.flush_seconds):
+            warn(f"some reports were not delivered within {args.flush_seconds:g}s")
+
+
+class Wrapper:
+    def __init__(
+        self,
+        transport: Transport,
+        command: list[str],
+        parse: bool,
+        names: set[str] | None,
+        stop_poll_seconds: float,
+        grace_seconds: float,
+    ) -> None:
+        self.transport = transport
+        self.command = command
+        self.parse = parse
+        self.names = names
+        self.stop_poll_seconds = stop_poll_seconds
+        self.grace_seconds = grace_seconds
+        self._report_failed = False
+
+    def run(self) -> int:
+        try:
+            child = subprocess.Popen(
+                self.command,
+                stdout=subprocess.PIPE if self.parse else None,
+                start_new_session=True,  # one group to signal: the program and its workers
+            )
+        except OSError as error:
+            warn(f"cannot run {self.command[0]!r}: {error}")
+            return 127 if isinstance(error, FileNotFoundError) else 126
+        for signum in FORWARDED_SIGNALS:
+            signal.signal(signum, lambda signum, _frame: _signal_group(child.pid, signum))
+        pump = None
+        if child.stdout is not None:
+            pump = threading.Thread(
+                target=copy_and_parse,
+                args=(child.stdout.fileno(), sys.stdout.fileno(), self._on_line),
+                name="kubetune-runner-stdout",
+                daemon=True,
+            )
+            pump.start()
+        stopped = self._wait(child)
+        if pump is not None:
+            pump.join(OUTPUT_DRAIN_SECONDS)
+        if stopped:
+            return 0
+        code = child.returncode
+        return 128 - code if code < 0 else code
+
+    def _wait(self, child: subprocess.Popen[bytes]) -> bool:
+        """Wait for the child to exit; True if it was ended because the trial should stop."""
+        while True:
+            try:
+                child.wait(self.stop_poll_seconds)
+                return False
+            except subprocess.TimeoutExpired:
+                pass
+            if self._should_stop():
+                warn("the trial was asked to stop: terminating the program")
+                _signal_group(child.pid, signal.SIGTERM)
+                try:
+                    child.wait(self.grace_seconds)
+                except subprocess.TimeoutExpired:
+                    warn(f"the program ignored SIGTERM for {self.grace_seconds:g}s: killing it")
+                    _signal_group(child.pid, signal.SIGKILL)
+                    child.wait()
+                return True
+
+    def _should_stop(self) -> bool:
+        try:
+            return self.transport.should_stop()
+        except Exception as error:  # never let a stop check end a running trial
+            warn(f"cannot check whether the trial should stop: {error}")
+            return False
+
+    def _on_line(self, line: bytes) -> None:
+        parsed = parse_line(line.decode("utf-8", "replace"), self.names)
+        if parsed is None:
+            return
+        try:
+            self.transport.record(parsed.step, parsed.values)
+        except Exception as error:  # the program's output matters more than one report
+            if not self._report_failed:
+                warn(f"cannot report metrics: {error}")
+                self._report_failed = True
+
+
+_LINE_END = re.compile(rb"[\r\n]")
+
+
+def copy_and_parse(source: int, sink: int, on_line: Callable[[bytes], None]) -> None:
+    """Copy ``source`` to ``sink`` as bytes arrive; hand each complete line to ``on_line``.
+
+    Copying chunks rather than lines keeps progress bars and prompts without a newline
+    visible at once. ``\\r`` ends a line for parsing, so progress-bar updates are seen.
+    """
+    pending = b""
+    overlong = False  # inside a line too long to parse: skip to its end
+    sink_open = True
+    while True:
+        chunk = os.read(source, CHUNK_BYTES)
+        if not chunk:
+            break
+        if sink_open:
+            try:
+                _write_all(sink, chunk)
+            except OSError:  # e.g. our stdout was closed; keep draining the child
+                sink_open = False
+        pending += chunk
+        *lines, pending = _LINE_END.split(pending)
+        for line in lines:
+            if not overlong:
+                on_line(line)
+            overlong = False
+        if len(pending) > MAX_PARSED_LINE_BYTES:
+            pending, overlong = b"", True
+    if pending and not overlong:
+        on_line(pending)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _signal_group(pgid: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):  # already gone
+        os.killpg(pgid, signum)
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
+    return value
+
+
+if __name__ == "__main__":
+    sys.exit(main())
