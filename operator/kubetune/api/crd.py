@@ -1,0 +1,341 @@
+"""CustomResourceDefinitions generated from the pydantic models, so schema and code never drift.
+
+Pydantic's JSON Schema is turned into a *structural* OpenAPI v3 schema (references inlined,
+``nullable`` unions folded, no ``additionalProperties: false``), then the cross-field rules the
+models check in Python are added as CEL ``x-kubernetes-validations`` so ``kubectl apply``
+rejects the same mistakes with the same words. Only the trial template's JobSpec keeps unknown
+fields: it is Kubernetes' own type, validated when the Job is created.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+import yaml
+from pydantic import BaseModel
+
+from kubetune.api.study import (
+    GROUP,
+    MAX_CHOICES,
+    MAX_INITIAL_TRIALS,
+    MAX_PARAMETERS,
+    VERSION,
+    StudySpec,
+    StudyStatus,
+)
+from kubetune.api.trial import TrialSpec, TrialStatus
+
+Schema = dict[str, Any]
+
+# Rules on one parameter (``self`` is a parameters[] item).
+_PARAMETER_RULES = [
+    (
+        "self.type == 'categorical' ? (has(self.choices) && !has(self.low) && !has(self.high)"
+        " && !has(self.step)) : (has(self.low) && has(self.high) && !has(self.choices))",
+        "a float or int parameter needs low and high; a categorical one needs choices only",
+    ),
+    (
+        "!has(self.low) || !has(self.high) || self.low < self.high",
+        "low must be less than high",
+    ),
+    ("!has(self.step) || self.step > 0", "step must be greater than 0"),
+    (
+        "!has(self.step) || !has(self.low) || !has(self.high) || self.step <= self.high - self.low",
+        "step must fit in the range: step <= high - low",
+    ),
+    (
+        "!has(self.log) || !self.log || (has(self.low) && self.low > 0.0)",
+        "log: true needs low > 0; raise low or drop log",
+    ),
+    (
+        "self.type != 'int' || ((!has(self.low) || self.low == double(int(self.low)))"
+        " && (!has(self.high) || self.high == double(int(self.high))))",
+        "low and high of an int parameter must be whole numbers",
+    ),
+    (
+        "!has(self.choices) || (size(self.choices) > 0"
+        " && self.choices.all(c, self.choices.exists_one(d, d == c)))",
+        "choices must be a non-empty list of distinct values",
+    ),
+]
+
+# Rules on the whole spec.
+_SPEC_RULES = [
+    (
+        "has(self.objective) != has(self.objectives)",
+        "give exactly one of objective (one metric) or objectives (a list)",
+    ),
+    (
+        "self.parameters.all(p, self.parameters.exists_one(q, q.name == p.name))",
+        "parameter names must be unique",
+    ),
+    (
+        "self.parameters.all(p, !has(p.when) || p.when.all(k, self.parameters.exists(q,"
+        " q.name == k && q.type == 'categorical' && has(q.choices)"
+        " && p.when[k].all(v, q.choices.exists(c, c == v)))))",
+        "when must name a categorical parameter and some of its choices",
+    ),
+    (
+        "!has(self.initialTrials) || self.initialTrials.all(t, t.all(k,"
+        " self.parameters.exists(p, p.name == k && (p.type == 'categorical'"
+        " ? p.choices.exists(c, c == t[k])"
+        " : (type(t[k]) in [int, double] && double(t[k]) >= p.low && double(t[k]) <= p.high)))))",
+        "initialTrials must only set parameters of the study, to values inside their ranges",
+    ),
+]
+
+_BUDGET_RULES = [
+    (
+        "!has(self.parallelTrials) || !has(self.maxTrials)"
+        " || self.parallelTrials <= self.maxTrials",
+        "parallelTrials must not exceed maxTrials",
+    ),
+]
+
+
+def structural(model: type[BaseModel]) -> Schema:
+    """The model's JSON Schema as a structural OpenAPI v3 schema."""
+    raw = model.model_json_schema(by_alias=True, mode="validation")
+    definitions = raw.pop("$defs", {})
+    return _convert(raw, definitions)
+
+
+def _convert(node: Schema, definitions: Mapping[str, Schema]) -> Schema:
+    if "$ref" in node:
+        target = definitions[node["$ref"].rsplit("/", 1)[-1]]
+        merged = {**target, **{k: v for k, v in node.items() if k != "$ref"}}
+        return _convert(merged, definitions)
+    if "anyOf" in node:
+        return _convert_union(node, definitions)
+    result: Schema = {}
+    if "description" in node:
+        result["description"] = node["description"]
+    kind = node.get("type")
+    if "const" in node:
+        return {"type": "string", "enum": [node["const"]]}
+    if "enum" in node:
+        result.update(type="string", enum=list(node["enum"]))
+        return result
+    if kind == "object" or "properties" in node:
+        result["type"] = "object"
+        if "properties" in node:
+            result["properties"] = {
+                name: _convert(child, definitions) for name, child in node["properties"].items()
+            }
+            if node.get("required"):
+                result["required"] = list(node["required"])
+        extra = node.get("additionalProperties")
+        if isinstance(extra, dict) and "properties" not in node:
+            if extra:
+                result["additionalProperties"] = _convert(extra, definitions)
+            else:
+                result["x-kubernetes-preserve-unknown-fields"] = True
+        elif "properties" not in node and extra is not False:
+            result["x-kubernetes-preserve-unknown-fields"] = True
+    elif kind == "array":
+        result.update(type="array", items=_convert(node.get("items", {}), definitions))
+    elif kind == "string" and node.get("format") == "date-time":
+        result.update(type="string", format="date-time")
+    elif kind in ("string", "integer", "number", "boolean"):
+        result["type"] = kind
+    elif not kind:
+        result["x-kubernetes-preserve-unknown-fields"] = True
+    for key in ("minLength", "maxLength", "pattern", "minItems", "maxItems", "minimum", "maximum"):
+        if key in node:
+            result[key] = node[key]
+    for key, bound in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+        if key in node:
+            result[bound] = node[key]
+            result[key] = True
+    return result
+
+
+def _convert_union(node: Schema, definitions: Mapping[str, Schema]) -> Schema:
+    options = [o for o in node["anyOf"] if o.get("type") != "null"]
+    nullable = len(options) != len(node["anyOf"])
+    description = {"description": node["description"]} if "description" in node else {}
+    kinds = {o.get("type") for o in options}
+    if len(options) == 1:
+        converted = _convert({**options[0], **description}, definitions)
+    elif kinds <= {"integer", "number"}:
+        converted = {**description, "type": "number"}
+    else:
+        # A parameter value: number, string or boolean. CEL rules check it against the space.
+        converted = {**description, "x-kubernetes-preserve-unknown-fields": True}
+    if nullable:
+        converted["nullable"] = True
+    return converted
+
+
+def _rules(pairs: list[tuple[str, str]]) -> list[dict[str, str]]:
+    return [{"rule": rule, "message": message} for rule, message in pairs]
+
+
+def _merged_settings(models: Mapping[str, type[BaseModel]], path: str) -> Schema:
+    """One object schema with every algorithm's settings; CEL keeps each to its own keys."""
+    properties: Schema = {}
+    for model in models.values():
+        for name, schema in structural(model).get("properties", {}).items():
+            properties.setdefault(name, schema)
+    return {
+        "type": "object",
+        "description": f"Settings of the chosen {path}; see docs/algorithms.md.",
+        "properties": properties,
+    }
+
+
+def _settings_rules(field: str, models: Mapping[str, type[BaseModel]]) -> list[dict[str, str]]:
+    rules = []
+    for name, model in sorted(models.items()):
+        keys = sorted(structural(model).get("properties", {}))
+        allowed = "[" + ", ".join(f"'{k}'" for k in keys) + "]"
+        rules.append(
+            {
+                "rule": f"self.{field} != '{name}' || !has(self.settings)"
+                f" || self.settings.all(k, k in {allowed})",
+                "message": f"{name} takes only these settings: {', '.join(keys) or 'none'}",
+            }
+        )
+    return rules
+
+
+def study_schema(
+    algorithm_settings: Mapping[str, type[BaseModel]],
+    rule_settings: Mapping[str, type[BaseModel]],
+) -> Schema:
+    spec = structural(StudySpec)
+    props = spec["properties"]
+    parameter = props["parameters"]["items"]
+    parameter["x-kubernetes-validations"] = _rules(_PARAMETER_RULES)
+    parameter["properties"]["choices"]["maxItems"] = MAX_CHOICES
+    props["parameters"]["maxItems"] = MAX_PARAMETERS
+    props["initialTrials"]["maxItems"] = MAX_INITIAL_TRIALS
+    props["initialTrials"]["items"]["maxProperties"] = MAX_PARAMETERS
+    parameter["properties"]["when"]["maxProperties"] = MAX_PARAMETERS
+    parameter["properties"]["when"]["additionalProperties"]["maxItems"] = MAX_CHOICES
+    props["budget"]["x-kubernetes-validations"] = _rules(_BUDGET_RULES)
+    algorithm = props["algorithm"]
+    algorithm["properties"]["settings"] = _merged_settings(algorithm_settings, "algorithm")
+    algorithm["x-kubernetes-validations"] = _settings_rules("name", algorithm_settings)
+    early = props["earlyStopping"]
+    early["properties"]["settings"] = _merged_settings(rule_settings, "stopping rule")
+    early["x-kubernetes-validations"] = _settings_rules("rule", rule_settings)
+    template = props["trialTemplate"]["properties"]
+    template["job"] = {
+        "type": "object",
+        "description": template["job"].get("description", ""),
+        "x-kubernetes-preserve-unknown-fields": True,
+        "x-kubernetes-embedded-resource": False,
+    }
+    spec["x-kubernetes-validations"] = _rules(_SPEC_RULES)
+    return _root(spec, structural(StudyStatus))
+
+
+def trial_schema() -> Schema:
+    spec = structural(TrialSpec)
+    spec["properties"]["parameters"]["maxProperties"] = MAX_PARAMETERS
+    return _root(spec, structural(TrialStatus))
+
+
+def _root(spec: Schema, status: Schema) -> Schema:
+    return {
+        "type": "object",
+        "required": ["spec"],
+        "properties": {
+            "apiVersion": {"type": "string"},
+            "kind": {"type": "string"},
+            "metadata": {"type": "object"},
+            "spec": spec,
+            "status": status,
+        },
+    }
+
+
+def _crd(
+    plural: str,
+    kind: str,
+    short: str,
+    schema: Schema,
+    columns: list[tuple[str, str, str]],
+    name_length: int,
+) -> Schema:
+    schema = copy.deepcopy(schema)
+    schema["properties"]["metadata"] = {
+        "type": "object",
+        "properties": {"name": {"type": "string", "maxLength": name_length}},
+    }
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{plural}.{GROUP}"},
+        "spec": {
+            "group": GROUP,
+            "scope": "Namespaced",
+            "names": {
+                "plural": plural,
+                "singular": kind.lower(),
+                "kind": kind,
+                "listKind": f"{kind}List",
+                "shortNames": [short],
+                "categories": ["kubetune"],
+            },
+            "versions": [
+                {
+                    "name": VERSION,
+                    "served": True,
+                    "storage": True,
+                    "subresources": {"status": {}},
+                    "additionalPrinterColumns": [
+                        {"name": name, "type": type_, "jsonPath": path}
+                        for name, type_, path in columns
+                    ],
+                    "schema": {"openAPIV3Schema": schema},
+                }
+            ],
+        },
+    }
+
+
+def crds(
+    algorithm_settings: Mapping[str, type[BaseModel]],
+    rule_settings: Mapping[str, type[BaseModel]],
+) -> dict[str, Schema]:
+    """File name → CRD document."""
+    age = ("Age", "date", ".metadata.creationTimestamp")
+    studies = _crd(
+        "tuningstudies",
+        "TuningStudy",
+        "study",
+        study_schema(algorithm_settings, rule_settings),
+        [
+            ("Algorithm", "string", ".spec.algorithm.name"),
+            ("Done", "string", ".status.progress"),
+            ("Running", "integer", ".status.trials.running"),
+            ("Best", "number", ".status.bestValue"),
+            ("Status", "string", ".status.phase"),
+            age,
+        ],
+        name_length=52,
+    )
+    trials = _crd(
+        "trials",
+        "Trial",
+        "trial",
+        trial_schema(),
+        [
+            ("Study", "string", ".spec.study"),
+            ("Parameters", "string", ".spec.parameters"),
+            ("Value", "number", ".status.value"),
+            ("Phase", "string", ".status.phase"),
+            age,
+        ],
+        name_length=63,
+    )
+    return {"tuningstudies.yaml": studies, "trials.yaml": trials}
+
+
+def render(document: Schema) -> str:
+    header = "# Generated by `kubetune crds` from kubetune.api; do not edit.\n"
+    return header + yaml.safe_dump(document, sort_keys=False, width=100)

@@ -1,0 +1,207 @@
+"""The ``kubetune`` command: run a study locally, validate manifests, generate CRDs, show results.
+
+Each subcommand is a thin function over the library; the work lives in ``local``,
+``validation`` and ``api.crd`` so it can be tested without a terminal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+import yaml
+from rich.live import Live
+
+from kubetune import __version__, algorithms, stopping
+from kubetune.api import crd
+from kubetune.api.study import TuningStudy
+from kubetune.local.backend import LocalOptions, LocalStudy, StudyChanged, StudyView
+from kubetune.local.progress import (
+    best_parameters,
+    console,
+    panel,
+    render_results,
+    result_rows,
+    status_line,
+)
+from kubetune.local.store import StudyStore
+from kubetune.validation import InvalidStudy, parse_study
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "handler"):
+        parser.print_help()
+        return 2
+    try:
+        code: int = args.handler(args)
+    except InvalidStudy as error:
+        _print_errors(args, error)
+        return 1
+    except (StudyChanged, FileNotFoundError, yaml.YAMLError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return code
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kubetune", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"kubetune {__version__}")
+    commands = parser.add_subparsers(metavar="COMMAND")
+
+    run = commands.add_parser("run", help="run a study on this machine, trials as processes")
+    run.add_argument("study", type=Path, help="a TuningStudy manifest (YAML)")
+    run.add_argument("--state-dir", type=Path, default=Path(".kubetune"))
+    run.add_argument(
+        "--gpus", default="", help="device ids to share out, e.g. 0,1,2,3 (CUDA_VISIBLE_DEVICES)"
+    )
+    run.add_argument("--fresh", action="store_true", help="discard an earlier run's trials")
+    run.add_argument("--workdir", type=Path, help="trial working directory (default: the file's)")
+    run.add_argument("--top", type=int, default=10, help="rows of the final table")
+    run.set_defaults(handler=_run)
+
+    validate = commands.add_parser("validate", help="check manifests as the cluster would")
+    validate.add_argument("files", type=Path, nargs="+")
+    validate.set_defaults(handler=_validate)
+
+    results = commands.add_parser("results", help="the trials of a local study, best first")
+    results.add_argument("study", help="the study's manifest or its name")
+    results.add_argument("--state-dir", type=Path, default=Path(".kubetune"))
+    results.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    results.add_argument("--top", type=int, default=None)
+    results.set_defaults(handler=_results)
+
+    crds = commands.add_parser("crds", help="write the CustomResourceDefinitions")
+    crds.add_argument("--out", type=Path, default=Path("crds"))
+    crds.set_defaults(handler=_crds)
+    return parser
+
+
+def load_study(path: Path) -> TuningStudy:
+    documents = [d for d in yaml.safe_load_all(path.read_text()) if d]
+    studies = [d for d in documents if isinstance(d, dict) and d.get("kind") == "TuningStudy"]
+    if len(studies) != 1:
+        raise InvalidStudy([_no_single_study(path, len(studies))])
+    return parse_study(studies[0])
+
+
+def _no_single_study(path: Path, count: int) -> Any:
+    from kubetune.validation import FieldError
+
+    return FieldError(str(path), f"expected one document of kind TuningStudy, found {count}")
+
+
+def _run(args: argparse.Namespace) -> int:
+    study = load_study(args.study)
+    options = LocalOptions(
+        state_dir=args.state_dir,
+        workdir=args.workdir or args.study.resolve().parent,
+        gpus=tuple(g.strip() for g in args.gpus.split(",") if g.strip()),
+        fresh=args.fresh,
+    )
+    local = LocalStudy(study, options)
+    resumed = local.open()
+    out = console()
+    if resumed:
+        out.print(f"resuming {study.metadata.name}: {resumed} finished trials kept")
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        view = _run_with_display(local, out)
+    except KeyboardInterrupt:
+        out.print(
+            f"\ninterrupted; finished trials are kept in {local.store.root}. "
+            f"Run `kubetune run {args.study}` again to resume."
+        )
+        return 130
+    out.print(status_line(view))
+    if view.ending is not None:
+        out.print(f"study ended: {view.ending.outcome} — {view.ending.message}")
+    rows = result_rows(view.trials, local.store, study.spec.objective_list)
+    out.print(render_results(rows, "table", args.top))
+    out.print(best_parameters(study, view))
+    return 0 if view.summary.best_index is not None or view.summary.pareto_indices else 1
+
+
+def _run_with_display(local: LocalStudy, out: Any) -> StudyView:
+    if not out.is_terminal:
+        last = [""]
+
+        def print_changes(view: StudyView) -> None:
+            line = status_line(view).rsplit(" | ", 1)[0]
+            if line != last[0]:
+                last[0] = line
+                out.print(status_line(view))
+
+        return local.run(print_changes)
+    with Live(console=out, refresh_per_second=4, transient=True) as live:
+        return local.run(lambda view: live.update(panel(view)))
+
+
+def _raise_interrupt(signum: int, frame: object) -> NoReturn:
+    raise KeyboardInterrupt
+
+
+def _validate(args: argparse.Namespace) -> int:
+    failed = 0
+    for path in args.files:
+        try:
+            study = load_study(path)
+        except InvalidStudy as error:
+            failed += 1
+            print(f"{path}: invalid", file=sys.stderr)
+            for problem in error.errors:
+                print(f"  {problem}", file=sys.stderr)
+            continue
+        print(f"{path}: ok ({study.metadata.name}, {study.spec.algorithm.name})")
+    return 1 if failed else 0
+
+
+def _results(args: argparse.Namespace) -> int:
+    name = args.study
+    if Path(name).is_file():
+        name = load_study(Path(name)).metadata.name
+    store = StudyStore(args.state_dir / name)
+    if not store.exists():
+        print(f"error: no local study {name!r} under {args.state_dir}", file=sys.stderr)
+        return 1
+    study = TuningStudy.model_validate(store.load_spec()["manifest"])
+    rows = result_rows(store.load_trials(), store, study.spec.objective_list)
+    output = render_results(rows, args.format, args.top)
+    if isinstance(output, str):
+        sys.stdout.write(output if output.endswith("\n") else output + "\n")
+    else:
+        console().print(output)
+    return 0
+
+
+def generated_crds() -> dict[str, str]:
+    """File name → YAML of the CRDs, with every registered algorithm's and rule's settings."""
+    documents = crd.crds(
+        {name: a.Settings for name, a in algorithms.ALGORITHMS.items()},
+        {name: r.Settings for name, r in stopping.RULES.items()},
+    )
+    return {name: crd.render(document) for name, document in documents.items()}
+
+
+def _crds(args: argparse.Namespace) -> int:
+    args.out.mkdir(parents=True, exist_ok=True)
+    for name, text in generated_crds().items():
+        (args.out / name).write_text(text)
+        print(f"wrote {args.out / name}")
+    return 0
+
+
+def _print_errors(args: argparse.Namespace, error: InvalidStudy) -> None:
+    where = getattr(args, "study", None)
+    print(f"{where}: invalid study" if where else "invalid study", file=sys.stderr)
+    for problem in error.errors:
+        print(f"  {problem}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

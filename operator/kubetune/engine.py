@@ -1,0 +1,323 @@
+"""Pure study logic: from a study's spec and its trials, decide what happens next.
+
+Both backends — the operator reconciling cluster objects and the laptop runner managing
+subprocesses — call the same ``Planner.decide`` with what they observed and carry out the
+``Decision`` it returns. Nothing here does I/O or keeps state between calls: every decision is
+recomputed from the trials, which is what makes the operator safe to kill at any moment.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubetune import algorithms, stopping
+from kubetune.algorithms import Suggester, Suggestion
+from kubetune.api.study import (
+    MAX_PARETO_FRONT,
+    Direction,
+    Objective,
+    ParameterValue,
+    StudySpec,
+)
+from kubetune.api.trial import TrialPhase
+from kubetune.history import History, IntermediateValue, StopDecision, TrialRecord, TrialState
+from kubetune.space import SearchSpace
+
+
+class Outcome(enum.StrEnum):
+    """Why a study ended; the reason of its terminal condition."""
+
+    GOAL_REACHED = "GoalReached"
+    BUDGET_EXHAUSTED = "BudgetExhausted"
+    TIMED_OUT = "TimedOut"
+    SEARCH_SPACE_EXHAUSTED = "SearchSpaceExhausted"
+    TOO_MANY_FAILED_TRIALS = "TooManyFailedTrials"
+
+    @property
+    def succeeded(self) -> bool:
+        return self is not Outcome.TOO_MANY_FAILED_TRIALS
+
+
+@dataclass(frozen=True)
+class TrialSnapshot:
+    """A trial as a backend observed it: the engine's only input about trials."""
+
+    index: int
+    params: Mapping[str, ParameterValue]
+    phase: TrialPhase
+    values: Mapping[str, float] = field(default_factory=dict)
+    intermediate: tuple[IntermediateValue, ...] = ()
+    budget: float | None = None
+    stop_requested: bool = False
+
+
+@dataclass(frozen=True)
+class NewTrial:
+    index: int
+    params: dict[str, ParameterValue]
+    budget: float | None = None
+
+
+@dataclass(frozen=True)
+class Ending:
+    outcome: Outcome
+    message: str
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What a backend should do now; carrying it out twice must be harmless."""
+
+    launch: list[NewTrial]
+    stop: list[StopDecision]
+    ending: Ending | None
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Counters and best results, for status, progress bars and metrics."""
+
+    counts: Mapping[TrialPhase, int]
+    best_index: int | None
+    best_values: Mapping[str, float]
+    pareto_indices: tuple[int, ...]
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def finished(self) -> int:
+        return sum(n for phase, n in self.counts.items() if phase.is_finished())
+
+    @property
+    def active(self) -> int:
+        return self.total - self.finished
+
+
+_STATES = {
+    TrialPhase.PENDING: TrialState.RUNNING,
+    TrialPhase.RUNNING: TrialState.RUNNING,
+    TrialPhase.SUCCEEDED: TrialState.COMPLETE,
+    TrialPhase.FAILED: TrialState.FAILED,
+    TrialPhase.PRUNED: TrialState.PRUNED,
+    # Trials ended because the study ended have real but partial curves, like pruned ones.
+    TrialPhase.STOPPED: TrialState.PRUNED,
+}
+
+
+def study_seed(spec: StudySpec, study_name: str) -> int:
+    """The spec's seed, else one derived from the name: stable across restarts and machines."""
+    if spec.seed is not None:
+        return spec.seed
+    return int.from_bytes(hashlib.sha256(study_name.encode()).digest()[:4], "little")
+
+
+def algorithm_settings(spec: StudySpec) -> dict[str, Any]:
+    """The algorithm's settings, with the study's resource budget filled in where it takes one."""
+    settings = dict(spec.algorithm.settings)
+    resource = spec.budget.resource
+    fields = algorithms.ALGORITHMS[spec.algorithm.name].Settings.model_fields
+    if resource is not None and "min_resource" in fields and "max_resource" in fields:
+        settings.setdefault("minResource", resource.min)
+        settings.setdefault("maxResource", resource.max)
+    return settings
+
+
+class Planner:
+    """Everything derived from a study's spec once; ``decide`` is then cheap and pure.
+
+    Backends keep one planner per spec generation. Building it validates what the schema
+    cannot (settings per algorithm, a finite space for grid search) and raises ``ValueError``
+    subclasses whose message names the field.
+    """
+
+    def __init__(self, spec: StudySpec, study_name: str) -> None:
+        self.spec = spec
+        self.objectives: tuple[Objective, ...] = tuple(spec.objective_list)
+        self.space = SearchSpace.from_specs(spec.parameters)
+        self.seed = study_seed(spec, study_name)
+        self.suggester: Suggester = algorithms.create(
+            spec.algorithm.name, self.space, algorithm_settings(spec), self.seed
+        )
+        self.rule = stopping.create(spec.early_stopping.rule, spec.early_stopping.settings)
+
+    def history(self, trials: Sequence[TrialSnapshot]) -> History:
+        records = tuple(
+            TrialRecord(
+                index=t.index,
+                params=t.params,
+                state=_STATES[t.phase],
+                values=t.values,
+                intermediate=t.intermediate,
+                budget=t.budget,
+            )
+            for t in sorted(trials, key=lambda t: t.index)
+        )
+        return History(records, self.objectives)
+
+    def summarize(self, trials: Sequence[TrialSnapshot]) -> Summary:
+        counts = {phase: 0 for phase in TrialPhase}
+        for trial in trials:
+            counts[trial.phase] += 1
+        scored = [t for t in trials if t.phase is TrialPhase.SUCCEEDED and self._scored(t)]
+        best_index = None
+        best_values: Mapping[str, float] = {}
+        pareto: tuple[int, ...] = ()
+        if len(self.objectives) == 1 and scored:
+            objective = self.objectives[0]
+            best = scored[0]
+            for trial in scored[1:]:
+                if objective.direction.better(
+                    trial.values[objective.metric], best.values[objective.metric]
+                ):
+                    best = trial
+            best_index, best_values = best.index, best.values
+        elif scored:
+            pareto = _pareto_front(scored, self.objectives)
+        return Summary(counts, best_index, best_values, pareto)
+
+    def decide(
+        self,
+        trials: Sequence[TrialSnapshot],
+        elapsed_seconds: float = 0.0,
+        suspended: bool = False,
+    ) -> Decision:
+        summary = self.summarize(trials)
+        active = [t for t in trials if t.phase.is_active()]
+        ending = self._ending(trials, summary, elapsed_seconds)
+        if ending is not None:
+            stops = [
+                StopDecision(t.index, f"the study ended: {ending.outcome}", pruned=False)
+                for t in active
+                if not t.stop_requested
+            ]
+            return Decision([], stops, ending)
+
+        history = self.history(trials)
+        stops = self._early_stops(history, trials)
+        launch: list[NewTrial] = []
+        budget = self.spec.budget
+        free = min(budget.parallel_trials - len(active), budget.max_trials - len(trials))
+        if free > 0 and not suspended:
+            launch = self._new_trials(history, trials, free)
+            if not launch and not active:
+                ending = Ending(
+                    Outcome.SEARCH_SPACE_EXHAUSTED,
+                    f"every point of the search space was tried ({len(trials)} trials)",
+                )
+        return Decision(launch, stops, ending)
+
+    def _scored(self, trial: TrialSnapshot) -> bool:
+        return all(math.isfinite(trial.values.get(o.metric, math.nan)) for o in self.objectives)
+
+    def _ending(
+        self, trials: Sequence[TrialSnapshot], summary: Summary, elapsed_seconds: float
+    ) -> Ending | None:
+        budget = self.spec.budget
+        goal = self._goal_reached(trials)
+        if goal is not None:
+            return goal
+        failed = summary.counts[TrialPhase.FAILED]
+        if budget.max_failed_trials is not None and failed > budget.max_failed_trials:
+            return Ending(
+                Outcome.TOO_MANY_FAILED_TRIALS,
+                f"{failed} trials failed, more than budget.maxFailedTrials "
+                f"({budget.max_failed_trials}); see the failed trials' status for why",
+            )
+        if budget.timeout_seconds is not None and elapsed_seconds >= budget.timeout_seconds:
+            return Ending(
+                Outcome.TIMED_OUT,
+                f"budget.timeoutSeconds ({budget.timeout_seconds}) has passed",
+            )
+        if summary.total >= budget.max_trials and summary.active == 0:
+            return Ending(
+                Outcome.BUDGET_EXHAUSTED, f"all {budget.max_trials} trials (maxTrials) finished"
+            )
+        return None
+
+    def _goal_reached(self, trials: Sequence[TrialSnapshot]) -> Ending | None:
+        objective = self.objectives[0]
+        if len(self.objectives) != 1 or objective.target is None:
+            return None
+        for trial in sorted(trials, key=lambda t: t.index):
+            value = trial.values.get(objective.metric)
+            if trial.phase is not TrialPhase.SUCCEEDED or value is None:
+                continue
+            if value == objective.target or objective.direction.better(value, objective.target):
+                return Ending(
+                    Outcome.GOAL_REACHED,
+                    f"trial {trial.index} reached {objective.metric}={value:g} "
+                    f"(target {objective.target:g})",
+                )
+        return None
+
+    def _early_stops(self, history: History, trials: Sequence[TrialSnapshot]) -> list[StopDecision]:
+        decisions = self.suggester.stops(history)
+        if self.rule is not None:
+            decisions += self.rule.decide(history)
+        open_ = {t.index for t in trials if t.phase.is_active() and not t.stop_requested}
+        chosen: dict[int, StopDecision] = {}
+        for decision in decisions:
+            if decision.index in open_ and decision.index not in chosen:
+                chosen[decision.index] = decision
+        return [chosen[i] for i in sorted(chosen)]
+
+    def _new_trials(
+        self, history: History, trials: Sequence[TrialSnapshot], free: int
+    ) -> list[NewTrial]:
+        next_index = max((t.index for t in trials), default=-1) + 1
+        launch: list[NewTrial] = []
+        # Manual search first: initialTrials[i] is always trial i, so a restart never
+        # evaluates one twice and never skips one.
+        for index in range(next_index, len(self.spec.initial_trials)):
+            if len(launch) == free:
+                return launch
+            launch.append(NewTrial(index, dict(self.spec.initial_trials[index])))
+        next_index = max(next_index, len(self.spec.initial_trials))
+        if len(launch) < free:
+            pending = history
+            if launch:
+                pending = _with_pending(history, launch)
+            suggestions: list[Suggestion] = self.suggester.suggest(pending, free - len(launch))
+            for offset, suggestion in enumerate(suggestions[: free - len(launch)]):
+                launch.append(NewTrial(next_index + offset, suggestion.params, suggestion.budget))
+        return launch
+
+
+def _with_pending(history: History, launch: Sequence[NewTrial]) -> History:
+    """The history plus trials about to start, so the suggester does not pick them again."""
+    extra = tuple(
+        TrialRecord(index=t.index, params=t.params, state=TrialState.RUNNING, budget=t.budget)
+        for t in launch
+    )
+    return History(history.trials + extra, history.objectives)
+
+
+def _pareto_front(
+    trials: Sequence[TrialSnapshot], objectives: Sequence[Objective]
+) -> tuple[int, ...]:
+    """Indices of non-dominated trials, at most MAX_PARETO_FRONT, spread along the first axis."""
+
+    def losses(trial: TrialSnapshot) -> tuple[float, ...]:
+        return tuple(
+            -trial.values[o.metric] if o.direction is Direction.MAXIMIZE else trial.values[o.metric]
+            for o in objectives
+        )
+
+    points = [(losses(t), t.index) for t in trials]
+    front = [
+        (p, i)
+        for p, i in points
+        if not any(all(a <= b for a, b in zip(q, p, strict=True)) and q != p for q, _ in points)
+    ]
+    front.sort()
+    if len(front) > MAX_PARETO_FRONT:
+        step = (len(front) - 1) / (MAX_PARETO_FRONT - 1)
+        front = [front[round(k * step)] for k in range(MAX_PARETO_FRONT)]
+    return tuple(i for _, i in front)

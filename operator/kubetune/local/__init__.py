@@ -1,0 +1,1 @@
+"""The laptop backend: the same engine, trials as subprocesses, state in ``.kubetune/<study>/``."""

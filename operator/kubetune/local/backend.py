@@ -1,0 +1,292 @@
+"""Run a study on this machine: the engine decides, subprocesses evaluate, files remember.
+
+The loop mirrors the operator's reconcile: observe trials (process exits, reported metrics),
+ask ``Planner.decide``, carry out the decision (start processes, write stop files), repeat.
+Every change is written to the study's directory before it matters, so killing ``kubetune
+run`` at any point and starting it again continues the same study: finished trials are kept,
+interrupted ones run again with the same parameters.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kubetune.api.study import TuningStudy
+from kubetune.api.trial import TrialPhase, trial_name
+from kubetune.engine import Decision, Ending, NewTrial, Planner, Summary, TrialSnapshot
+from kubetune.history import StopDecision
+from kubetune.local.processes import TrialProcess, launch
+from kubetune.local.store import LocalTrial, StudyStore
+
+
+@dataclass(frozen=True)
+class LocalOptions:
+    """How a study runs locally."""
+
+    state_dir: Path = Path(".kubetune")
+    """Where studies keep their trials; ``<state_dir>/<study name>/``."""
+    workdir: Path = Path()
+    """Working directory of trial processes (the study file's folder, like an image WORKDIR)."""
+    gpus: tuple[str, ...] = ()
+    """Device ids to hand out through CUDA_VISIBLE_DEVICES; empty: leave it untouched."""
+    poll_seconds: float = 0.2
+    """How often processes and reported metrics are checked."""
+    stop_grace_seconds: float = 10.0
+    """How long a trial asked to stop may take before it is killed."""
+    fresh: bool = False
+    """Discard what an earlier run of the same study left and start over."""
+
+
+class StudyChanged(ValueError):
+    """The study file no longer matches the state an earlier run left behind."""
+
+
+@dataclass
+class StudyView:
+    """What the progress display needs after each step."""
+
+    study: TuningStudy
+    trials: list[LocalTrial]
+    summary: Summary
+    elapsed_seconds: float
+    ending: Ending | None = None
+    recent_failures: list[str] = field(default_factory=list)
+
+
+class LocalStudy:
+    def __init__(self, study: TuningStudy, options: LocalOptions) -> None:
+        self.study = study
+        self.name = study.metadata.name
+        self.options = options
+        self.planner = Planner(study.spec, self.name)
+        self.store = StudyStore(options.state_dir / self.name)
+        self.trials: dict[int, LocalTrial] = {}
+        self.processes: dict[int, TrialProcess] = {}
+        self.previous_elapsed = 0.0
+        self.started = time.monotonic()
+        self.ending: Ending | None = None
+        self.failures: list[str] = []
+
+    # -- state -------------------------------------------------------------------------
+
+    def open(self) -> int:
+        """Load an earlier run's trials (or start afresh); returns how many were resumed."""
+        manifest = self.study.to_manifest()
+        if self.store.exists() and not self.options.fresh:
+            saved = self.store.load_spec()
+            _check_same_study(saved.get("manifest", {}), manifest, self.store.root)
+            self.previous_elapsed = float(saved.get("elapsedSeconds", 0.0))
+            for trial in self.store.load_trials():
+                if trial.phase.is_active():
+                    # Its process died with the previous run: evaluate the same point again.
+                    self.store.reset_trial(trial.index)
+                    trial = LocalTrial(trial.index, trial.params, trial.budget)
+                self.trials[trial.index] = trial
+        elif self.store.exists():
+            shutil.rmtree(self.store.root)
+        self._save_spec()
+        return sum(1 for t in self.trials.values() if t.phase.is_finished())
+
+    def _save_spec(self) -> None:
+        self.store.save_spec(
+            {"manifest": self.study.to_manifest(), "elapsedSeconds": self.elapsed()}
+        )
+
+    def elapsed(self) -> float:
+        return self.previous_elapsed + time.monotonic() - self.started
+
+    def snapshots(self) -> list[TrialSnapshot]:
+        snapshots = []
+        for trial in self.trials.values():
+            metrics = self.store.metrics(trial.index)
+            snapshots.append(
+                TrialSnapshot(
+                    index=trial.index,
+                    params=trial.params,
+                    phase=trial.phase,
+                    values=dict(metrics.values),
+                    intermediate=metrics.points(),
+                    budget=trial.budget,
+                    stop_requested=trial.stop_requested,
+                )
+            )
+        return snapshots
+
+    # -- one reconcile -------------------------------------------------------------------
+
+    def step(self) -> StudyView:
+        now = time.time()
+        self._reap(now)
+        decision = self.planner.decide(
+            self.snapshots(), self.elapsed(), suspended=self.study.spec.suspend
+        )
+        self._carry_out(decision, now)
+        snapshots = self.snapshots()
+        return StudyView(
+            self.study,
+            sorted(self.trials.values(), key=lambda t: t.index),
+            self.planner.summarize(snapshots),
+            self.elapsed(),
+            self.ending,
+            self.failures[-3:],
+        )
+
+    @property
+    def done(self) -> bool:
+        return self.ending is not None and not self.processes
+
+    def run(self, on_step: Callable[[StudyView], None]) -> StudyView:
+        """Step until the study ends and every process is reaped."""
+        try:
+            while True:
+                view = self.step()
+                on_step(view)
+                if self.done:
+                    self._save_spec()
+                    return view
+                time.sleep(self.options.poll_seconds)
+        finally:
+            self.shutdown()
+
+    def shutdown(self) -> None:
+        """Stop running processes; their trials stay Running on disk and rerun on resume."""
+        for process in self.processes.values():
+            process.terminate(time.time())
+        deadline = time.monotonic() + 5
+        while any(p.poll() is None for p in self.processes.values()):
+            if time.monotonic() > deadline:
+                for process in self.processes.values():
+                    process.kill()
+                break
+            time.sleep(0.05)
+        self.processes.clear()
+        self._save_spec()
+
+    # -- carrying out ----------------------------------------------------------------------
+
+    def _carry_out(self, decision: Decision, now: float) -> None:
+        for stop in decision.stop:
+            self._request_stop(stop)
+        if decision.ending is not None and self.ending is None:
+            self.ending = decision.ending
+        for new in decision.launch:
+            gpus = self._free_gpus()
+            if gpus is None:
+                break  # every device is busy; the next step asks again
+            self._launch(new, gpus, now)
+        self._enforce_grace(now)
+
+    def _request_stop(self, stop: StopDecision) -> None:
+        trial = self.trials[stop.index]
+        trial.stop_reason = stop.reason
+        trial.stop_pruned = stop.pruned
+        self.store.save(trial)
+        self.store.request_stop(stop.index)
+
+    def _launch(self, new: NewTrial, gpus: list[str], now: float) -> None:
+        trial = self.trials.get(new.index) or LocalTrial(new.index, new.params, new.budget)
+        trial.start_time, trial.gpus = now, gpus
+        self.trials[new.index] = trial
+        directory = self.store.trial_dir(new.index)
+        directory.mkdir(parents=True, exist_ok=True)
+        self.store.save(trial)  # recorded before it starts: a crash now reruns it, never loses it
+        try:
+            self.processes[new.index] = launch(
+                container=self.study.spec.trial_template.container(),
+                trial_name=trial_name(self.name, new.index),
+                index=new.index,
+                params=new.params,
+                budget=new.budget,
+                objectives=self.planner.objectives,
+                trial_dir=directory,
+                workdir=self.options.workdir,
+                gpus=gpus,
+            )
+        except OSError as error:
+            self._finish(trial, now, TrialPhase.FAILED, "StartError", f"cannot start: {error}")
+
+    def _free_gpus(self) -> list[str] | None:
+        if not self.options.gpus:
+            return []
+        per_trial = max(1, self.study.spec.trial_template.resources.gpus)
+        busy = {g for i in self.processes for g in self.trials[i].gpus}
+        free = [g for g in self.options.gpus if g not in busy]
+        return free[:per_trial] if len(free) >= per_trial else None
+
+    def _enforce_grace(self, now: float) -> None:
+        """The runner exits by itself once it sees the stop file; laggards get signals."""
+        grace = self.options.stop_grace_seconds
+        for index, process in self.processes.items():
+            if not self.trials[index].stop_requested:
+                continue
+            if process.stop_requested_at is None:
+                process.stop_requested_at = now
+            waited = now - process.stop_requested_at
+            if waited > 2 * grace:
+                process.kill()
+            elif waited > grace:
+                process.terminate(now)
+
+    def _reap(self, now: float) -> None:
+        for index, process in list(self.processes.items()):
+            code = process.poll()
+            if code is None:
+                continue
+            del self.processes[index]
+            trial = self.trials[index]
+            trial.exit_code = code
+            self._finish(trial, now, *self._verdict(trial, code))
+
+    def _verdict(self, trial: LocalTrial, code: int) -> tuple[TrialPhase, str, str]:
+        if trial.stop_requested:
+            phase = TrialPhase.PRUNED if trial.stop_pruned else TrialPhase.STOPPED
+            reason = "EarlyStopped" if trial.stop_pruned else "StudyEnded"
+            return phase, reason, trial.stop_reason or ""
+        if code != 0:
+            tail = self.store.output_tail(trial.index, lines=10)
+            return TrialPhase.FAILED, "Error", f"exited with code {code}; last output:\n{tail}"
+        values = self.store.metrics(trial.index).values
+        missing = [o.metric for o in self.planner.objectives if not _finite(values.get(o.metric))]
+        if missing:
+            return (
+                TrialPhase.FAILED,
+                "MetricsMissing",
+                f"exited 0 but never reported {', '.join(missing)}: call "
+                f"kubetune_runner.report({missing[0]}=...) or print '{missing[0]}=<value>' "
+                "under kubetune-runner",
+            )
+        return TrialPhase.SUCCEEDED, "Completed", ""
+
+    def _finish(
+        self, trial: LocalTrial, now: float, phase: TrialPhase, reason: str, message: str
+    ) -> None:
+        trial.phase, trial.reason, trial.message = phase, reason, message
+        trial.completion_time = now
+        self.store.save(trial)
+        if phase is TrialPhase.FAILED:
+            self.failures.append(f"trial {trial.index}: {reason}: {message.splitlines()[0]}")
+        self._save_spec()
+
+
+def _finite(value: float | None) -> bool:
+    return value is not None and math.isfinite(value)
+
+
+def _check_same_study(saved: dict[str, Any], current: dict[str, Any], root: Path) -> None:
+    """Budget changes continue a study; any other change would mix incomparable trials."""
+    saved_spec = {k: v for k, v in saved.get("spec", {}).items() if k not in ("budget", "suspend")}
+    spec = {k: v for k, v in current.get("spec", {}).items() if k not in ("budget", "suspend")}
+    if saved_spec != spec:
+        changed = sorted(
+            k for k in saved_spec.keys() | spec.keys() if saved_spec.get(k) != spec.get(k)
+        )
+        raise StudyChanged(
+            f"the study changed since {root} was written (spec.{', spec.'.join(changed)}); "
+            "restore the file, rename the study, or pass --fresh to start over"
+        )

@@ -1,0 +1,163 @@
+"""On-disk state of a local study, so an interrupted run resumes without repeating a trial.
+
+Layout under ``.kubetune/<study>/``::
+
+    study.json                 the spec the study was started with
+    trials/<index>/trial.json  parameters, phase, exit code, times (written atomically)
+    trials/<index>/metrics.jsonl  what the runner reported, one JSON object a line
+    trials/<index>/output.log  the trial's stdout and stderr
+    trials/<index>/stop        exists once the trial is asked to stop
+
+The runner appends to ``metrics.jsonl`` and checks for ``stop``; the backend owns the rest.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kubetune.api.study import ParameterValue
+from kubetune.api.trial import TrialPhase
+from kubetune.history import IntermediateValue
+
+
+@dataclass
+class LocalTrial:
+    """A trial's record; ``phase`` is Running from launch until its process is reaped."""
+
+    index: int
+    params: dict[str, ParameterValue]
+    budget: float | None = None
+    phase: TrialPhase = TrialPhase.RUNNING
+    reason: str | None = None
+    message: str | None = None
+    exit_code: int | None = None
+    start_time: float | None = None
+    completion_time: float | None = None
+    stop_reason: str | None = None
+    stop_pruned: bool = False
+    gpus: list[str] = field(default_factory=list)
+
+    @property
+    def stop_requested(self) -> bool:
+        return self.stop_reason is not None
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["phase"] = self.phase.value
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> LocalTrial:
+        return cls(**{**data, "phase": TrialPhase(data["phase"])})
+
+
+@dataclass
+class Metrics:
+    """Reported values of one trial, read incrementally as the runner appends."""
+
+    values: dict[str, float] = field(default_factory=dict)
+    intermediate: dict[int, dict[str, float]] = field(default_factory=dict)
+    offset: int = 0
+    bad_lines: int = 0
+
+    def points(self) -> tuple[IntermediateValue, ...]:
+        return tuple(IntermediateValue(s, v) for s, v in sorted(self.intermediate.items()))
+
+
+class StudyStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.trials_dir = root / "trials"
+        self._metrics: dict[int, Metrics] = {}
+
+    def exists(self) -> bool:
+        return (self.root / "study.json").exists()
+
+    def load_spec(self) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads((self.root / "study.json").read_text())
+        return data
+
+    def save_spec(self, manifest: dict[str, Any]) -> None:
+        self.trials_dir.mkdir(parents=True, exist_ok=True)
+        _write_atomically(self.root / "study.json", manifest)
+
+    def trial_dir(self, index: int) -> Path:
+        return self.trials_dir / str(index)
+
+    def save(self, trial: LocalTrial) -> None:
+        directory = self.trial_dir(trial.index)
+        directory.mkdir(parents=True, exist_ok=True)
+        _write_atomically(directory / "trial.json", trial.to_json())
+
+    def load_trials(self) -> list[LocalTrial]:
+        if not self.trials_dir.exists():
+            return []
+        trials = []
+        for path in self.trials_dir.glob("*/trial.json"):
+            trials.append(LocalTrial.from_json(json.loads(path.read_text())))
+        return sorted(trials, key=lambda t: t.index)
+
+    def reset_trial(self, index: int) -> None:
+        """Forget a trial's reports before it is run again after an interruption."""
+        directory = self.trial_dir(index)
+        for name in ("metrics.jsonl", "stop"):
+            (directory / name).unlink(missing_ok=True)
+        self._metrics.pop(index, None)
+
+    def request_stop(self, index: int) -> None:
+        (self.trial_dir(index) / "stop").touch()
+
+    def metrics(self, index: int) -> Metrics:
+        """Everything the trial reported so far, reading only what was appended since last time."""
+        metrics = self._metrics.setdefault(index, Metrics())
+        path = self.trial_dir(index) / "metrics.jsonl"
+        try:
+            with path.open("rb") as stream:
+                stream.seek(metrics.offset)
+                chunk = stream.read()
+        except FileNotFoundError:
+            return metrics
+        complete = chunk[: chunk.rfind(b"\n") + 1]  # a half-written last line waits
+        metrics.offset += len(complete)
+        for line in complete.splitlines():
+            _apply(metrics, line)
+        return metrics
+
+    def output_tail(self, index: int, lines: int = 20) -> str:
+        path = self.trial_dir(index) / "output.log"
+        try:
+            text = path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+def _apply(metrics: Metrics, line: bytes) -> None:
+    try:
+        record = json.loads(line)
+        values = {str(k): float(v) for k, v in record["values"].items()}
+    except (ValueError, KeyError, TypeError, AttributeError):
+        metrics.bad_lines += 1
+        return
+    metrics.values.update(values)
+    step = record.get("step")
+    if isinstance(step, int) and step >= 0:
+        metrics.intermediate.setdefault(step, {}).update(values)
+
+
+def _write_atomically(path: Path, data: dict[str, Any]) -> None:
+    temporary = path.with_suffix(f".tmp{os.getpid()}")
+    with temporary.open("w") as stream:
+        json.dump(data, stream, indent=1, sort_keys=True)
+        stream.flush()
+        os.fsync(stream.fileno())
+    os.replace(temporary, path)
+
+
+def now() -> float:
+    return time.time()

@@ -1,0 +1,82 @@
+"""``${params.NAME}``, ``${budget}`` and ``${trial}`` in a trial template's command, args and env.
+
+Both backends render the same template — the operator into a Job, the laptop runner into a
+subprocess — so substitution lives here once. Values are formatted so that a program parsing
+its arguments gets back exactly the number it was given (``repr`` of floats, no rounding).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from kubetune.api.study import ParameterValue
+
+_REFERENCE = re.compile(r"\$\{(params\.([A-Za-z_][A-Za-z0-9_.-]*)|budget|trial)\}")
+
+
+class TemplateError(ValueError):
+    """A template that refers to something the study does not define."""
+
+
+def format_value(value: ParameterValue | float) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)  # str() of a float is its shortest exact repr
+
+
+def substitute(
+    text: str,
+    params: Mapping[str, ParameterValue],
+    trial: str,
+    budget: float | None = None,
+) -> str:
+    """Replace every reference; a parameter inactive for this trial becomes an empty string."""
+
+    def replace(match: re.Match[str]) -> str:
+        if match.group(1) == "trial":
+            return trial
+        if match.group(1) == "budget":
+            if budget is None:
+                raise TemplateError("${budget} is used but the study has no budget.resource")
+            return format_value(int(budget) if float(budget).is_integer() else budget)
+        name = match.group(2)
+        return format_value(params[name]) if name in params else ""
+
+    return _REFERENCE.sub(replace, text)
+
+
+def references(container: Mapping[str, Any]) -> set[str]:
+    """Every ``${...}`` expression used in a container's command, args and env values."""
+    found: set[str] = set()
+    for text in _texts(container):
+        found.update(match.group(1) for match in _REFERENCE.finditer(text))
+    return found
+
+
+def render_container(
+    container: Mapping[str, Any],
+    params: Mapping[str, ParameterValue],
+    trial: str,
+    budget: float | None = None,
+) -> dict[str, Any]:
+    """A copy of the container with command, args and env values substituted."""
+    rendered = dict(container)
+    for key in ("command", "args"):
+        if key in container:
+            rendered[key] = [substitute(str(a), params, trial, budget) for a in container[key]]
+    if "env" in container:
+        rendered["env"] = [
+            {**var, "value": substitute(str(var["value"]), params, trial, budget)}
+            if "value" in var
+            else dict(var)
+            for var in container["env"]
+        ]
+    return rendered
+
+
+def _texts(container: Mapping[str, Any]) -> list[str]:
+    texts = [str(a) for key in ("command", "args") for a in container.get(key) or []]
+    texts += [str(v["value"]) for v in container.get("env") or [] if "value" in v]
+    return texts
