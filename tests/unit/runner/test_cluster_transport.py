@@ -28,12 +28,12 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-
 from kubetune_runner import _env
 from kubetune_runner._cluster import ClusterSettings, ClusterTransport
 
 NAMESPACE = "team-a"
 TRIAL = "resnet-lr-3"
+WRAPPER = [sys.executable, "-m", "kubetune_runner"]
 TRIAL_PATH = f"/apis/kubetune.dev/v1alpha1/namespaces/{NAMESPACE}/trials/{TRIAL}"
 FAST = ClusterSettings(
     request_timeout_seconds=2.0,
@@ -148,7 +148,7 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     directory = tmp_path_factory.mktemp("tls")
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kube-apiserver")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)
@@ -410,8 +410,7 @@ def test_the_wrapper_reports_and_stops_in_a_cluster(
     fake, _ = api
     program = "import time; print('epoch=1 acc=0.5', flush=True); time.sleep(60)"
     wrapper = subprocess.Popen(
-        [sys.executable, "-m", "kubetune_runner", "--stop-poll-seconds", "0.2"]
-        + ["--", sys.executable, "-c", program],
+        [*WRAPPER, "--stop-poll-seconds=0.2", "--", sys.executable, "-c", program],
         env=child_env(trial_env),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -10,7 +10,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
 from kubetune_runner import _env
 from kubetune_runner._values import check_metrics, check_step
 
@@ -101,7 +100,9 @@ def test_params_errors_are_clear(environ: dict[str, str], message: str) -> None:
 
 
 def test_objectives_from_the_environment() -> None:
-    objective = '[{"metric": "acc", "direction": "maximize"}, {"metric": "ms", "direction": "minimize"}]'
+    objective = json.dumps(
+        [{"metric": "acc", "direction": "maximize"}, {"metric": "ms", "direction": "minimize"}]
+    )
     assert _env.objectives({_env.OBJECTIVE: objective}) == [
         _env.Objective("acc", "maximize"),
         _env.Objective("ms", "minimize"),
