@@ -11,7 +11,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from kubetune.algorithms._asha import Asha
 from kubetune.algorithms._grid import GridSearch
+from kubetune.algorithms._hyperband import Hyperband
 from kubetune.algorithms._random import RandomSearch
 from kubetune.algorithms._sobol import SobolSearch
 from kubetune.algorithms.base import (
@@ -30,6 +32,8 @@ ALGORITHMS: dict[str, type[Suggester]] = {
     "random": RandomSearch,
     "grid": GridSearch,
     "sobol": SobolSearch,
+    "asha": Asha,
+    "hyperband": Hyperband,
 }
 
 

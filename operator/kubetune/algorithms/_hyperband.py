@@ -1,0 +1,66 @@
+"""Hyperband: successive halving run in several brackets that trade exploration for safety.
+
+Li et al. (2018) hedge against a too-aggressive grace period by running ``s_max + 1``
+brackets: bracket ``b`` has its first rung at ``minResource·η^b``, so the last one never stops
+anything (plain random search at full resource). Each bracket is an asynchronous ASHA ladder
+with its own rungs, and trials are dealt to brackets by index in Li's proportions (many
+trials to aggressive brackets, few to safe ones), spread evenly by a smooth round robin.
+
+Because placement is a function of the index and no bracket waits for another, a restarted
+operator resumes exactly, and brackets never stall, whatever ``parallelTrials`` is — unlike
+Katib's synchronous Hyperband, which forces parallelTrialCount to the bracket size and stops
+after the first bracket.
+"""
+
+from __future__ import annotations
+
+import math
+
+from pydantic import Field
+
+from kubetune.algorithms._successive_halving import (
+    Bracket,
+    SuccessiveHalving,
+    SuccessiveHalvingSettings,
+    smooth_round_robin,
+)
+from kubetune.algorithms.base import AlgorithmSettings
+from kubetune.space import SearchSpace
+
+
+class HyperbandSettings(SuccessiveHalvingSettings):
+    brackets: int | None = Field(
+        default=None,
+        ge=1,
+        description="Use only this many brackets, most aggressive first (default: all "
+        "s_max + 1 = floor(log_η(maxResource/minResource)) + 1).",
+    )
+
+
+class Hyperband(SuccessiveHalving):
+    name = "hyperband"
+    Settings = HyperbandSettings
+
+    def __init__(self, space: SearchSpace, settings: AlgorithmSettings, seed: int) -> None:
+        super().__init__(space, settings, seed)
+        # Li et al.: bracket with s halvings gets ceil(B/(s+1) · η^s) of every round's trials.
+        count = len(self.brackets)
+        weights = [
+            math.ceil(count / (len(b.rungs) + 1) * self.eta ** len(b.rungs)) for b in self.brackets
+        ]
+        self.schedule = smooth_round_robin(weights)
+
+    def make_brackets(self) -> tuple[Bracket, ...]:
+        ratio = self.max_resource / self.min_resource
+        s_max = math.floor(math.log(ratio) / math.log(self.eta) + 1e-9)
+        count = s_max + 1
+        wanted = getattr(self.settings, "brackets", None)
+        if isinstance(wanted, int):
+            count = min(count, wanted)
+        return tuple(
+            Bracket.ladder(self.min_resource * self.eta**b, self.max_resource, self.eta)
+            for b in range(count)
+        )
+
+    def bracket_of(self, index: int) -> int:
+        return self.schedule[index % len(self.schedule)]
