@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from kubetune.algorithms._asha import Asha
+from kubetune.algorithms._bayesopt import BayesOpt
 from kubetune.algorithms._grid import GridSearch
 from kubetune.algorithms._hyperband import Hyperband
 from kubetune.algorithms._random import RandomSearch
@@ -34,6 +35,7 @@ ALGORITHMS: dict[str, type[Suggester]] = {
     "sobol": SobolSearch,
     "asha": Asha,
     "hyperband": Hyperband,
+    "bayesopt": BayesOpt,
 }
 
 
