@@ -105,7 +105,7 @@ def objectives(environ: Mapping[str, str] = os.environ) -> list[Objective]:
     result = []
     for item in value:
         metric = item.get("metric") if isinstance(item, dict) else None
-        direction = item.get("direction", "maximize") if isinstance(item, dict) else None
+        direction = item.get("direction") if isinstance(item, dict) else None
         if not isinstance(metric, str) or not metric or direction not in DIRECTIONS:
             raise ConfigurationError(
                 f"{OBJECTIVE} entries must look like "
