@@ -17,6 +17,7 @@ from kubetune.algorithms._grid import GridSearch
 from kubetune.algorithms._hyperband import Hyperband
 from kubetune.algorithms._random import RandomSearch
 from kubetune.algorithms._sobol import SobolSearch
+from kubetune.algorithms._tpe import Tpe
 from kubetune.algorithms.base import (
     AlgorithmSettings,
     History,
@@ -36,6 +37,7 @@ ALGORITHMS: dict[str, type[Suggester]] = {
     "asha": Asha,
     "hyperband": Hyperband,
     "bayesopt": BayesOpt,
+    "tpe": Tpe,
 }
 
 

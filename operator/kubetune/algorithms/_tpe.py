@@ -1,0 +1,215 @@
+"""Tree-structured Parzen estimator (multivariate): cheap model-based search for any space.
+
+Completed trials are split by loss into a "good" group (the best ``gamma(n)`` of them) and a
+"bad" group. Each group becomes a Parzen estimator, a weighted mixture with one component per
+trial plus a broad prior component: truncated Gaussians over the unit cube for numeric
+coordinates (one bandwidth per coordinate from a Scott-like rule; integer and stepped values
+get the mass of their cell) and smoothed one-hot kernels for categorical ones. Candidates are
+drawn from the good estimator and the one with the largest ratio good/bad density wins —
+the expected-improvement maximizer of Bergstra et al. (2011), in the multivariate form of
+Falkner et al. (2018) that keeps the dependencies between parameters.
+
+Conditional parameters: a coordinate a trial left inactive contributes a flat factor to that
+trial's component, and a candidate is scored only on the coordinates it activates, so the
+good/bad ratio compares like with like without per-branch models.
+
+Running trials and earlier picks of the same batch join the bad group ("constant liar"), so
+parallel suggestions spread out. Everything is vectorized numpy: ~1 ms per suggestion at
+1,000 trials.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from pydantic import Field
+from scipy import special
+
+from kubetune.algorithms._geometry import Geometry
+from kubetune.algorithms._sobol import SobolSearch
+from kubetune.algorithms.base import AlgorithmSettings, History, Suggester, Suggestion, fresh
+from kubetune.space import SearchSpace
+
+_LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
+
+
+class TpeSettings(AlgorithmSettings):
+    """Settings of ``tpe`` (camelCase in manifests)."""
+
+    n_startup_trials: int = Field(
+        default=10, ge=1, description="Trials drawn from a Sobol sequence before the model."
+    )
+    n_ei_candidates: int = Field(
+        default=24, ge=1, le=10_000, description="Candidates drawn from the good estimator."
+    )
+    gamma: float = Field(
+        default=0.1, gt=0, lt=1, description="Fraction of completed trials counted as good."
+    )
+    max_good_trials: int = Field(
+        default=25, ge=1, description="Cap on the number of good trials (as in Optuna)."
+    )
+    prior_weight: float = Field(
+        default=1.0, gt=0, description="Weight of the broad prior component of each estimator."
+    )
+    constant_liar: bool = Field(
+        default=True,
+        description="Count running trials and earlier picks of a batch as bad trials.",
+    )
+
+
+class Tpe(Suggester):
+    Settings = TpeSettings
+
+    def __init__(self, space: SearchSpace, settings: AlgorithmSettings, seed: int) -> None:
+        super().__init__(space, settings, seed)
+        assert isinstance(settings, TpeSettings)
+        self.options = settings
+        self.geometry = Geometry.of(space)
+
+    def suggest(self, history: History, n: int) -> list[Suggestion]:
+        taken = history.taken(self.space)
+        chosen: list[Suggestion] = []
+        startup = min(n, max(0, self.options.n_startup_trials - len(history.trials)))
+        if startup:
+            chosen = SobolSearch(self.space, AlgorithmSettings(), self.seed).suggest(
+                history, startup
+            )
+            taken |= {self.space.canonical(s.params) for s in chosen}
+        x, y = history.completed_arrays(self.space)
+        rng = self.rng(history, "tpe")
+        if len(y) < 2:
+            return chosen + fresh(
+                self.space, self.space.sample(rng, 20 * n), taken, n - len(chosen)
+            )
+        order = np.argsort(y, kind="stable")
+        n_good = min(math.ceil(self.options.gamma * len(y)), self.options.max_good_trials)
+        good = x[order[:n_good]]
+        bad = x[order[n_good:]]
+        bad_weights = _recency_weights(order[n_good:])
+        liars = [self.space.encode(t.params) for t in history.running]
+        liars += [self.space.encode(s.params) for s in chosen]
+        good_estimator = _Parzen(self.geometry, good, np.ones(len(good)), self.options)
+        while len(chosen) < n:
+            if self.options.constant_liar and liars:
+                bad_points = np.vstack([bad, np.array(liars)])
+                weights = np.concatenate([bad_weights, np.ones(len(liars))])
+            else:
+                bad_points, weights = bad, bad_weights
+            bad_estimator = _Parzen(self.geometry, bad_points, weights, self.options)
+            candidates = good_estimator.sample(rng, self.options.n_ei_candidates)
+            score = good_estimator.log_density(candidates) - bad_estimator.log_density(candidates)
+            ranked = [self.space.decode(candidates[i]) for i in np.argsort(-score, kind="stable")]
+            picked = fresh(self.space, ranked, taken, 1)
+            if not picked:
+                picked = fresh(self.space, self.space.sample(rng, 100), taken, 1)
+                if not picked:
+                    break
+            chosen += picked
+            liars.append(self.space.encode(picked[0].params))
+        return chosen
+
+
+def _recency_weights(indices: np.ndarray) -> np.ndarray:
+    """Optuna's default: the 25 most recent trials weigh 1, older ones ramp down to 1/n."""
+    count = len(indices)
+    if count < 25:
+        return np.ones(count)
+    ramp = np.concatenate([np.linspace(1.0 / count, 1.0, count - 25), np.ones(25)])
+    weights = np.empty(count)
+    weights[np.argsort(np.argsort(indices, kind="stable"), kind="stable")] = ramp
+    return weights
+
+
+def _bandwidths(values: np.ndarray, floor: float) -> np.ndarray:
+    """Per-trial bandwidth in one coordinate: the larger gap to its sorted neighbours.
+
+    Dense regions get narrow kernels and isolated trials wide ones (Optuna's rule, with its
+    "magic clip" floor); inactive (nan) entries get a bandwidth that is never used.
+    """
+    sigma = np.ones(len(values))
+    active = np.flatnonzero(~np.isnan(values))
+    if len(active) < 2:
+        return sigma
+    order = active[np.argsort(values[active], kind="stable")]
+    ends = np.concatenate([[0.0], values[order], [1.0]])
+    gaps = np.maximum(ends[1:-1] - ends[:-2], ends[2:] - ends[1:-1])
+    if len(order) >= 2:
+        # The outermost trials look inward only, not at the bounds of the space.
+        gaps[0], gaps[-1] = ends[2] - ends[1], ends[-2] - ends[-3]
+    sigma[order] = np.clip(gaps, floor, 1.0)
+    return sigma
+
+
+class _Parzen:
+    """A weighted product-kernel mixture over the unit cube, plus a broad prior component."""
+
+    def __init__(
+        self, geometry: Geometry, points: np.ndarray, weights: np.ndarray, options: TpeSettings
+    ) -> None:
+        self.geometry = geometry
+        count, dims = points.shape
+        prior = np.full((1, dims), 0.5)
+        self.centers = np.vstack([points, prior])
+        self.inactive = np.isnan(self.centers)
+        self.log_weights = np.log(np.concatenate([weights, [options.prior_weight]]))
+        self.log_weights -= special.logsumexp(self.log_weights)
+        components = count + 1
+        self.sigma = np.ones((components, dims))  # the prior component (last) stays broad
+        for dim in np.flatnonzero(~geometry.categorical):
+            self.sigma[:-1, dim] = _bandwidths(points[:, dim], 1.0 / min(100, components + 1))
+        # Categorical kernels: each trial's category plus prior_weight spread evenly.
+        self.categories: dict[int, np.ndarray] = {}
+        for dim in np.flatnonzero(geometry.categorical):
+            levels = int(geometry.levels[dim])
+            index = geometry.category(points, int(dim))
+            probs = np.full((components, levels), options.prior_weight / components)
+            rows = np.flatnonzero(index >= 0)
+            probs[rows, index[rows]] += 1.0
+            probs[np.flatnonzero(index < 0)] = 1.0  # inactive in that trial: flat
+            probs[-1] = 1.0
+            self.categories[int(dim)] = probs / probs.sum(1, keepdims=True)
+
+    def sample(self, rng: np.random.Generator, count: int) -> np.ndarray:
+        component = rng.choice(len(self.centers), size=count, p=np.exp(self.log_weights))
+        mu = np.nan_to_num(self.centers[component], nan=0.5)
+        sigma = np.where(self.inactive[component], 1e3, self.sigma[component])
+        # Inverse-CDF sampling of Gaussians truncated to [0, 1].
+        low, high = special.ndtr(-mu / sigma), special.ndtr((1.0 - mu) / sigma)
+        u = low + rng.random(mu.shape) * (high - low)
+        x = np.clip(mu + sigma * special.ndtri(np.clip(u, 1e-12, 1 - 1e-12)), 0.0, 1.0)
+        for dim, probs in self.categories.items():
+            cumulative = probs[component].cumsum(1)
+            draw = (rng.random((count, 1)) > cumulative).sum(1)
+            draw = np.minimum(draw, probs.shape[1] - 1)
+            x[:, dim] = (draw + 0.5) / probs.shape[1]
+        return self.geometry.snap(x)
+
+    def log_density(self, x: np.ndarray) -> np.ndarray:
+        """log of the mixture density (mass, for discrete coordinates) at points (c, d)."""
+        geometry = self.geometry
+        total = np.zeros((len(x), len(self.centers)))
+        mu, sigma = np.nan_to_num(self.centers, nan=0.5), self.sigma
+        log_norm = np.log(special.ndtr((1.0 - mu) / sigma) - special.ndtr(-mu / sigma))
+        for dim in range(geometry.dims):
+            active = ~np.isnan(x[:, dim])
+            if not active.any():
+                continue
+            xd = np.nan_to_num(x[:, dim], nan=0.5)[:, None]
+            if geometry.categorical[dim]:
+                index = geometry.category(x, dim)
+                term = np.log(self.categories[dim][:, np.maximum(index, 0)].T)
+            elif geometry.levels[dim]:
+                low, high = geometry.cell(dim, xd[:, 0])
+                upper = special.ndtr((high[:, None] - mu[:, dim]) / sigma[:, dim])
+                lower = special.ndtr((low[:, None] - mu[:, dim]) / sigma[:, dim])
+                mass = np.maximum(upper - lower, 1e-300)
+                term = np.log(mass) - log_norm[:, dim]
+                flat = np.log(np.maximum(high - low, 1e-300))[:, None]
+                term = np.where(self.inactive[:, dim], flat, term)
+            else:
+                z = (xd - mu[:, dim]) / sigma[:, dim]
+                term = -0.5 * z * z - _LOG_SQRT_2PI - np.log(sigma[:, dim]) - log_norm[:, dim]
+                term = np.where(self.inactive[:, dim], 0.0, term)
+            total += np.where(active[:, None], term, 0.0)
+        return np.asarray(special.logsumexp(total + self.log_weights, axis=1))
