@@ -162,6 +162,7 @@ class SuccessiveHalving(Suggester):
         self.eta = settings.reduction_factor
         self.brackets = self.make_brackets()
         self._sampler, self._model = _samplers(space, settings, seed)
+        self._trajectories: dict[int, tuple[TrialRecord, tuple[Objective, ...], _Trajectory]] = {}
 
     @abc.abstractmethod
     def make_brackets(self) -> tuple[Bracket, ...]:
@@ -177,7 +178,7 @@ class SuccessiveHalving(Suggester):
 
     def stops(self, history: History) -> list[StopDecision]:
         paths = {
-            t.index: _Trajectory(history, t)
+            t.index: self._trajectory(history, t)
             for t in history.trials
             if t.state is not TrialState.FAILED
         }
@@ -209,6 +210,16 @@ class SuccessiveHalving(Suggester):
                     )
                 )
         return decisions
+
+    def _trajectory(self, history: History, trial: TrialRecord) -> _Trajectory:
+        """The trial's trajectory, reused while the caller passes the very same record (a
+        finished trial's record, in a long-lived caller); identity makes it a pure cache."""
+        cached = self._trajectories.get(trial.index)
+        if cached is not None and cached[0] is trial and cached[1] == history.objectives:
+            return cached[2]
+        path = _Trajectory(history, trial)
+        self._trajectories[trial.index] = (trial, history.objectives, path)
+        return path
 
     def _propose(self, history: History, n: int) -> list[Suggestion]:
         if self._model is not None:

@@ -8,8 +8,8 @@ stopping rule): the percentile rule at 50, with the same warm-up settings and th
 from __future__ import annotations
 
 from kubetune.history import History, StopDecision
-from kubetune.stopping._percentile import WarmupSettings, percentile_stops
-from kubetune.stopping.base import StoppingRule
+from kubetune.stopping._percentile import CurveCache, WarmupSettings, percentile_stops
+from kubetune.stopping.base import RuleSettings, StoppingRule
 
 
 class MedianSettings(WarmupSettings):
@@ -21,8 +21,12 @@ class MedianRule(StoppingRule):
 
     Settings = MedianSettings
 
+    def __init__(self, settings: RuleSettings) -> None:
+        super().__init__(settings)
+        self._cache = CurveCache()
+
     def decide(self, history: History) -> list[StopDecision]:
         settings = self.settings
         if not isinstance(settings, MedianSettings):
             raise TypeError(f"median rule needs MedianSettings, got {type(settings)}")
-        return percentile_stops(history, settings, 50.0, "median")
+        return percentile_stops(history, settings, 50.0, "median", self._cache)

@@ -82,14 +82,30 @@ class _Curve:
         return self.best[i] if i >= 0 else None
 
 
+class CurveCache:
+    """Curves of trials whose record the caller passes again unchanged (the same object): a
+    long-lived caller then pays for each finished trial once. Identity keeps it pure."""
+
+    def __init__(self) -> None:
+        self._curves: dict[int, tuple[TrialRecord, History, _Curve | None]] = {}
+
+    def curve(self, history: History, trial: TrialRecord) -> _Curve | None:
+        cached = self._curves.get(trial.index)
+        if cached is not None and cached[0] is trial and cached[1].objectives == history.objectives:
+            return cached[2]
+        curve = _Curve.of(history, trial)
+        self._curves[trial.index] = (trial, history, curve)
+        return curve
+
+
 def percentile_stops(
-    history: History, settings: WarmupSettings, percentile: float, rule: str
+    history: History, settings: WarmupSettings, percentile: float, rule: str, cache: CurveCache
 ) -> list[StopDecision]:
     """Running trials whose best loss is above ``percentile`` of their peers' at the check step."""
     curves = {
         t.index: curve
         for t in history.trials
-        if t.state is not TrialState.FAILED and (curve := _Curve.of(history, t)) is not None
+        if t.state is not TrialState.FAILED and (curve := cache.curve(history, t)) is not None
     }
     decisions = []
     for trial in history.running:
@@ -128,8 +144,12 @@ class PercentileRule(StoppingRule):
 
     Settings = PercentileSettings
 
+    def __init__(self, settings: RuleSettings) -> None:
+        super().__init__(settings)
+        self._cache = CurveCache()
+
     def decide(self, history: History) -> list[StopDecision]:
         settings = self.settings
         if not isinstance(settings, PercentileSettings):
             raise TypeError(f"percentile rule needs PercentileSettings, got {type(settings)}")
-        return percentile_stops(history, settings, settings.percentile, "percentile")
+        return percentile_stops(history, settings, settings.percentile, "percentile", self._cache)
