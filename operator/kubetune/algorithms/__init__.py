@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from kubetune.algorithms._asha import Asha
 from kubetune.algorithms._bayesopt import BayesOpt
+from kubetune.algorithms._cmaes import CmaEs
 from kubetune.algorithms._grid import GridSearch
 from kubetune.algorithms._hyperband import Hyperband
 from kubetune.algorithms._random import RandomSearch
@@ -38,6 +39,7 @@ ALGORITHMS: dict[str, type[Suggester]] = {
     "hyperband": Hyperband,
     "bayesopt": BayesOpt,
     "tpe": Tpe,
+    "cmaes": CmaEs,
 }
 
 
