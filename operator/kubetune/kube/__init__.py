@@ -1,0 +1,51 @@
+"""The Kubernetes operator: the only package that talks to the Kubernetes API.
+
+``kubetune operator`` runs kopf embedded, with watch handlers registered in ``handlers``;
+``controller`` queues studies and reconciles them on worker threads (``reconciler``), from
+a watch cache (``cache``), through the pure engine. ``objects`` renders Trials and Jobs,
+``trial_status`` and ``study_status`` derive status from what the cluster shows, and
+``leader`` keeps two replicas from both acting. Importing this package is cheap: kopf is
+imported only when the operator runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from kubetune.kube.settings import OperatorSettings, add_arguments, from_arguments
+
+__all__ = ["OperatorSettings", "add_operator_arguments", "run", "run_operator"]
+
+
+def add_operator_arguments(parser: argparse.ArgumentParser) -> None:
+    add_arguments(parser)
+
+
+def run_operator(args: argparse.Namespace) -> int:
+    """The ``kubetune operator`` subcommand."""
+    return run(from_arguments(args))
+
+
+def run(settings: OperatorSettings) -> int:
+    """Run the operator until SIGTERM/SIGINT."""
+    import kopf
+
+    from kubetune.kube.controller import Controller
+    from kubetune.kube.handlers import build_registry, kopf_settings
+
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    kopf_level = max(logging.getLogger().level + 10, logging.WARNING)
+    logging.getLogger("kopf").setLevel(kopf_level)
+    controller = Controller(settings)
+    kopf.run(
+        registry=build_registry(controller),
+        settings=kopf_settings(),
+        standalone=True,
+        clusterwide=not settings.namespaces,
+        namespaces=settings.namespaces,
+    )
+    return 0

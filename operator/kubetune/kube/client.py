@@ -1,0 +1,158 @@
+"""The operator's calls to the Kubernetes API: JSON in, plain dicts out, one place.
+
+It rides on the ``kubernetes`` package for configuration (kubeconfig or in-cluster service
+account) and its thread-safe connection pool, but skips the generated models: objects stay
+the dicts the API returned, which is what the pure ``trial_status`` and ``objects`` modules
+take, and what the watch cache holds. Calls are synchronous; the controller runs them on
+worker threads, many at once for bulk creation.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import kubernetes
+from kubernetes.client.exceptions import ApiException
+
+MERGE_PATCH = "application/merge-patch+json"
+
+
+class ApiError(RuntimeError):
+    def __init__(self, status: int, reason: str, body: str) -> None:
+        super().__init__(f"{status} {reason}: {body[:300]}")
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Where the API server is and how to log in; shared with kopf's login."""
+
+    server: str
+    ca_path: str | None
+    verify: bool
+    cert_path: str | None
+    key_path: str | None
+    token: str | None
+
+
+def load_configuration(kubeconfig: str | None) -> kubernetes.client.Configuration:
+    configuration = kubernetes.client.Configuration()
+    if kubeconfig:
+        kubernetes.config.load_kube_config(  # type: ignore[no-untyped-call]
+            config_file=kubeconfig, client_configuration=configuration
+        )
+        return configuration
+    try:
+        kubernetes.config.load_incluster_config(  # type: ignore[no-untyped-call]
+            client_configuration=configuration
+        )
+    except kubernetes.config.ConfigException:
+        kubernetes.config.load_kube_config(  # type: ignore[no-untyped-call]
+            client_configuration=configuration
+        )
+    return configuration
+
+
+def credentials_of(configuration: kubernetes.client.Configuration) -> Credentials:
+    header = configuration.get_api_key_with_prefix(
+        "BearerToken"
+    ) or configuration.get_api_key_with_prefix("authorization")
+    token = header.split(" ", 1)[-1] if header else None
+    return Credentials(
+        server=configuration.host,
+        ca_path=configuration.ssl_ca_cert,
+        verify=bool(configuration.verify_ssl),
+        cert_path=configuration.cert_file,
+        key_path=configuration.key_file,
+        token=token,
+    )
+
+
+class Kube:
+    """Generic JSON REST calls by path, e.g. ``/apis/batch/v1/namespaces/ns/jobs``."""
+
+    def __init__(
+        self,
+        configuration: kubernetes.client.Configuration,
+        pool_size: int,
+        timeout_seconds: float,
+    ) -> None:
+        configuration.connection_pool_maxsize = pool_size
+        self._api = kubernetes.client.ApiClient(configuration)
+        self.timeout = timeout_seconds
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        query: list[tuple[str, str]] | None = None,
+        content_type: str = "application/json",
+    ) -> dict[str, Any]:
+        headers = {"Accept": "application/json", "Content-Type": content_type}
+        method, url, headers, body, _ = self._api.param_serialize(
+            method,
+            path,
+            query_params=query or [],
+            header_params=headers,
+            body=body,
+            auth_settings=["BearerToken"],
+        )
+        try:
+            response = self._api.call_api(
+                method, url, header_params=headers, body=body, _request_timeout=self.timeout
+            )
+        except ApiException as error:  # connection-level failures
+            raise ApiError(error.status or 0, error.reason or "", str(error.body or "")) from None
+        data = response.read()  # type: ignore[no-untyped-call]
+        if not 200 <= response.status < 300:
+            text = data.decode("utf-8", "replace") if data else ""
+            raise ApiError(response.status, response.reason or "", text)
+        return json.loads(data) if data else {}
+
+    def get(self, path: str) -> dict[str, Any] | None:
+        """The object, or None if it does not exist."""
+        try:
+            return self.request("GET", path)
+        except ApiError as error:
+            if error.status == 404:
+                return None
+            raise
+
+    def list(self, path: str, label_selector: str | None = None) -> dict[str, Any]:
+        query = [("labelSelector", label_selector)] if label_selector else []
+        return self.request("GET", path, query=query)
+
+    def create(self, path: str, body: dict[str, Any]) -> dict[str, Any] | None:
+        """The created object, or None if one of that name exists already (409)."""
+        try:
+            return self.request("POST", path, body)
+        except ApiError as error:
+            if error.status == 409:
+                return None
+            raise
+
+    def patch(self, path: str, body: dict[str, Any]) -> dict[str, Any] | None:
+        """A JSON merge patch; None if the object is gone."""
+        try:
+            return self.request("PATCH", path, body, content_type=MERGE_PATCH)
+        except ApiError as error:
+            if error.status == 404:
+                return None
+            raise
+
+    def replace(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self.request("PUT", path, body)
+
+    def delete(self, path: str, propagation: str = "Background") -> bool:
+        """True if deleted now, False if it was already gone."""
+        body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation}
+        try:
+            self.request("DELETE", path, body)
+        except ApiError as error:
+            if error.status == 404:
+                return False
+            raise
+        return True

@@ -1,0 +1,175 @@
+"""The operator's machinery: cache, work queue, worker threads, leader election, metrics.
+
+kopf's watch handlers call ``observe`` with every event; it updates the cache and queues
+the event's study. Worker threads take studies off the queue and reconcile them, one worker
+per study at a time; each reconcile says when it wants its next look (the safety net that
+makes the operator correct even if an event is lost). Only the leader's workers act; the
+others keep their cache warm and wait.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from kubetune import metrics
+from kubetune.api.study import STUDY_LABEL
+from kubetune.kube import paths
+from kubetune.kube.cache import Kind, ObjectCache, StudyKey
+from kubetune.kube.client import Kube, credentials_of, load_configuration
+from kubetune.kube.events import EventRecorder
+from kubetune.kube.leader import LeaderElector
+from kubetune.kube.reconciler import Reconciler
+from kubetune.kube.settings import OperatorSettings
+from kubetune.kube.workqueue import ShutDown, WorkQueue
+
+log = logging.getLogger(__name__)
+
+_LISTS = {
+    Kind.STUDY: (paths.studies, None),
+    Kind.TRIAL: (paths.trials, STUDY_LABEL),
+    Kind.JOB: (paths.jobs, STUDY_LABEL),
+    Kind.POD: (paths.pods, STUDY_LABEL),
+}
+
+
+class Controller:
+    def __init__(self, settings: OperatorSettings) -> None:
+        self.settings = settings
+        configuration = load_configuration(settings.kubeconfig)
+        self.credentials = credentials_of(configuration)
+        self.kube = Kube(
+            configuration,
+            pool_size=settings.api_concurrency + settings.workers + 2,
+            timeout_seconds=settings.request_timeout_seconds,
+        )
+        self.cache = ObjectCache()
+        self.queue: WorkQueue[StudyKey] = WorkQueue()
+        self.pool = ThreadPoolExecutor(settings.api_concurrency, thread_name_prefix="kubetune-api")
+        self.events = EventRecorder(self.kube, self.pool)
+        self.reconciler = Reconciler(self.kube, self.cache, settings, self.pool, self.events)
+        self.leader: LeaderElector | None = None
+        if settings.leader_election:
+            self.leader = LeaderElector(
+                self.kube,
+                settings.lease_namespace,
+                settings.lease_name,
+                settings.identity,
+                settings.lease_duration_seconds,
+                settings.lease_renew_seconds,
+                on_started_leading=self.enqueue_all,
+            )
+        self.server: metrics.MetricsServer | None = None
+        if settings.metrics_port:
+            self.server = metrics.MetricsServer(
+                settings.metrics_host, settings.metrics_port, self.healthy
+            )
+        self._workers: list[threading.Thread] = []
+        self._stopped = threading.Event()
+        self._synced = threading.Event()
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Fill the cache from the API, then start working (called before kopf watches)."""
+        if self.server is not None:
+            self.server.start()
+        self.relist()
+        self._synced.set()
+        for i in range(self.settings.workers):
+            worker = threading.Thread(target=self._work, name=f"kubetune-worker-{i}", daemon=True)
+            worker.start()
+            self._workers.append(worker)
+        threading.Thread(target=self._housekeeping, name="kubetune-relist", daemon=True).start()
+        if self.leader is not None:
+            self.leader.start()
+        else:
+            self.enqueue_all()
+        log.info(
+            "kubetune operator started: %s, %d studies known",
+            ", ".join(self.settings.namespaces) or "all namespaces",
+            len(self.cache.study_keys()),
+        )
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self.queue.shut_down()
+        if self.leader is not None:
+            self.leader.stop()
+        for worker in self._workers:
+            worker.join(timeout=self.settings.request_timeout_seconds)
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        if self.server is not None:
+            self.server.stop()
+
+    def healthy(self) -> bool:
+        return self._synced.is_set() and all(w.is_alive() for w in self._workers)
+
+    def is_leader(self) -> bool:
+        return self.leader is None or self.leader.is_leader()
+
+    # -- input ----------------------------------------------------------------------------------
+
+    def observe(self, kind: Kind, event: dict[str, Any]) -> None:
+        """One watch event from kopf."""
+        obj = event.get("object")
+        if not isinstance(obj, dict) or "metadata" not in obj:
+            return
+        key = self.cache.apply(kind, event.get("type"), obj)
+        if key is not None:
+            self.queue.add(key)
+
+    def enqueue_all(self) -> None:
+        for key in self.cache.study_keys():
+            self.queue.add(key)
+
+    def relist(self) -> None:
+        """Bring the cache in line with a full LIST of every kind (start, and now and then)."""
+        for kind, (path_of, selector) in _LISTS.items():
+            for namespace in self.settings.namespaces or (None,):
+                listing = self.kube.list(path_of(namespace), selector)
+                version = int(listing.get("metadata", {}).get("resourceVersion") or 0)
+                items = listing.get("items") or []
+                api_version, item_kind = listing.get("apiVersion"), listing.get("kind", "")
+                for item in items:  # LIST items lack apiVersion/kind
+                    item.setdefault("apiVersion", api_version)
+                    item.setdefault("kind", item_kind.removesuffix("List"))
+                self.cache.replace(kind, items, version, namespace)
+
+    # -- workers --------------------------------------------------------------------------------
+
+    def _work(self) -> None:
+        while True:
+            try:
+                key = self.queue.get()
+            except ShutDown:
+                return
+            try:
+                if self.is_leader():
+                    self._reconcile(key)
+            finally:
+                self.queue.done(key)
+
+    def _reconcile(self, key: StudyKey) -> None:
+        started = time.perf_counter()
+        try:
+            wait = self.reconciler.reconcile(key)
+        except Exception:
+            metrics.RECONCILE_ERRORS.inc()
+            log.exception("reconciling study %s/%s failed; retrying", *key)
+            wait = min(5.0, self.settings.reconcile_interval_seconds)
+        finally:
+            metrics.RECONCILE_DURATION.observe(time.perf_counter() - started)
+        if wait is not None:
+            self.queue.add_after(key, wait)
+
+    def _housekeeping(self) -> None:
+        while not self._stopped.wait(self.settings.relist_interval_seconds):
+            try:
+                self.relist()
+            except Exception:
+                log.exception("relisting failed; the watches keep the cache meanwhile")
+            self.enqueue_all()

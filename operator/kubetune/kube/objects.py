@@ -1,0 +1,203 @@
+"""The Kubernetes objects the operator creates, rendered as plain dicts from a study.
+
+Everything here is pure: a ``Trial`` for each new trial (owned by its study), the ``Job``
+that evaluates it (owned by the Trial, same name), and the ServiceAccount, Role and
+RoleBinding that let a trial's pod report to its own Trial. Names are deterministic, so
+creating any of these twice is answered 409 AlreadyExists and changes nothing.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from kubetune.api.study import API_VERSION, GROUP, STUDY_LABEL, ParameterValue, StudySpec
+from kubetune.api.trial import trial_name
+from kubetune.template import render_container
+
+TRIAL_LABEL = f"{GROUP}/trial"
+TRIAL_INDEX_LABEL = f"{GROUP}/trial-index"
+PRUNED_ANNOTATION = f"{GROUP}/pruned"
+"""Set with ``spec.stop``: "true" when a stopping rule pruned the trial, "false" otherwise."""
+STOP_REQUESTED_ANNOTATION = f"{GROUP}/stop-requested-at"
+"""When ``spec.stop`` was set (RFC 3339): the stop grace period counts from here."""
+
+TRIAL_ACCOUNT = "kubetune-trial"
+"""ServiceAccount, Role and RoleBinding the operator keeps in every namespace with studies."""
+
+
+def owner_reference(
+    kind: str, name: str, uid: str, api_version: str = API_VERSION
+) -> dict[str, Any]:
+    return {
+        "apiVersion": api_version,
+        "kind": kind,
+        "name": name,
+        "uid": uid,
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+def render_trial(
+    study: str,
+    namespace: str,
+    study_uid: str,
+    index: int,
+    params: Mapping[str, ParameterValue],
+    budget: float | None,
+) -> dict[str, Any]:
+    spec: dict[str, Any] = {"study": study, "index": index, "parameters": dict(params)}
+    if budget is not None:
+        spec["budget"] = budget
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "Trial",
+        "metadata": {
+            "name": trial_name(study, index),
+            "namespace": namespace,
+            "labels": {STUDY_LABEL: study, TRIAL_INDEX_LABEL: str(index)},
+            "ownerReferences": [owner_reference("TuningStudy", study, study_uid)],
+        },
+        "spec": spec,
+    }
+
+
+def render_job(spec: StudySpec, trial: Mapping[str, Any]) -> dict[str, Any]:
+    """The Job that evaluates ``trial`` (a Trial object as the API returned it).
+
+    Parameters come from the Trial, never from a fresh suggestion, so a Job created after a
+    restart always evaluates what the Trial says.
+    """
+    metadata, trial_spec = trial["metadata"], trial["spec"]
+    name, namespace = metadata["name"], metadata["namespace"]
+    params: dict[str, ParameterValue] = trial_spec.get("parameters") or {}
+    budget: float | None = trial_spec.get("budget")
+    template = spec.trial_template
+    labels = {STUDY_LABEL: trial_spec["study"], TRIAL_LABEL: name}
+
+    job_spec: dict[str, Any] = copy.deepcopy(template.job)
+    job_spec.setdefault("backoffLimit", 0)
+    pod_template = job_spec.setdefault("template", {})
+    pod_metadata = pod_template.setdefault("metadata", {})
+    pod_metadata["labels"] = {**(pod_metadata.get("labels") or {}), **labels}
+    pod = pod_template.setdefault("spec", {})
+    pod.setdefault("restartPolicy", "Never")
+    pod.setdefault("serviceAccountName", TRIAL_ACCOUNT)
+    pod["automountServiceAccountToken"] = True  # the runner reports with the pod's token
+
+    primary_name = template.container()["name"]
+    for key in ("initContainers", "containers"):
+        pod[key] = [render_container(c, params, name, budget) for c in pod.get(key) or []]
+        if not pod[key]:
+            del pod[key]
+    for container in pod["containers"]:
+        if container["name"] == primary_name:
+            _add_runner_env(container, spec, name, namespace, params, budget)
+            _add_gpus(container, template.resources.gpu_resource, template.resources.gpus)
+
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": labels,
+            "ownerReferences": [
+                owner_reference("Trial", name, metadata["uid"]),
+            ],
+        },
+        "spec": job_spec,
+    }
+
+
+def runner_env(
+    spec: StudySpec,
+    trial: str,
+    namespace: str,
+    params: Mapping[str, ParameterValue],
+    budget: float | None,
+) -> dict[str, str]:
+    """The variables ``kubetune-runner`` reads (see trial-runner's ``_env.py``)."""
+    env = {
+        "KUBETUNE_TRIAL": trial,
+        "KUBETUNE_NAMESPACE": namespace,
+        "KUBETUNE_PARAMS": json.dumps(dict(params), sort_keys=True),
+        "KUBETUNE_OBJECTIVE": json.dumps(
+            [{"metric": o.metric, "direction": str(o.direction)} for o in spec.objective_list]
+        ),
+    }
+    if budget is not None:
+        env["KUBETUNE_BUDGET"] = str(int(budget) if float(budget).is_integer() else budget)
+    return env
+
+
+def _add_runner_env(
+    container: dict[str, Any],
+    spec: StudySpec,
+    trial: str,
+    namespace: str,
+    params: Mapping[str, ParameterValue],
+    budget: float | None,
+) -> None:
+    ours = runner_env(spec, trial, namespace, params, budget)
+    kept = [var for var in container.get("env") or [] if var.get("name") not in ours]
+    container["env"] = kept + [{"name": k, "value": v} for k, v in ours.items()]
+
+
+def _add_gpus(container: dict[str, Any], resource: str, gpus: int) -> None:
+    if gpus <= 0:
+        return
+    resources = container.setdefault("resources", {})
+    for key in ("requests", "limits"):
+        resources[key] = {**(resources.get(key) or {}), resource: str(gpus)}
+
+
+def trial_account(namespace: str) -> list[tuple[str, dict[str, Any]]]:
+    """(collection path, object) of the ServiceAccount, Role and RoleBinding of trial pods.
+
+    The Role lets a pod read Trials and write their status, nothing else; the runner patches
+    only its own Trial (a ValidatingAdmissionPolicy, installed by the chart, enforces that).
+    """
+    meta = {"name": TRIAL_ACCOUNT, "namespace": namespace, "labels": {f"{GROUP}/managed": "true"}}
+    rbac = "/apis/rbac.authorization.k8s.io/v1/namespaces/" + namespace
+    return [
+        (
+            f"/api/v1/namespaces/{namespace}/serviceaccounts",
+            {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta},
+        ),
+        (
+            f"{rbac}/roles",
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "Role",
+                "metadata": meta,
+                "rules": [
+                    {"apiGroups": [GROUP], "resources": ["trials"], "verbs": ["get"]},
+                    {
+                        "apiGroups": [GROUP],
+                        "resources": ["trials/status"],
+                        "verbs": ["get", "patch", "update"],
+                    },
+                ],
+            },
+        ),
+        (
+            f"{rbac}/rolebindings",
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "RoleBinding",
+                "metadata": meta,
+                "roleRef": {
+                    "apiGroup": "rbac.authorization.k8s.io",
+                    "kind": "Role",
+                    "name": TRIAL_ACCOUNT,
+                },
+                "subjects": [
+                    {"kind": "ServiceAccount", "name": TRIAL_ACCOUNT, "namespace": namespace}
+                ],
+            },
+        ),
+    ]

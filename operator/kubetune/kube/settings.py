@@ -1,0 +1,132 @@
+"""The operator's settings: one typed dataclass, each field settable by flag or environment.
+
+``--stop-grace-seconds 5`` and ``KUBETUNE_STOP_GRACE_SECONDS=5`` set the same field
+(a flag wins over the environment). The flag help is each field's docstring, so
+``kubetune operator --help`` and docs/operator.md never disagree with the code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import dataclasses
+import inspect
+import itertools
+import os
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+ENV_PREFIX = "KUBETUNE_"
+
+
+@dataclass(frozen=True)
+class OperatorSettings:
+    """How the operator runs; defaults suit a production cluster."""
+
+    namespaces: tuple[str, ...] = ()
+    """Namespaces to watch (comma-separated); empty: every namespace."""
+    kubeconfig: str | None = None
+    """Kubeconfig file; unset: the in-cluster service account, else $KUBECONFIG."""
+    workers: int = 4
+    """Studies reconciled at once (each study is only ever reconciled by one worker)."""
+    api_concurrency: int = 16
+    """Concurrent API calls when creating or stopping many trials in one reconcile."""
+    request_timeout_seconds: float = 30.0
+    """Longest a single API call may take."""
+    reconcile_interval_seconds: float = 30.0
+    """Every study is reconciled at least this often, events or not (the safety net)."""
+    relist_interval_seconds: float = 600.0
+    """How often the watch cache is checked against a full LIST of every kind."""
+    stop_grace_seconds: float = 30.0
+    """How long a trial asked to stop (spec.stop) may take to exit before its Job is deleted."""
+    metrics_port: int = 8080
+    """Port of /metrics (Prometheus) and /healthz (liveness); 0 turns the server off."""
+    metrics_host: str = "0.0.0.0"
+    """Address the metrics server binds."""
+    leader_election: bool = True
+    """Elect one active replica through a coordination.k8s.io Lease."""
+    lease_name: str = "kubetune-operator"
+    """Name of that Lease."""
+    lease_namespace: str = "default"
+    """Namespace of that Lease (in a pod: set it to the pod's namespace)."""
+    lease_duration_seconds: float = 15.0
+    """A leader that has not renewed for this long is replaced."""
+    lease_renew_seconds: float = 5.0
+    """How often the leader renews (and a follower checks) the Lease."""
+    identity: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
+    """This replica's name in the Lease."""
+    log_level: str = "INFO"
+    """Python logging level of the operator (kopf's own is one level quieter)."""
+
+    def __post_init__(self) -> None:
+        for name in ("workers", "api_concurrency"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1")
+        if self.lease_renew_seconds >= self.lease_duration_seconds:
+            raise ValueError("lease_renew_seconds must be shorter than lease_duration_seconds")
+
+
+def field_docs() -> dict[str, str]:
+    """Each field's docstring, read from this class's source."""
+    tree = ast.parse(inspect.getsource(OperatorSettings))
+    body = tree.body[0].body  # type: ignore[attr-defined]
+    docs = {}
+    for node, following in itertools.pairwise(body):
+        if (
+            isinstance(node, ast.AnnAssign)
+            and isinstance(node.target, ast.Name)
+            and isinstance(following, ast.Expr)
+            and isinstance(following.value, ast.Constant)
+        ):
+            docs[node.target.id] = str(following.value.value)
+    return docs
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    docs = field_docs()
+    for item in dataclasses.fields(OperatorSettings):
+        flag = "--" + item.name.replace("_", "-")
+        env = ENV_PREFIX + item.name.upper()
+        help_text = f"{docs.get(item.name, '')} [env {env}]"
+        if item.type == "bool":
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, help=help_text)
+        elif str(item.type).startswith("tuple"):
+            singular = flag.removesuffix("s")  # --namespace a --namespace b, or --namespaces a,b
+            parser.add_argument(flag, singular, dest=item.name, action="append", help=help_text)
+        else:
+            parser.add_argument(flag, help=help_text)
+
+
+def from_arguments(
+    args: argparse.Namespace, environ: Mapping[str, str] = os.environ
+) -> OperatorSettings:
+    values: dict[str, Any] = {}
+    for item in dataclasses.fields(OperatorSettings):
+        raw = getattr(args, item.name, None)
+        if raw is None:
+            raw = environ.get(ENV_PREFIX + item.name.upper())
+        if isinstance(raw, list):
+            raw = ",".join(raw)
+        if raw is None or raw == "":
+            continue
+        values[item.name] = _convert(str(item.type), raw, item.name)
+    return OperatorSettings(**values)
+
+
+def _convert(type_name: str, raw: Any, name: str) -> Any:
+    if isinstance(raw, bool):
+        return raw
+    try:
+        if type_name == "bool":
+            return str(raw).lower() in ("1", "true", "yes", "on")
+        if type_name == "int":
+            return int(raw)
+        if type_name == "float":
+            return float(raw)
+        if type_name.startswith("tuple"):
+            return tuple(part.strip() for part in str(raw).split(",") if part.strip())
+    except ValueError:
+        raise ValueError(f"{name}: cannot read {raw!r} as {type_name}") from None
+    return str(raw)

@@ -1,0 +1,173 @@
+"""A TuningStudy's status, computed from the engine's summary and decision: pure, no I/O.
+
+The phase follows the decision, level-triggered: an ending decided by the engine (goal
+reached, budget spent, timeout, too many failures) becomes a terminal phase once no trial
+is active any more; until then the study stays Running with reason ``Ending`` while its
+trials are being stopped. Because the engine recomputes the ending every time, raising
+``maxTrials`` on a finished study makes it Running again, with no special case here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from kubetune.api.conditions import Condition, ConditionStatus, set_condition
+from kubetune.api.study import BestTrial, StudyPhase, StudySpec, StudyStatus, TrialCounts
+from kubetune.api.trial import TrialPhase, trial_name
+from kubetune.engine import Ending, Summary, TrialSnapshot
+
+TERMINAL_CONDITIONS = ("Succeeded", "Failed")
+
+
+@dataclass(frozen=True)
+class StudyView:
+    """Everything one reconcile learned about a study, as the status needs it."""
+
+    name: str
+    generation: int
+    spec: StudySpec
+    summary: Summary
+    snapshots: Mapping[int, TrialSnapshot]
+    ending: Ending | None
+    start_time: datetime
+    gpu_seconds: float
+
+
+def previous_status(raw: Mapping[str, Any] | None) -> StudyStatus:
+    """The stored status, or an empty one if it is missing or unreadable."""
+    try:
+        return StudyStatus.model_validate(raw or {})
+    except ValueError:
+        return StudyStatus()
+
+
+def desired(view: StudyView, previous: StudyStatus, now: datetime) -> StudyStatus:
+    summary, spec = view.summary, view.spec
+    conditions = list(previous.conditions)
+    completion = None
+    if view.ending is not None and summary.active == 0:
+        phase = StudyPhase.SUCCEEDED if view.ending.outcome.succeeded else StudyPhase.FAILED
+        completion = previous.completion_time if previous.phase is phase else now
+        conditions = _set(conditions, "Running", False, str(view.ending.outcome), "", view, now)
+        conditions = _set(
+            conditions, str(phase), True, str(view.ending.outcome), view.ending.message, view, now
+        )
+    else:
+        conditions = [c for c in conditions if c.type not in TERMINAL_CONDITIONS]
+        if view.ending is not None:
+            phase = StudyPhase.RUNNING
+            message = f"{view.ending.message}; stopping {summary.active} active trials"
+            conditions = _set(conditions, "Running", True, "Ending", message, view, now)
+        elif spec.suspend:
+            phase = StudyPhase.SUSPENDED
+            message = f"spec.suspend is set; {summary.active} trials still active"
+            conditions = _set(conditions, "Running", False, "Suspended", message, view, now)
+        else:
+            phase = StudyPhase.RUNNING
+            conditions = _set(conditions, "Running", True, "TrialsRunning", "", view, now)
+    best, best_value = _best(view)
+    return StudyStatus(
+        phase=phase,
+        observed_generation=view.generation,
+        conditions=conditions,
+        trials=_counts(summary),
+        progress=f"{summary.finished}/{spec.budget.max_trials}",
+        best_value=best_value,
+        best_trial=best,
+        pareto_front=[_best_trial(view, i) for i in summary.pareto_indices],
+        start_time=view.start_time,
+        completion_time=completion,
+        gpu_seconds=round(view.gpu_seconds, 1),
+    )
+
+
+def invalid(previous: StudyStatus, generation: int, message: str, now: datetime) -> StudyStatus:
+    """A study the operator cannot run: Failed with reason InvalidSpec naming the field."""
+    conditions = [c for c in previous.conditions if c.type != "Succeeded"]
+    for type_, true in (("Running", False), ("Failed", True)):
+        conditions = set_condition(
+            conditions,
+            Condition(
+                type=type_,
+                status=ConditionStatus.TRUE if true else ConditionStatus.FALSE,
+                reason="InvalidSpec",
+                message=message[:4096],
+                last_transition_time=now,
+                observed_generation=generation,
+            ),
+        )
+    return previous.model_copy(
+        update={
+            "phase": StudyPhase.FAILED,
+            "observed_generation": generation,
+            "conditions": conditions,
+            "completion_time": previous.completion_time or now,
+        }
+    )
+
+
+def to_patch_body(status: StudyStatus) -> dict[str, Any]:
+    """The full status as JSON, with nulls so that a merge patch clears unset fields."""
+    return status.model_dump(by_alias=True, mode="json")
+
+
+def changed(previous_raw: Mapping[str, Any] | None, status: StudyStatus) -> bool:
+    body = to_patch_body(status)
+    previous = previous_raw or {}
+    return any(previous.get(k) != v for k, v in body.items())
+
+
+def _set(
+    conditions: Sequence[Condition],
+    type_: str,
+    true: bool,
+    reason: str,
+    message: str,
+    view: StudyView,
+    now: datetime,
+) -> list[Condition]:
+    return set_condition(
+        conditions,
+        Condition(
+            type=type_,
+            status=ConditionStatus.TRUE if true else ConditionStatus.FALSE,
+            reason=reason,
+            message=message,
+            last_transition_time=now,
+            observed_generation=view.generation,
+        ),
+    )
+
+
+def _counts(summary: Summary) -> TrialCounts:
+    c = summary.counts
+    return TrialCounts(
+        total=summary.total,
+        pending=c.get(TrialPhase.PENDING, 0),
+        running=c.get(TrialPhase.RUNNING, 0),
+        succeeded=c.get(TrialPhase.SUCCEEDED, 0),
+        failed=c.get(TrialPhase.FAILED, 0),
+        pruned=c.get(TrialPhase.PRUNED, 0),
+        stopped=c.get(TrialPhase.STOPPED, 0),
+    )
+
+
+def _best(view: StudyView) -> tuple[BestTrial | None, float | None]:
+    index = view.summary.best_index
+    if index is None:
+        return None, None
+    best = _best_trial(view, index)
+    return best, best.values.get(view.spec.objective_list[0].metric)
+
+
+def _best_trial(view: StudyView, index: int) -> BestTrial:
+    snapshot = view.snapshots[index]
+    return BestTrial(
+        name=trial_name(view.name, index),
+        index=index,
+        parameters=dict(snapshot.params),
+        values=dict(snapshot.values),
+    )

@@ -1,0 +1,324 @@
+"""A Trial's phase, derived from what the cluster shows: its Job, the Job's pods, its own status.
+
+Pure functions over plain dicts (objects as the API returns them), so every rule of the
+trial lifecycle is unit-tested without a cluster:
+
+- Pending while no pod runs, with the pod's reason: ``WaitingForGPU`` (the scheduler's
+  "Insufficient nvidia.com/gpu"), ``Unschedulable``, ``ImagePullBackOff`` and the like;
+- Running while a pod runs;
+- Succeeded when the Job completed *and* every objective metric was reported, else Failed
+  with reason ``MetricsMissing``; Failed with the container's exit code when the Job failed;
+- Pruned or Stopped once the trial was asked to stop (``spec.stop``) and its Job is done or
+  gone, whatever the exit code: the runner exits 0 when told to stop.
+
+A finished phase never changes again. The operator writes only the fields built here; the
+runner owns ``values``, ``intermediate`` and ``lastStep``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from kubetune.api.trial import TrialPhase
+from kubetune.kube.objects import PRUNED_ANNOTATION
+
+WAITING_REASONS = frozenset(
+    {
+        "ErrImagePull",
+        "ImagePullBackOff",
+        "InvalidImageName",
+        "CreateContainerConfigError",
+        "CreateContainerError",
+        "CrashLoopBackOff",
+    }
+)
+"""Container waiting reasons worth showing on a Pending trial as they are."""
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What the cluster says about one trial right now."""
+
+    phase: TrialPhase
+    reason: str
+    message: str = ""
+    exit_code: int | None = None
+    start_time: datetime | None = None
+    completion_time: datetime | None = None
+    from_metrics: bool = False
+    """The verdict read reported metrics: confirm with a fresh read before recording it."""
+
+
+def parse_time(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def format_time(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def job_conditions(job: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """The Job's conditions that are True, by type."""
+    conditions = (job.get("status") or {}).get("conditions") or []
+    return {c["type"]: c for c in conditions if c.get("status") == "True"}
+
+
+def job_finished(job: Mapping[str, Any] | None) -> bool:
+    if job is None:
+        return False
+    done = job_conditions(job).keys() & {
+        "Complete",
+        "Failed",
+        "SuccessCriteriaMet",
+        "FailureTarget",
+    }
+    return bool(done)
+
+
+def latest_pod(pods: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    if not pods:
+        return None
+    return max(
+        pods, key=lambda p: (p["metadata"].get("creationTimestamp") or "", p["metadata"]["name"])
+    )
+
+
+def pod_running(pod: Mapping[str, Any] | None) -> bool:
+    return pod is not None and (pod.get("status") or {}).get("phase") == "Running"
+
+
+def derive(
+    trial: Mapping[str, Any],
+    job: Mapping[str, Any] | None,
+    pods: Sequence[Mapping[str, Any]],
+    objective_metrics: Sequence[str],
+    gpu_resource: str,
+    now: datetime,
+) -> Observation:
+    status = trial.get("status") or {}
+    spec = trial.get("spec") or {}
+    current = TrialPhase(status.get("phase") or TrialPhase.PENDING)
+    started = parse_time(status.get("startTime"))
+    if current.is_finished():
+        return Observation(
+            current,
+            status.get("reason") or "",
+            status.get("message") or "",
+            status.get("exitCode"),
+            started,
+            parse_time(status.get("completionTime")),
+        )
+    pod = latest_pod(pods)
+    started = started or _pod_start(pod)
+    if spec.get("stop") and (job is None or job_finished(job) or _pod_done(pod)):
+        pruned = (trial["metadata"].get("annotations") or {}).get(PRUNED_ANNOTATION) == "true"
+        return Observation(
+            TrialPhase.PRUNED if pruned else TrialPhase.STOPPED,
+            "EarlyStopped" if pruned else "StudyEnded",
+            spec.get("stopReason") or "",
+            _exit_code(pod),
+            started,
+            _finish_time(job, pod) or now,
+        )
+    if job is None:
+        return Observation(TrialPhase.PENDING, "CreatingJob", "the trial's Job is being created")
+    conditions = job_conditions(job)
+    if "Complete" in conditions or "SuccessCriteriaMet" in conditions:
+        return _completed(
+            status, objective_metrics, _exit_code(pod), started, _finish_time(job, pod) or now
+        )
+    failure = conditions.get("Failed") or conditions.get("FailureTarget")
+    if failure is not None:
+        return _failed(failure, pod, started, _finish_time(job, pod) or now)
+    if pod_running(pod):
+        return Observation(TrialPhase.RUNNING, "Running", "", None, started)
+    if spec.get("stop"):
+        return Observation(TrialPhase.PENDING, "Stopping", spec.get("stopReason") or "")
+    return _pending(pod, gpu_resource)
+
+
+def _completed(
+    status: Mapping[str, Any],
+    objective_metrics: Sequence[str],
+    exit_code: int | None,
+    started: datetime | None,
+    finished: datetime,
+) -> Observation:
+    values = status.get("values") or {}
+    missing = [m for m in objective_metrics if not _finite(values.get(m))]
+    if missing:
+        message = (
+            f"the trial exited 0 but never reported {', '.join(missing)}: call "
+            f"kubetune_runner.report({missing[0]}=...) or print '{missing[0]}=<value>' "
+            "under kubetune-runner"
+        )
+        return Observation(
+            TrialPhase.FAILED, "MetricsMissing", message, exit_code, started, finished, True
+        )
+    return Observation(TrialPhase.SUCCEEDED, "Completed", "", exit_code, started, finished, True)
+
+
+def _failed(
+    condition: Mapping[str, Any],
+    pod: Mapping[str, Any] | None,
+    started: datetime | None,
+    finished: datetime,
+) -> Observation:
+    code = _exit_code(pod)
+    terminated = _terminated(pod)
+    reason = (terminated or {}).get("reason") or condition.get("reason") or "JobFailed"
+    parts = [f"exited with code {code}" if code is not None else ""]
+    parts.append(condition.get("message") or "")
+    message = "; ".join(p for p in parts if p)
+    return Observation(TrialPhase.FAILED, reason, message, code, started, finished)
+
+
+def _pending(pod: Mapping[str, Any] | None, gpu_resource: str) -> Observation:
+    if pod is None:
+        return Observation(TrialPhase.PENDING, "WaitingForPod", "the Job has not created a pod yet")
+    status = pod.get("status") or {}
+    for condition in status.get("conditions") or []:
+        if condition.get("type") == "PodScheduled" and condition.get("status") == "False":
+            message = condition.get("message") or ""
+            reason = condition.get("reason") or "Unschedulable"
+            if reason == "Unschedulable" and f"Insufficient {gpu_resource}" in message:
+                reason = "WaitingForGPU"
+            return Observation(TrialPhase.PENDING, reason, message)
+    for container in status.get("containerStatuses") or []:
+        waiting = (container.get("state") or {}).get("waiting") or {}
+        if waiting.get("reason") in WAITING_REASONS:
+            return Observation(TrialPhase.PENDING, waiting["reason"], waiting.get("message") or "")
+    if not pod["spec"].get("nodeName"):
+        return Observation(TrialPhase.PENDING, "Scheduling", "waiting for the scheduler")
+    return Observation(
+        TrialPhase.PENDING, "ContainerCreating", f"on node {pod['spec']['nodeName']}"
+    )
+
+
+def _terminated(pod: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    """The terminated state of the pod's first container that has one (the primary, usually)."""
+    if pod is None:
+        return None
+    for container in (pod.get("status") or {}).get("containerStatuses") or []:
+        terminated = (container.get("state") or {}).get("terminated")
+        if terminated:
+            return dict(terminated)
+    return None
+
+
+def _exit_code(pod: Mapping[str, Any] | None) -> int | None:
+    terminated = _terminated(pod)
+    return None if terminated is None else terminated.get("exitCode")
+
+
+def _pod_done(pod: Mapping[str, Any] | None) -> bool:
+    return pod is not None and (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
+
+
+def _pod_start(pod: Mapping[str, Any] | None) -> datetime | None:
+    if pod is None or (pod.get("status") or {}).get("phase") == "Pending":
+        return None
+    for container in (pod.get("status") or {}).get("containerStatuses") or []:
+        state = container.get("state") or {}
+        for key in ("running", "terminated"):
+            if (state.get(key) or {}).get("startedAt"):
+                return parse_time(state[key]["startedAt"])
+    return parse_time((pod.get("status") or {}).get("startTime"))
+
+
+def _finish_time(job: Mapping[str, Any] | None, pod: Mapping[str, Any] | None) -> datetime | None:
+    terminated = _terminated(pod)
+    if terminated and terminated.get("finishedAt"):
+        return parse_time(terminated["finishedAt"])
+    if job is not None and (job.get("status") or {}).get("completionTime"):
+        return parse_time(job["status"]["completionTime"])
+    return None
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value)
+
+
+def gpu_seconds(observation: Observation, gpus: int, now: datetime) -> float:
+    """GPUs held × time run; for a running trial, up to ``now``."""
+    if gpus <= 0 or observation.start_time is None:
+        return 0.0
+    end = observation.completion_time or now
+    return round(gpus * max(0.0, (end - observation.start_time).total_seconds()), 3)
+
+
+def desired_status(
+    trial: Mapping[str, Any],
+    observation: Observation,
+    gpus: int,
+    objective_metric: str,
+    now: datetime,
+) -> dict[str, Any]:
+    """The operator-owned status fields for ``observation`` (never the runner's)."""
+    status = trial.get("status") or {}
+    value = (status.get("values") or {}).get(objective_metric)
+    phase = observation.phase
+    desired: dict[str, Any] = {
+        "phase": str(phase),
+        "reason": observation.reason,
+        "message": observation.message[:1024],
+        "exitCode": observation.exit_code,
+        "startTime": format_time(observation.start_time),
+        "completionTime": format_time(observation.completion_time),
+        "gpuSeconds": gpu_seconds(observation, gpus, now) if phase.is_finished() else 0.0,
+        "value": value if _finite(value) else None,
+    }
+    wanted = [("Running", phase is TrialPhase.RUNNING, observation.reason, "")]
+    if phase.is_finished():
+        wanted.append((str(phase), True, observation.reason, observation.message[:1024]))
+    desired["conditions"] = _conditions(status.get("conditions") or [], wanted, now)
+    return desired
+
+
+def status_patch(
+    trial: Mapping[str, Any],
+    observation: Observation,
+    gpus: int,
+    objective_metric: str,
+    now: datetime,
+) -> dict[str, Any] | None:
+    """A merge patch of the status subresource, or None when nothing the operator owns changed."""
+    desired = desired_status(trial, observation, gpus, objective_metric, now)
+    status = trial.get("status") or {}
+    changed = {k: v for k, v in desired.items() if status.get(k) != v}
+    if not changed:
+        return None
+    return {"status": changed}
+
+
+def _conditions(
+    existing: Sequence[Mapping[str, Any]],
+    wanted: Sequence[tuple[str, bool, str, str]],
+    now: datetime,
+) -> list[dict[str, Any]]:
+    by_type = {c.get("type"): c for c in existing}
+    result = []
+    for type_, true, reason, message in wanted:
+        status = "True" if true else "False"
+        old = by_type.get(type_)
+        moment = (
+            old["lastTransitionTime"] if old and old.get("status") == status else format_time(now)
+        )
+        result.append(
+            {
+                "type": type_,
+                "status": status,
+                "reason": reason or type_,
+                "message": message,
+                "lastTransitionTime": moment,
+            }
+        )
+    return result
