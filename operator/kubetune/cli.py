@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 import yaml
 from rich.live import Live
 
-from kubetune import __version__, algorithms, stopping
+from kubetune import __version__, algorithms, kube, stopping
 from kubetune.api import crd
 from kubetune.api.study import TuningStudy
 from kubetune.local.backend import LocalOptions, LocalStudy, StudyChanged, StudyView
@@ -79,6 +79,10 @@ def _parser() -> argparse.ArgumentParser:
     crds = commands.add_parser("crds", help="write the CustomResourceDefinitions")
     crds.add_argument("--out", type=Path, default=Path("crds"))
     crds.set_defaults(handler=_crds)
+
+    operator = commands.add_parser("operator", help="run the Kubernetes operator (kopf)")
+    kube.add_operator_arguments(operator)
+    operator.set_defaults(handler=kube.run_operator)
     return parser
 
 
