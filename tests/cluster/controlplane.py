@@ -1,0 +1,373 @@
+"""A real Kubernetes control plane on loopback: etcd, API server, controllers, scheduler.
+
+The integration and e2e suites run against this instead of mocks: real admission (CRD
+schemas, CEL, ValidatingAdmissionPolicy), the real Job and garbage collectors, the real
+scheduler, bound service-account tokens. Pods run through `node_agent`, which executes
+each container's command as a local process.
+
+Everything lives in one state directory (default `.cluster/` in the repo root):
+
+    kubeconfig            admin credentials (system:masters)
+    state.json            ports and pids, so `stop` works from another shell
+    pki/                  CA, component certificates, service-account signing key
+    etcd/                 etcd data (survives stop/start)
+    logs/<component>.log  daemon output
+    nodes/<node>/         node kubeconfig and pods (see node_agent)
+
+Ports are chosen free at first start and reused afterwards when still free, so two
+clusters never collide and a restarted cluster keeps its address.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import ssl
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.cluster import build, certs
+from tests.cluster.kubeconfig import write_kubeconfig
+from tests.cluster.processes import (
+    free_port,
+    is_alive,
+    port_is_free,
+    start_daemon,
+    stop_process_groups,
+)
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_STATE_DIR = REPO_ROOT / ".cluster"
+SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
+
+STOP_ORDER = (
+    ("node-agent", "kube-scheduler", "kube-controller-manager"),
+    ("kube-apiserver",),
+    ("etcd",),
+)
+
+
+@dataclass(frozen=True)
+class ClusterSettings:
+    """What kind of cluster to start."""
+
+    state_dir: Path = DEFAULT_STATE_DIR
+    """Directory holding kubeconfig, PKI, etcd data, logs and pod directories."""
+    nodes: tuple[str, ...] = ("node-0",)
+    """Node names the node agent registers; empty for a control plane without nodes."""
+    gpu_resource: str = "nvidia.com/gpu"
+    """Extended resource name each node advertises (MIG or time-sliced names work too)."""
+    gpus_per_node: int = 4
+    """Capacity of `gpu_resource` on every node."""
+    service_cidr: str = "10.0.0.0/24"
+    """Service IP range; its first address is in the API server certificate."""
+    start_timeout_seconds: float = 120.0
+    """How long `start` waits for every component to be ready."""
+    stop_grace_seconds: float = 10.0
+    """How long each daemon gets between SIGTERM and SIGKILL."""
+
+
+@dataclass
+class ClusterState:
+    """What `state.json` records about a started cluster."""
+
+    ports: dict[str, int] = field(default_factory=dict)
+    pids: dict[str, int] = field(default_factory=dict)
+
+
+class StartError(RuntimeError):
+    """A component died or did not become ready in time."""
+
+
+class ControlPlane:
+    """Start and stop one cluster living in `settings.state_dir`."""
+
+    def __init__(self, settings: ClusterSettings | None = None) -> None:
+        self.settings = settings or ClusterSettings()
+        self.state_dir = self.settings.state_dir.resolve()
+        self.pki_dir = self.state_dir / "pki"
+        self.logs_dir = self.state_dir / "logs"
+        self.kubeconfig = self.state_dir / "kubeconfig"
+        self._state_file = self.state_dir / "state.json"
+
+    # ----------------------------------------------------------------- state file
+    def read_state(self) -> ClusterState:
+        if not self._state_file.exists():
+            return ClusterState()
+        raw = json.loads(self._state_file.read_text())
+        return ClusterState(ports=raw.get("ports", {}), pids=raw.get("pids", {}))
+
+    def _write_state(self, state: ClusterState) -> None:
+        payload = {"ports": state.ports, "pids": state.pids}
+        self._state_file.write_text(json.dumps(payload, indent=2) + "\n")
+
+    def is_running(self) -> bool:
+        pid = self.read_state().pids.get("kube-apiserver")
+        return pid is not None and is_alive(pid)
+
+    @property
+    def server(self) -> str:
+        return f"https://127.0.0.1:{self.read_state().ports['apiserver']}"
+
+    # ---------------------------------------------------------------- lifecycle
+    def start(self) -> float:
+        """Start every component and wait until the cluster can run pods.
+
+        Returns the seconds it took. Starting a running cluster is an error.
+        """
+        if self.is_running():
+            raise StartError(f"a cluster is already running in {self.state_dir}")
+        started = time.monotonic()
+        build.build()
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        state = ClusterState(ports=self._choose_ports())
+        self._write_state(state)
+        try:
+            self._start_components(state)
+        except BaseException:
+            self.stop()
+            raise
+        return time.monotonic() - started
+
+    def stop(self) -> None:
+        """Stop every component this state directory knows about; safe to repeat."""
+        state = self.read_state()
+        # Clients of the API go together, then the API server, then etcd, so none of them
+        # outlives what it depends on.
+        for tier in STOP_ORDER:
+            pids = [state.pids.pop(component) for component in tier if component in state.pids]
+            stop_process_groups(pids, self.settings.stop_grace_seconds)
+        if self._state_file.exists():
+            self._write_state(state)
+        # A node agent that was SIGKILLed cannot stop its pods; their pid files remain.
+        from tests.cluster.pods import stop_orphaned_containers
+
+        stop_orphaned_containers(self.state_dir / "nodes")
+
+    def _choose_ports(self) -> dict[str, int]:
+        previous = self.read_state().ports
+        ports = {}
+        for name in ("etcd-client", "etcd-peer", "apiserver"):
+            port = previous.get(name)
+            ports[name] = port if port is not None and port_is_free(port) else free_port()
+        return ports
+
+    def _start_components(self, state: ClusterState) -> None:
+        deadline = time.monotonic() + self.settings.start_timeout_seconds
+        self._write_credentials(state.ports["apiserver"])
+
+        self._launch(state, "etcd", self._etcd_argv(state.ports))
+        etcd_health = f"http://127.0.0.1:{state.ports['etcd-client']}/health"
+        self._wait(state, "etcd", deadline, lambda: _http_ok(etcd_health, None))
+
+        self._launch(state, "kube-apiserver", self._apiserver_argv(state.ports))
+        self._wait(state, "kube-apiserver", deadline, lambda: self._api_ok("/readyz"))
+
+        self._launch(state, "kube-controller-manager", self._controller_manager_argv())
+        self._launch(state, "kube-scheduler", self._scheduler_argv())
+        if self.settings.nodes:
+            self._launch(state, "node-agent", self._node_agent_argv(), self._node_agent_env())
+        for node in self.settings.nodes:
+            self._wait(state, f"node {node}", deadline, lambda n=node: self._node_ready(n))
+        default_sa = "/api/v1/namespaces/default/serviceaccounts/default"
+        self._wait(state, "default ServiceAccount", deadline, lambda: self._api_ok(default_sa))
+
+    def _launch(
+        self,
+        state: ClusterState,
+        component: str,
+        argv: list[str],
+        env: dict[str, str] | None = None,
+    ) -> None:
+        # The repo root as working directory lets `python -m tests.cluster.node_agent` import.
+        process = start_daemon(argv, self.logs_dir / f"{component}.log", env, cwd=REPO_ROOT)
+        state.pids[component] = process.pid
+        self._write_state(state)
+
+    def _wait(
+        self, state: ClusterState, what: str, deadline: float, ready: Callable[[], bool]
+    ) -> None:
+        while not ready():
+            for component, pid in state.pids.items():
+                if not is_alive(pid):
+                    raise StartError(
+                        f"{component} exited while waiting for {what}:\n"
+                        + self._log_tail(component)
+                    )
+            if time.monotonic() > deadline:
+                raise StartError(f"timed out waiting for {what}; logs in {self.logs_dir}")
+            time.sleep(0.1)
+
+    def _log_tail(self, component: str, lines: int = 30) -> str:
+        log = self.logs_dir / f"{component}.log"
+        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+
+    # ------------------------------------------------------------- credentials
+    def _write_credentials(self, apiserver_port: int) -> None:
+        ca = certs.load_or_create_ca(self.pki_dir)
+        server = f"https://127.0.0.1:{apiserver_port}"
+        first_service_ip = _first_host(self.settings.service_cidr)
+        certs.issue(
+            ca,
+            self.pki_dir,
+            "apiserver",
+            "kube-apiserver",
+            dns_names=(
+                "localhost",
+                "kubernetes",
+                "kubernetes.default",
+                "kubernetes.default.svc",
+                "kubernetes.default.svc.cluster.local",
+            ),
+            ip_addresses=("127.0.0.1", first_service_ip),
+        )
+        certs.load_or_create_service_account_keys(self.pki_dir)
+        users = {
+            "admin": ("kubernetes-admin", ("system:masters",), self.kubeconfig),
+            "controller-manager": (
+                "system:kube-controller-manager",
+                (),
+                self.state_dir / "kube-controller-manager.kubeconfig",
+            ),
+            "scheduler": (
+                "system:kube-scheduler",
+                (),
+                self.state_dir / "kube-scheduler.kubeconfig",
+            ),
+        }
+        for node in self.settings.nodes:
+            users[f"node-{node}"] = (
+                f"system:node:{node}",
+                ("system:nodes",),
+                self.state_dir / "nodes" / node / "kubeconfig",
+            )
+        for stem, (user, groups, path) in users.items():
+            client = certs.issue(ca, self.pki_dir, stem, user, groups)
+            write_kubeconfig(path, server, ca.paths.cert, client, user)
+
+    # ------------------------------------------------------------ command lines
+    def _etcd_argv(self, ports: dict[str, int]) -> list[str]:
+        client = f"http://127.0.0.1:{ports['etcd-client']}"
+        peer = f"http://127.0.0.1:{ports['etcd-peer']}"
+        return [
+            str(build.binary("etcd")),
+            "--name=kubetune",
+            f"--data-dir={self.state_dir / 'etcd'}",
+            f"--listen-client-urls={client}",
+            f"--advertise-client-urls={client}",
+            f"--listen-peer-urls={peer}",
+            f"--initial-advertise-peer-urls={peer}",
+            f"--initial-cluster=kubetune={peer}",
+            # A clean stop still persists everything; a power cut is not a test concern.
+            "--unsafe-no-fsync",
+            "--log-level=warn",
+        ]
+
+    def _apiserver_argv(self, ports: dict[str, int]) -> list[str]:
+        pki = self.pki_dir
+        return [
+            str(build.binary("kube-apiserver")),
+            f"--etcd-servers=http://127.0.0.1:{ports['etcd-client']}",
+            "--bind-address=127.0.0.1",
+            "--advertise-address=127.0.0.1",
+            f"--secure-port={ports['apiserver']}",
+            f"--tls-cert-file={pki / 'apiserver.crt'}",
+            f"--tls-private-key-file={pki / 'apiserver.key'}",
+            f"--client-ca-file={pki / 'ca.crt'}",
+            f"--service-account-issuer={SERVICE_ACCOUNT_ISSUER}",
+            f"--service-account-key-file={pki / 'sa.pub'}",
+            f"--service-account-signing-key-file={pki / 'sa.key'}",
+            f"--service-cluster-ip-range={self.settings.service_cidr}",
+            "--authorization-mode=Node,RBAC",
+            # Added to the default plugins (ValidatingAdmissionPolicy is one of them).
+            "--enable-admission-plugins=NodeRestriction,ValidatingAdmissionPolicy",
+            # The `kubernetes` Service cannot have a loopback endpoint; nothing needs it.
+            "--endpoint-reconciler-type=none",
+            "--allow-privileged=true",
+            "--profiling=false",
+        ]
+
+    def _controller_manager_argv(self) -> list[str]:
+        pki = self.pki_dir
+        kubeconfig = self.state_dir / "kube-controller-manager.kubeconfig"
+        return [
+            str(build.binary("kube-controller-manager")),
+            f"--kubeconfig={kubeconfig}",
+            f"--authentication-kubeconfig={kubeconfig}",
+            f"--authorization-kubeconfig={kubeconfig}",
+            "--bind-address=127.0.0.1",
+            "--secure-port=0",
+            "--leader-elect=false",
+            "--use-service-account-credentials=true",
+            f"--root-ca-file={pki / 'ca.crt'}",
+            f"--service-account-private-key-file={pki / 'sa.key'}",
+            f"--cluster-signing-cert-file={pki / 'ca.crt'}",
+            f"--cluster-signing-key-file={pki / 'ca.key'}",
+            f"--service-cluster-ip-range={self.settings.service_cidr}",
+            "--controllers=*",
+        ]
+
+    def _scheduler_argv(self) -> list[str]:
+        kubeconfig = self.state_dir / "kube-scheduler.kubeconfig"
+        return [
+            str(build.binary("kube-scheduler")),
+            f"--kubeconfig={kubeconfig}",
+            f"--authentication-kubeconfig={kubeconfig}",
+            f"--authorization-kubeconfig={kubeconfig}",
+            "--bind-address=127.0.0.1",
+            "--secure-port=0",
+            "--leader-elect=false",
+        ]
+
+    def _node_agent_argv(self) -> list[str]:
+        argv = [
+            sys.executable,
+            "-m",
+            "tests.cluster.node_agent",
+            f"--state-dir={self.state_dir}",
+            f"--gpu-resource={self.settings.gpu_resource}",
+            f"--gpus={self.settings.gpus_per_node}",
+        ]
+        return argv + [f"--node={node}" for node in self.settings.nodes]
+
+    def _node_agent_env(self) -> dict[str, str]:
+        # The admin credentials of whoever starts the cluster must not reach the pods.
+        return {key: value for key, value in os.environ.items() if key != "KUBECONFIG"}
+
+    # ------------------------------------------------------------- API probes
+    def _ssl_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(cafile=str(self.pki_dir / "ca.crt"))
+        context.load_cert_chain(self.pki_dir / "admin.crt", self.pki_dir / "admin.key")
+        return context
+
+    def _api_ok(self, path: str) -> bool:
+        return _http_ok(self.server + path, self._ssl_context())
+
+    def _node_ready(self, node: str) -> bool:
+        try:
+            with urllib.request.urlopen(
+                f"{self.server}/api/v1/nodes/{node}", context=self._ssl_context(), timeout=5
+            ) as response:
+                conditions = json.load(response).get("status", {}).get("conditions", [])
+        except (urllib.error.URLError, OSError):
+            return False
+        return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
+
+def _http_ok(url: str, context: ssl.SSLContext | None) -> bool:
+    try:
+        with urllib.request.urlopen(url, context=context, timeout=5) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _first_host(cidr: str) -> str:
+    import ipaddress
+
+    return str(next(ipaddress.ip_network(cidr).hosts()))
