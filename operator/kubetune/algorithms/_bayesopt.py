@@ -39,7 +39,7 @@ from kubetune.algorithms.base import (
 from kubetune.space import SearchSpace
 
 # Losses more than this many robust standard deviations above the median are compressed
-# logarithmically, so one diverged trial does not flatten the model everywhere else.
+# logarithmically (and capped), so one diverged trial does not flatten the model elsewhere.
 _TAIL = 2.0
 _STARTS = 8  # L-BFGS-B starts per acquisition search
 _LOCAL_PER_INCUMBENT = 64
@@ -256,14 +256,19 @@ def _features(geometry: Geometry, x: np.ndarray) -> np.ndarray:
 
 
 def _warp(y: np.ndarray) -> np.ndarray:
-    """Standardized losses with the bad (upper) tail compressed; ranks are preserved."""
-    median = float(np.median(y))
-    q25, q75 = np.percentile(y, [25, 75])
-    scale = float(q75 - q25) / 1.349 or float(np.std(y)) or 1.0
+    """Standardized losses with the bad (upper) tail compressed; ranks are preserved.
+
+    Centre and scale come from the better half (median and 10th percentile, never
+    interpolated), so any number of diverged trials cannot stretch the scale of the good ones.
+    """
+    median, q10, best = np.quantile(y, [0.5, 0.1, 0.0], method="lower")
+    scale = float(median - q10) / 1.28 or float(median - best) or float(np.std(y)) or 1.0
     u = (y - median) / scale
     u = np.where(u > _TAIL, _TAIL + np.log1p(np.maximum(u - _TAIL, 0.0)), u)
+    # Beyond ~3 robust sds every loss is simply "very bad": one 1e12 must not squash the rest.
+    u = np.minimum(u, _TAIL + 1.0)
     sd = float(np.std(u)) or 1.0
-    return (u - float(np.mean(u))) / sd
+    return np.asarray((u - float(np.mean(u))) / sd)
 
 
 def _subset(points: np.ndarray, y: np.ndarray, size: int) -> np.ndarray:
