@@ -177,7 +177,10 @@ def operator(
         settings.update({k.replace("_", "-"): v for k, v in flags.items()})
         argv = [str(KUBETUNE), "operator"]
         for key, value in settings.items():
-            argv += [f"--{key}", str(value)]
+            if isinstance(value, bool):
+                argv.append(f"--{key}" if value else f"--no-{key}")
+            else:
+                argv += [f"--{key}", str(value)]
         handle = OperatorProcess(
             argv,
             tmp_path / f"operator-{len(started)}.log",

@@ -6,19 +6,17 @@ import pytest
 from kubernetes import client
 
 from tests.cluster.wait import until
-
-from tests.integration.operator_fixtures import (  # noqa: F401  (fixtures)
+from tests.integration.operator_fixtures import (
     condition,
     create_study,
-    crds,
-    custom,
     dump,
     get_study,
     list_trials,
-    operator,
     study_manifest,
     wait_for_phase,
 )
+
+pytest_plugins = ["tests.integration.operator_fixtures"]
 
 pytestmark = pytest.mark.integration
 
