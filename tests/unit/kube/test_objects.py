@@ -1,0 +1,183 @@
+"""Job and Trial rendering: substitution, runner env, GPUs, ownership, labels, user choices kept."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from kubetune.api.study import StudySpec
+from kubetune.kube.objects import TRIAL_ACCOUNT, render_job, render_trial, trial_account
+
+
+def _spec(**template: Any) -> StudySpec:
+    job = template.pop(
+        "job",
+        {
+            "template": {
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "train",
+                            "image": "train:1",
+                            "command": ["kubetune-runner", "--", "python", "train.py"],
+                            "args": ["--lr=${params.lr}", "--name=${trial}", "--epochs=${budget}"],
+                            "env": [
+                                {"name": "OPT", "value": "${params.opt}"},
+                                {"name": "KUBETUNE_TRIAL", "value": "user-set"},
+                            ],
+                        },
+                        {"name": "sidecar", "image": "side:1", "args": ["${params.opt}"]},
+                    ]
+                }
+            }
+        },
+    )
+    return StudySpec.model_validate(
+        {
+            "objectives": [
+                {"metric": "acc", "direction": "maximize"},
+                {"metric": "ms", "direction": "minimize"},
+            ],
+            "parameters": [
+                {"name": "lr", "type": "float", "low": 1e-4, "high": 0.1, "log": True},
+                {"name": "opt", "type": "categorical", "choices": ["sgd", "adam"]},
+            ],
+            "budget": {"maxTrials": 4, "resource": {"name": "epochs", "min": 1, "max": 9}},
+            "trialTemplate": {"job": job, **template},
+        }
+    )
+
+
+TRIAL = {
+    "metadata": {"name": "s-3", "namespace": "ns", "uid": "trial-uid"},
+    "spec": {"study": "s", "index": 3, "parameters": {"lr": 0.01, "opt": "adam"}, "budget": 3.0},
+}
+
+
+def _containers(job: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {c["name"]: c for c in job["spec"]["template"]["spec"]["containers"]}
+
+
+def test_parameters_budget_and_trial_name_are_substituted_in_every_container() -> None:
+    containers = _containers(render_job(_spec(), TRIAL))
+
+    assert containers["train"]["args"] == ["--lr=0.01", "--name=s-3", "--epochs=3"]
+    assert {"name": "OPT", "value": "adam"} in containers["train"]["env"]
+    assert containers["sidecar"]["args"] == ["adam"]
+
+
+def test_primary_container_gets_the_runner_environment_over_user_values() -> None:
+    env = {v["name"]: v["value"] for v in _containers(render_job(_spec(), TRIAL))["train"]["env"]}
+
+    assert env["KUBETUNE_TRIAL"] == "s-3"
+    assert env["KUBETUNE_NAMESPACE"] == "ns"
+    assert json.loads(env["KUBETUNE_PARAMS"]) == {"lr": 0.01, "opt": "adam"}
+    assert json.loads(env["KUBETUNE_OBJECTIVE"]) == [
+        {"metric": "acc", "direction": "maximize"},
+        {"metric": "ms", "direction": "minimize"},
+    ]
+    assert env["KUBETUNE_BUDGET"] == "3"
+    sidecar = _containers(render_job(_spec(), TRIAL))["sidecar"]
+    assert "env" not in sidecar
+
+
+def test_gpus_go_to_requests_and_limits_of_the_primary_container_only() -> None:
+    spec = _spec(resources={"gpus": 2, "gpuResource": "nvidia.com/mig-1g.10gb"})
+    containers = _containers(render_job(spec, TRIAL))
+
+    resources = containers["train"]["resources"]
+    assert resources["requests"]["nvidia.com/mig-1g.10gb"] == "2"
+    assert resources["limits"]["nvidia.com/mig-1g.10gb"] == "2"
+    assert "resources" not in containers["sidecar"]
+
+
+def test_named_primary_container_is_the_one_instrumented() -> None:
+    spec = _spec(primaryContainer="sidecar", resources={"gpus": 1})
+    containers = _containers(render_job(spec, TRIAL))
+
+    assert containers["sidecar"]["resources"]["limits"] == {"nvidia.com/gpu": "1"}
+    assert "KUBETUNE_TRIAL" in {v["name"] for v in containers["sidecar"]["env"]}
+    assert "resources" not in containers["train"]
+
+
+def test_no_gpus_means_no_gpu_resources() -> None:
+    assert "resources" not in _containers(render_job(_spec(), TRIAL))["train"]
+
+
+def test_job_is_owned_by_its_trial_labelled_and_defaults_to_no_retries() -> None:
+    job = render_job(_spec(), TRIAL)
+
+    assert job["metadata"]["name"] == "s-3"
+    assert job["metadata"]["ownerReferences"] == [
+        {
+            "apiVersion": "kubetune.dev/v1alpha1",
+            "kind": "Trial",
+            "name": "s-3",
+            "uid": "trial-uid",
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
+    ]
+    labels = {"kubetune.dev/study": "s", "kubetune.dev/trial": "s-3"}
+    assert job["metadata"]["labels"] == labels
+    assert job["spec"]["template"]["metadata"]["labels"] == labels
+    assert job["spec"]["backoffLimit"] == 0
+    pod = job["spec"]["template"]["spec"]
+    assert pod["restartPolicy"] == "Never"
+    assert pod["serviceAccountName"] == TRIAL_ACCOUNT
+    assert pod["automountServiceAccountToken"] is True
+
+
+def test_user_choices_in_the_job_spec_are_kept() -> None:
+    job_spec = {
+        "backoffLimit": 2,
+        "activeDeadlineSeconds": 600,
+        "template": {
+            "metadata": {"labels": {"team": "vision"}},
+            "spec": {
+                "restartPolicy": "OnFailure",
+                "serviceAccountName": "trainer",
+                "containers": [{"name": "t", "image": "i", "command": ["run"]}],
+            },
+        },
+    }
+    job = render_job(_spec(job=job_spec), TRIAL)
+
+    assert job["spec"]["backoffLimit"] == 2
+    assert job["spec"]["activeDeadlineSeconds"] == 600
+    assert job["spec"]["template"]["metadata"]["labels"]["team"] == "vision"
+    assert job["spec"]["template"]["spec"]["restartPolicy"] == "OnFailure"
+    assert job["spec"]["template"]["spec"]["serviceAccountName"] == "trainer"
+
+
+def test_rendering_does_not_modify_the_study_template() -> None:
+    spec = _spec(resources={"gpus": 1})
+    before = json.dumps(spec.trial_template.job, sort_keys=True)
+    render_job(spec, TRIAL)
+    assert json.dumps(spec.trial_template.job, sort_keys=True) == before
+
+
+def test_trial_is_owned_by_the_study_and_labelled_with_study_and_index() -> None:
+    trial = render_trial("s", "ns", "study-uid", 7, {"lr": 0.1}, None)
+
+    assert trial["metadata"]["name"] == "s-7"
+    assert trial["metadata"]["labels"] == {
+        "kubetune.dev/study": "s",
+        "kubetune.dev/trial-index": "7",
+    }
+    owner = trial["metadata"]["ownerReferences"][0]
+    assert (owner["kind"], owner["uid"], owner["controller"]) == ("TuningStudy", "study-uid", True)
+    assert trial["spec"] == {"study": "s", "index": 7, "parameters": {"lr": 0.1}}
+
+
+def test_trial_account_may_only_read_trials_and_write_their_status() -> None:
+    objects = dict((body["kind"], body) for _, body in trial_account("ns"))
+
+    rules = objects["Role"]["rules"]
+    assert {(tuple(r["resources"]), tuple(r["verbs"])) for r in rules} == {
+        (("trials",), ("get",)),
+        (("trials/status",), ("get", "patch", "update")),
+    }
+    assert objects["RoleBinding"]["subjects"] == [
+        {"kind": "ServiceAccount", "name": TRIAL_ACCOUNT, "namespace": "ns"}
+    ]
