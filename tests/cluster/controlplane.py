@@ -20,12 +20,11 @@ clusters never collide and a restarted cluster keeps its address.
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
-import ssl
 import sys
 import time
-import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from pathlib import Path
 
 from tests.cluster import build, certs
 from tests.cluster.kubeconfig import write_kubeconfig
+from tests.cluster.pods import stop_orphaned_containers
 from tests.cluster.processes import (
     free_port,
     is_alive,
@@ -40,6 +40,7 @@ from tests.cluster.processes import (
     start_daemon,
     stop_process_groups,
 )
+from tests.cluster.rest import ApiError, RestClient
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_STATE_DIR = REPO_ROOT / ".cluster"
@@ -145,8 +146,6 @@ class ControlPlane:
         if self._state_file.exists():
             self._write_state(state)
         # A node agent that was SIGKILLed cannot stop its pods; their pid files remain.
-        from tests.cluster.pods import stop_orphaned_containers
-
         stop_orphaned_containers(self.state_dir / "nodes")
 
     def _choose_ports(self) -> dict[str, int]:
@@ -159,23 +158,31 @@ class ControlPlane:
 
     def _start_components(self, state: ClusterState) -> None:
         deadline = time.monotonic() + self.settings.start_timeout_seconds
+        started_at = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
         self._write_credentials(state.ports["apiserver"])
 
         self._launch(state, "etcd", self._etcd_argv(state.ports))
         etcd_health = f"http://127.0.0.1:{state.ports['etcd-client']}/health"
-        self._wait(state, "etcd", deadline, lambda: _http_ok(etcd_health, None))
+        self._wait(state, "etcd", deadline, lambda: _http_ok(etcd_health))
 
+        # The API's clients retry until it serves, so they start alongside it.
         self._launch(state, "kube-apiserver", self._apiserver_argv(state.ports))
-        self._wait(state, "kube-apiserver", deadline, lambda: self._api_ok("/readyz"))
-
         self._launch(state, "kube-controller-manager", self._controller_manager_argv())
         self._launch(state, "kube-scheduler", self._scheduler_argv())
         if self.settings.nodes:
             self._launch(state, "node-agent", self._node_agent_argv(), self._node_agent_env())
+        api = RestClient.from_kubeconfig(self.kubeconfig)
+        self._wait(state, "kube-apiserver", deadline, lambda: api.ok("/readyz"))
         for node in self.settings.nodes:
-            self._wait(state, f"node {node}", deadline, lambda n=node: self._node_ready(n))
+            lease = f"/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{node}"
+            self._wait(
+                state,
+                f"node {node}",
+                deadline,
+                lambda path=lease: _renewed_since(api, path, started_at),
+            )
         default_sa = "/api/v1/namespaces/default/serviceaccounts/default"
-        self._wait(state, "default ServiceAccount", deadline, lambda: self._api_ok(default_sa))
+        self._wait(state, "default ServiceAccount", deadline, lambda: api.ok(default_sa))
 
     def _launch(
         self,
@@ -339,32 +346,22 @@ class ControlPlane:
         # The admin credentials of whoever starts the cluster must not reach the pods.
         return {key: value for key, value in os.environ.items() if key != "KUBECONFIG"}
 
-    # ------------------------------------------------------------- API probes
-    def _ssl_context(self) -> ssl.SSLContext:
-        context = ssl.create_default_context(cafile=str(self.pki_dir / "ca.crt"))
-        context.load_cert_chain(self.pki_dir / "admin.crt", self.pki_dir / "admin.key")
-        return context
 
-    def _api_ok(self, path: str) -> bool:
-        return _http_ok(self.server + path, self._ssl_context())
-
-    def _node_ready(self, node: str) -> bool:
-        try:
-            with urllib.request.urlopen(
-                f"{self.server}/api/v1/nodes/{node}", context=self._ssl_context(), timeout=5
-            ) as response:
-                conditions = json.load(response).get("status", {}).get("conditions", [])
-        except (urllib.error.URLError, OSError):
-            return False
-        return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
-
-
-def _http_ok(url: str, context: ssl.SSLContext | None) -> bool:
+def _http_ok(url: str) -> bool:
     try:
-        with urllib.request.urlopen(url, context=context, timeout=5) as response:
+        with urllib.request.urlopen(url, timeout=5) as response:
             return bool(response.status == 200)
-    except (urllib.error.URLError, OSError):
+    except OSError:
         return False
+
+
+def _renewed_since(api: RestClient, lease_path: str, moment: datetime.datetime) -> bool:
+    """Whether the node Lease was renewed after `moment`: its agent of this start is up."""
+    try:
+        renewed = api.request("GET", lease_path)["spec"]["renewTime"]
+    except (ApiError, OSError, KeyError):
+        return False
+    return datetime.datetime.fromisoformat(renewed) >= moment
 
 
 def _first_host(cidr: str) -> str:

@@ -161,11 +161,17 @@ class PodWorker:
         try:
             self._prepare()
             self._drive()
+        except pod_env.UnsupportedPod as error:
+            log.warning("pod %s cannot run here: %s", self.pod["metadata"]["name"], error)
+            self._give_up("UnsupportedPod", str(error))
         except Exception as error:  # an odd pod must never take the agent down
             log.exception("pod %s failed in the node agent", self.pod["metadata"]["name"])
-            self._kill_all(0)
-            self._fail(type(error).__name__, str(error))
-            self._await_deletion()
+            self._give_up(type(error).__name__, str(error))
+
+    def _give_up(self, reason: str, message: str) -> None:
+        self._kill_all(0)
+        self._fail(reason, message)
+        self._await_deletion()
 
     def _drive(self) -> None:
         while not self._stopping and not self._gone:
@@ -200,9 +206,9 @@ class PodWorker:
     def _prepare(self) -> None:
         pod = self.pod
         spec = pod["spec"]
+        self.containers = [ContainerRun(c["name"], c) for c in spec["containers"]]
         if spec.get("initContainers"):
             raise pod_env.UnsupportedPod("init containers are not supported by the node agent")
-        self.containers = [ContainerRun(c["name"], c) for c in spec["containers"]]
         for sub in ("work", "logs", "pids"):
             (self.directory / sub).mkdir(parents=True, exist_ok=True)
         self._adopt_previous_runs(pod)
@@ -416,6 +422,9 @@ class PodWorker:
                 raise
 
     def _fail(self, reason: str, message: str) -> None:
+        for run in self.containers:
+            if run.terminated is None:  # so `kubectl get pods` shows why
+                run.terminated = {"exitCode": 128, "reason": reason, "message": message[:1000]}
         self._conditions.clear()
         status = {
             "phase": "Failed",

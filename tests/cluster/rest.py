@@ -86,6 +86,14 @@ class RestClient:
             payload = response.read()
         return json.loads(payload) if payload else {}
 
+    def ok(self, path: str) -> bool:
+        """Whether GET `path` answers 200; for readiness probes, so errors mean False."""
+        try:
+            with self._open("GET", path, None, None, "", timeout=5) as response:
+                return bool(response.status == 200)
+        except (ApiError, OSError):
+            return False
+
     def watch(self, path: str, query: Mapping[str, Any], timeout_seconds: int) -> Iterator[dict]:
         """Watch events (`{"type": ..., "object": ...}`) until the server ends the watch."""
         query = {**query, "watch": "true", "timeoutSeconds": timeout_seconds}
