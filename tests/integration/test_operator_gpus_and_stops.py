@@ -105,3 +105,32 @@ def test_goal_reached_stops_running_trials_and_the_study_succeeds(
     assert all(p.status.phase in ("Succeeded", "Failed") for p in pods), [
         (p.metadata.name, p.status.phase) for p in pods
     ]
+
+
+def test_early_stopped_trials_end_pruned_through_the_stop_protocol(
+    operator, custom: client.CustomObjectsApi, namespace: str
+) -> None:
+    operator()
+    # Losses above 1.0 at step 2 are pruned; x in [1.2, 2] always has loss > 1.4.
+    manifest = study_manifest(
+        "pruning",
+        max_trials=4,
+        parallel=4,
+        parameters=[{"name": "x", "type": "float", "low": 1.2, "high": 2.0}],
+        script_args=["--seconds", "60", "--steps", "60"],
+        extra_spec={
+            "earlyStopping": {"rule": "threshold", "settings": {"value": 1.0, "startStep": 2}}
+        },
+    )
+    create_study(custom, namespace, manifest)
+
+    study = wait_for_phase(custom, namespace, "pruning", timeout=60)
+
+    trials = list_trials(custom, namespace, "pruning")
+    assert [t["status"]["phase"] for t in trials] == ["Pruned"] * 4, dump(trials)
+    for trial in trials:
+        assert trial["metadata"]["annotations"]["kubetune.dev/pruned"] == "true"
+        assert trial["status"]["reason"] == "EarlyStopped"
+        assert trial["status"]["intermediate"], "the curve up to the stop is kept"
+    assert study["status"]["trials"]["pruned"] == 4
+    assert study["status"]["phase"] == "Succeeded"
