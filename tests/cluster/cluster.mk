@@ -11,8 +11,8 @@ CLUSTER_CLI = $(PYTHON) -m tests.cluster --state-dir $(CLUSTER_DIR)
 cluster-build:
 	@$(CLUSTER_CLI) build
 
-## cluster: start a cluster with one 4-GPU node in the background (state in $(CLUSTER_DIR))
-cluster: cluster-build
+## cluster: build if needed, start a cluster with one 4-GPU node in the background
+cluster:
 	@$(CLUSTER_CLI) up
 
 ## cluster-down: stop it (objects are kept; `rm -rf $(CLUSTER_DIR)` resets)
