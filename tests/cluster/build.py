@@ -47,7 +47,8 @@ def is_built() -> bool:
     stamp = bin_dir() / STAMP_NAME
     if not stamp.is_file() or not all(binary(name).is_file() for name in BINARIES):
         return False
-    return json.loads(stamp.read_text()) == _wanted_stamp()
+    recorded: dict[str, str] = json.loads(stamp.read_text())
+    return recorded == _wanted_stamp()
 
 
 def _version_ldflags() -> str:

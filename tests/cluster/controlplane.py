@@ -21,6 +21,7 @@ clusters never collide and a restarted cluster keeps its address.
 from __future__ import annotations
 
 import datetime
+import functools
 import json
 import os
 import sys
@@ -34,6 +35,7 @@ from tests.cluster import build, certs
 from tests.cluster.kubeconfig import write_kubeconfig
 from tests.cluster.pods import stop_orphaned_containers
 from tests.cluster.processes import (
+    command_line_of,
     free_port,
     is_alive,
     port_is_free,
@@ -109,7 +111,11 @@ class ControlPlane:
 
     def is_running(self) -> bool:
         pid = self.read_state().pids.get("kube-apiserver")
-        return pid is not None and is_alive(pid)
+        return pid is not None and self._owns(pid)
+
+    def _owns(self, pid: int) -> bool:
+        # After a reboot a recorded pid may belong to someone else: ours name our dir.
+        return is_alive(pid) and str(self.state_dir) in command_line_of(pid)
 
     @property
     def server(self) -> str:
@@ -123,6 +129,7 @@ class ControlPlane:
         """
         if self.is_running():
             raise StartError(f"a cluster is already running in {self.state_dir}")
+        self.stop()  # whatever survived a crashed start or a dead API server
         started = time.monotonic()
         build.build()
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -142,7 +149,8 @@ class ControlPlane:
         # outlives what it depends on.
         for tier in STOP_ORDER:
             pids = [state.pids.pop(component) for component in tier if component in state.pids]
-            stop_process_groups(pids, self.settings.stop_grace_seconds)
+            ours = [pid for pid in pids if self._owns(pid)]
+            stop_process_groups(ours, self.settings.stop_grace_seconds)
         if self._state_file.exists():
             self._write_state(state)
         # A node agent that was SIGKILLed cannot stop its pods; their pid files remain.
@@ -175,12 +183,8 @@ class ControlPlane:
         self._wait(state, "kube-apiserver", deadline, lambda: api.ok("/readyz"))
         for node in self.settings.nodes:
             lease = f"/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{node}"
-            self._wait(
-                state,
-                f"node {node}",
-                deadline,
-                lambda path=lease: _renewed_since(api, path, started_at),
-            )
+            renewed = functools.partial(_renewed_since, api, lease, started_at)
+            self._wait(state, f"node {node}", deadline, renewed)
         default_sa = "/api/v1/namespaces/default/serviceaccounts/default"
         self._wait(state, "default ServiceAccount", deadline, lambda: api.ok(default_sa))
 

@@ -232,7 +232,8 @@ class PodWorker:
         if run.terminated is None:
             return True
         policy = pod["spec"].get("restartPolicy", "Always")
-        return policy == "Always" or (policy == "OnFailure" and run.terminated["exitCode"] != 0)
+        failed = bool(run.terminated["exitCode"] != 0)
+        return policy == "Always" or (policy == "OnFailure" and failed)
 
     def _reap_and_restart(self, pod: dict[str, Any]) -> None:
         for run in self.containers:

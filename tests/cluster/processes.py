@@ -64,6 +64,15 @@ def _stat_fields(pid: int) -> list[str] | None:
         return None
 
 
+def command_line_of(pid: int) -> str:
+    """The process's command line joined by spaces, or "" if there is no such process."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            return cmdline.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
 def is_alive(pid: int) -> bool:
     """Whether `pid` runs (a zombie waiting to be reaped counts as dead)."""
     fields = _stat_fields(pid)

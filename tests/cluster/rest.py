@@ -94,7 +94,9 @@ class RestClient:
         except (ApiError, OSError):
             return False
 
-    def watch(self, path: str, query: Mapping[str, Any], timeout_seconds: int) -> Iterator[dict]:
+    def watch(
+        self, path: str, query: Mapping[str, Any], timeout_seconds: int
+    ) -> Iterator[dict[str, Any]]:
         """Watch events (`{"type": ..., "object": ...}`) until the server ends the watch."""
         query = {**query, "watch": "true", "timeoutSeconds": timeout_seconds}
         with self._open("GET", path, None, query, "", timeout_seconds + 30) as response:

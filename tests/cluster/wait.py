@@ -45,13 +45,18 @@ def until(
 
 def condition_status(obj: Any, condition_type: str) -> str | None:
     """The status ("True"/"False"/"Unknown") of a condition on a model or dict, or None."""
-    status = obj.get("status", {}) if isinstance(obj, dict) else obj.status
-    conditions = status.get("conditions") if isinstance(status, dict) else status.conditions
-    for condition in conditions or []:
-        kind = condition["type"] if isinstance(condition, dict) else condition.type
-        if kind == condition_type:
-            return condition["status"] if isinstance(condition, dict) else condition.status
+    status = _field(obj, "status")
+    for condition in _field(status, "conditions") or []:
+        if _field(condition, "type") == condition_type:
+            return str(_field(condition, "status"))
     return None
+
+
+def _field(obj: Any, name: str) -> Any:
+    """`name` of a dict or of a `kubernetes` model (same spelling for these fields)."""
+    if obj is None:
+        return None
+    return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
 
 
 def pod_phase(
@@ -65,7 +70,7 @@ def pod_phase(
     wanted = set(phases)
     return until(
         lambda: core.read_namespaced_pod(name, namespace),
-        lambda pod: pod.status.phase in wanted,
+        lambda pod: pod.status is not None and pod.status.phase in wanted,
         f"pod {namespace}/{name} to reach {sorted(wanted)}",
         timeout,
     )
