@@ -186,6 +186,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         metavar="SAMPLER=N",
         help="cap some samplers' trials (e.g. optuna-gp=50) when the full run is too slow",
     )
+    parser.add_argument(
+        "--sampler-seeds",
+        nargs="*",
+        default=[],
+        metavar="SAMPLER=N",
+        help="fewer seeds for some samplers (e.g. optuna-gp=5) when the full run is too slow",
+    )
     parser.add_argument("--jobs", type=int, default=1, help="worker processes")
     parser.add_argument("--json", type=Path, default=Path("benchmarks/results/quality.json"))
     parser.add_argument("--write", type=Path, help="replace the quality section of this file")
@@ -193,6 +200,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     caps = {k: int(v) for k, v in (item.split("=") for item in args.sampler_trials)}
+    seed_caps = {k: int(v) for k, v in (item.split("=") for item in args.sampler_seeds)}
     problems: list[Problem] = (
         [load_problem_file(args.problem_file)]
         if args.problem_file
@@ -202,12 +210,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     jobs = []
     for problem in problems:
         for sampler in samplers:
-            for seed in range(args.seeds):
+            for seed in range(min(args.seeds, seed_caps.get(sampler, args.seeds))):
                 trials = min(args.trials, caps.get(sampler, args.trials))
                 jobs.append((sampler, problem.name, trials, seed, 1, args.problem_file))
                 if sampler in args.batch_samplers:
+                    batch_trials = min(trials, args.batch_trials or trials)
                     jobs.append(
-                        (sampler, problem.name, trials, seed, args.batch, args.problem_file)
+                        (sampler, problem.name, batch_trials, seed, args.batch, args.problem_file)
                     )
     # Slow samplers first so the pool's tail is short.
     jobs.sort(key=lambda j: (not j[0].endswith("gp"), j[0] != "bayesopt"))
