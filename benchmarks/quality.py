@@ -173,6 +173,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--problem-file", help="a module with SPACE, evaluate() and OPTIMUM")
     parser.add_argument("--samplers", nargs="*", default=list(DEFAULT_SAMPLERS))
     parser.add_argument("--batch", type=int, default=10, help="batch size of the batch runs")
+    parser.add_argument("--batch-trials", type=int, help="trials of the batch runs (--trials)")
     parser.add_argument(
         "--batch-samplers",
         nargs="*",
