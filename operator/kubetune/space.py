@@ -99,7 +99,7 @@ class Parameter:
             return False
         if self.step is not None:
             offset = (value - self.low) / self.step
-            return abs(offset - round(offset)) < 1e-9
+            return abs(offset - round(offset)) < 1e-6
         return True
 
     def grid_values(self) -> list[Value]:
@@ -131,8 +131,7 @@ class Parameter:
             return int(min(max(round(x), self.low), self.high))
         if self.step is not None:
             # Round away the float noise of low + i * step (0.1 * 3 = 0.30000000000000004).
-            decimals = max(0, -math.floor(math.log10(self.step)) + 6)
-            return min(round(x, decimals), self.high)
+            return min(max(float(f"{x:.12g}"), self.low), self.high)
         return x
 
 

@@ -21,7 +21,7 @@ from kubetune.api.study import TuningStudy
 from kubetune.api.trial import TrialPhase, trial_name
 from kubetune.engine import Decision, Ending, NewTrial, Planner, Summary, TrialSnapshot
 from kubetune.history import StopDecision
-from kubetune.local.processes import TrialProcess, launch
+from kubetune.local.processes import TrialProcess, kill_leftover, launch
 from kubetune.local.store import LocalTrial, StudyStore
 
 
@@ -72,6 +72,8 @@ class LocalStudy:
         self.started = time.monotonic()
         self.ending: Ending | None = None
         self.failures: list[str] = []
+        self.interrupted: list[NewTrial] = []
+        """Trials a killed run left unfinished; they run again before anything new."""
 
     # -- state -------------------------------------------------------------------------
 
@@ -84,9 +86,12 @@ class LocalStudy:
             self.previous_elapsed = float(saved.get("elapsedSeconds", 0.0))
             for trial in self.store.load_trials():
                 if trial.phase.is_active():
-                    # Its process died with the previous run: evaluate the same point again.
+                    # Its run was interrupted: evaluate the same point again, from scratch.
+                    if trial.pid is not None:
+                        kill_leftover(trial.pid, self.store.trial_dir(trial.index))
                     self.store.reset_trial(trial.index)
                     trial = LocalTrial(trial.index, trial.params, trial.budget)
+                    self.interrupted.append(NewTrial(trial.index, trial.params, trial.budget))
                 self.trials[trial.index] = trial
         elif self.store.exists():
             shutil.rmtree(self.store.root)
@@ -175,9 +180,16 @@ class LocalStudy:
             self._request_stop(stop)
         if decision.ending is not None and self.ending is None:
             self.ending = decision.ending
-        for new in decision.launch:
+        # Interrupted trials already count as active for the engine, so they never push
+        # the study past parallelTrials.
+        relaunch, self.interrupted = self.interrupted, []
+        for new in [*relaunch, *decision.launch]:
+            if self.ending is not None and new in relaunch:
+                self._finish(self.trials[new.index], now, TrialPhase.STOPPED, "StudyEnded", "")
+                continue
             gpus = self._free_gpus()
             if gpus is None:
+                self.interrupted += [t for t in relaunch if t.index not in self.processes]
                 break  # every device is busy; the next step asks again
             self._launch(new, gpus, now)
         self._enforce_grace(now)
@@ -197,7 +209,7 @@ class LocalStudy:
         directory.mkdir(parents=True, exist_ok=True)
         self.store.save(trial)  # recorded before it starts: a crash now reruns it, never loses it
         try:
-            self.processes[new.index] = launch(
+            process = launch(
                 container=self.study.spec.trial_template.container(),
                 trial_name=trial_name(self.name, new.index),
                 index=new.index,
@@ -210,6 +222,10 @@ class LocalStudy:
             )
         except OSError as error:
             self._finish(trial, now, TrialPhase.FAILED, "StartError", f"cannot start: {error}")
+            return
+        self.processes[new.index] = process
+        trial.pid = process.popen.pid
+        self.store.save(trial)
 
     def _free_gpus(self) -> list[str] | None:
         if not self.options.gpus:

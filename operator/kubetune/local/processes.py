@@ -51,6 +51,23 @@ class TrialProcess:
             os.killpg(self.popen.pid, sig)
 
 
+def kill_leftover(pid: int, trial_dir: Path) -> bool:
+    """Kill the process group of a trial left running by a run that was itself killed.
+
+    The pid is only trusted if that process still carries the trial's directory in its
+    environment (Linux ``/proc``), so a recycled pid is never signalled.
+    """
+    try:
+        environment = Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return False
+    if f"KUBETUNE_LOCAL_DIR={trial_dir.resolve()}".encode() not in environment.split(b"\0"):
+        return False
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
+    return True
+
+
 def command_line(container: Mapping[str, Any]) -> list[str]:
     """What the container runs: its command, then its args (no image entrypoint locally)."""
     return [*(container.get("command") or []), *(container.get("args") or [])]

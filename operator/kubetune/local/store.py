@@ -41,6 +41,7 @@ class LocalTrial:
     stop_reason: str | None = None
     stop_pruned: bool = False
     gpus: list[str] = field(default_factory=list)
+    pid: int | None = None
 
     @property
     def stop_requested(self) -> bool:

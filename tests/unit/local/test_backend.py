@@ -1,0 +1,231 @@
+"""The local backend end to end: real trial processes through the runner, state on disk."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from kubetune.api.trial import TrialPhase
+from kubetune.cli import main
+from kubetune.local.backend import LocalOptions, LocalStudy, StudyChanged
+from kubetune.validation import parse_study
+
+HERE = Path(__file__).parent
+
+
+def manifest(name: str = "t", args: list[str] | None = None, **spec: Any) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "apiVersion": "kubetune.dev/v1alpha1",
+        "kind": "TuningStudy",
+        "metadata": {"name": name},
+        "spec": {
+            "objective": {"metric": "loss", "direction": "minimize"},
+            "parameters": [{"name": "x", "type": "float", "low": 0.0, "high": 1.0}],
+            "algorithm": {"name": "sobol"},
+            "budget": {"maxTrials": 6, "parallelTrials": 3},
+            "seed": 0,
+            "trialTemplate": {
+                "job": {
+                    "template": {
+                        "spec": {
+                            "containers": [
+                                {
+                                    "name": "train",
+                                    "command": ["python", "fake_trial.py"],
+                                    "args": ["--x=${params.x}", *(args or [])],
+                                }
+                            ]
+                        }
+                    }
+                }
+            },
+        },
+    }
+    document["spec"].update(spec)
+    return document
+
+
+def run_study(document: dict[str, Any], state: Path, **options: Any) -> LocalStudy:
+    study = LocalStudy(
+        parse_study(document),
+        LocalOptions(state_dir=state, workdir=HERE, poll_seconds=0.02, **options),
+    )
+    study.open()
+    study.run(lambda view: None)
+    return study
+
+
+def test_a_study_runs_to_its_budget_and_finds_the_best(tmp_path: Path) -> None:
+    study = run_study(manifest(args=["--steps=3"]), tmp_path)
+    trials = study.store.load_trials()
+    assert [t.index for t in trials] == list(range(6))
+    assert all(t.phase is TrialPhase.SUCCEEDED for t in trials)
+    view = study.step()
+    losses = {t.index: study.store.metrics(t.index).values["loss"] for t in trials}
+    assert view.summary.best_index == min(losses, key=losses.__getitem__)
+    assert study.store.metrics(0).points()[-1].step == 3
+
+
+def test_katib_lines_through_the_wrapper_are_reported(tmp_path: Path) -> None:
+    document = manifest(args=["--print", "--steps=2"])
+    container = document["spec"]["trialTemplate"]["job"]["template"]["spec"]["containers"][0]
+    container["command"] = ["kubetune-runner", "--", "python", "fake_trial.py"]
+    study = run_study(document, tmp_path)
+    assert all(t.phase is TrialPhase.SUCCEEDED for t in study.store.load_trials())
+    assert sorted(s.step for s in study.store.metrics(0).points()) == [1, 2]
+    assert "step=2 loss=" in (study.store.trial_dir(0) / "output.log").read_text()
+
+
+def test_a_crashing_trial_is_failed_with_exit_code_and_output(tmp_path: Path) -> None:
+    document = manifest(args=["--exit-code=3"], budget={"maxTrials": 2, "parallelTrials": 1})
+    study = run_study(document, tmp_path)
+    trial = study.store.load_trials()[0]
+    assert trial.phase is TrialPhase.FAILED and trial.exit_code == 3
+    assert trial.reason == "Error"
+    assert "something went wrong" in (trial.message or "")
+
+
+def test_a_trial_that_never_reports_the_objective_fails_with_metrics_missing(
+    tmp_path: Path,
+) -> None:
+    study = run_study(manifest(args=["--silent"], budget={"maxTrials": 1}), tmp_path)
+    trial = study.store.load_trials()[0]
+    assert trial.phase is TrialPhase.FAILED and trial.reason == "MetricsMissing"
+    assert "never reported loss" in (trial.message or "")
+
+
+def test_a_command_that_does_not_exist_fails_the_trial_not_the_study(tmp_path: Path) -> None:
+    document = manifest(budget={"maxTrials": 2, "parallelTrials": 1, "maxFailedTrials": 0})
+    container = document["spec"]["trialTemplate"]["job"]["template"]["spec"]["containers"][0]
+    container["command"] = ["no-such-program-kubetune"]
+    study = run_study(document, tmp_path)
+    trial = study.store.load_trials()[0]
+    assert trial.reason == "StartError" and "no-such-program-kubetune" in (trial.message or "")
+    assert study.ending is not None and study.ending.outcome == "TooManyFailedTrials"
+
+
+def test_a_malformed_metrics_line_is_skipped_not_fatal(tmp_path: Path) -> None:
+    study = LocalStudy(parse_study(manifest()), LocalOptions(state_dir=tmp_path, workdir=HERE))
+    study.open()
+    directory = study.store.trial_dir(0)
+    directory.mkdir(parents=True)
+    (directory / "metrics.jsonl").write_text(
+        'not json\n{"values": {"loss": "high"}}\n{"step": 1, "values": {"loss": 0.5}}\n{"par'
+    )
+    metrics = study.store.metrics(0)
+    assert metrics.values == {"loss": 0.5} and metrics.bad_lines == 2
+
+
+def test_goal_reached_stops_running_trials(tmp_path: Path) -> None:
+    # Trial 0 reaches the goal after one step; trial 1 would run a minute but is stopped.
+    document = manifest(
+        args=["--steps=300", "--sleep=0.2", "--fast-below=0.5"],
+        objective={"metric": "loss", "direction": "minimize", "target": 100.0},
+        initialTrials=[{"x": 0.1}, {"x": 0.9}],
+        budget={"maxTrials": 4, "parallelTrials": 2},
+    )
+    start = time.monotonic()
+    study = run_study(document, tmp_path, stop_grace_seconds=5)
+    assert time.monotonic() - start < 30
+    trials = {t.index: t for t in study.store.load_trials()}
+    assert study.ending is not None and study.ending.outcome == "GoalReached"
+    assert trials[0].phase is TrialPhase.SUCCEEDED
+    assert trials[1].phase is TrialPhase.STOPPED and trials[1].reason == "StudyEnded"
+    assert "asked to stop" in (study.store.trial_dir(1) / "output.log").read_text()
+    assert len(trials) == 2
+
+
+def test_gpus_are_shared_out_one_per_trial(tmp_path: Path) -> None:
+    document = manifest(
+        args=["--steps=2", "--sleep=0.3"], budget={"maxTrials": 4, "parallelTrials": 4}
+    )
+    container = document["spec"]["trialTemplate"]["job"]["template"]["spec"]["containers"][0]
+    container["command"] = ["sh", "-c", 'echo "gpu=$CUDA_VISIBLE_DEVICES" && exec "$@"', "sh"]
+    container["args"] = ["python", "fake_trial.py", "--x=${params.x}", "--steps=2", "--sleep=0.3"]
+    study = run_study(document, tmp_path, gpus=("0", "1"))
+    trials = study.store.load_trials()
+    assert sorted(g for t in trials for g in t.gpus) == ["0", "0", "1", "1"]
+    for t in trials:
+        assert f"gpu={t.gpus[0]}" in (study.store.trial_dir(t.index) / "output.log").read_text()
+    # Two devices, one per trial: never more than two trials overlapped.
+    spans = sorted((t.start_time, t.completion_time) for t in trials)
+    for (_, end), (start, _) in zip(spans, spans[2:], strict=False):
+        assert start >= end - 0.05
+
+
+def test_changing_the_study_between_runs_is_refused(tmp_path: Path) -> None:
+    run_study(manifest(budget={"maxTrials": 1}), tmp_path)
+    changed = manifest(budget={"maxTrials": 1})
+    changed["spec"]["parameters"][0]["high"] = 2.0
+    study = LocalStudy(parse_study(changed), LocalOptions(state_dir=tmp_path, workdir=HERE))
+    with pytest.raises(StudyChanged, match=r"spec\.parameters"):
+        study.open()
+
+
+def test_raising_max_trials_continues_a_finished_study(tmp_path: Path) -> None:
+    run_study(manifest(budget={"maxTrials": 2, "parallelTrials": 2}), tmp_path)
+    study = run_study(manifest(budget={"maxTrials": 4, "parallelTrials": 2}), tmp_path)
+    assert [t.index for t in study.store.load_trials()] == [0, 1, 2, 3]
+
+
+def test_killed_run_resumes_without_repeating_finished_trials(tmp_path: Path) -> None:
+    study_file = tmp_path / "study.yaml"
+    document = manifest(
+        args=["--steps=4", "--sleep=0.15"], budget={"maxTrials": 8, "parallelTrials": 2}
+    )
+    study_file.write_text(yaml.safe_dump(document))
+    state = tmp_path / "state"
+    command = [
+        sys.executable, "-m", "kubetune.cli", "run", str(study_file),
+        "--state-dir", str(state), "--workdir", str(HERE),
+    ]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    trials_dir = state / "t" / "trials"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and _finished(trials_dir) < 3:
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    before = {i: m for i, m in _finished_metrics(trials_dir).items()}
+    assert len(before) >= 3
+    time.sleep(1.0)  # orphaned trials of the killed run may still be finishing
+    assert main(["run", str(study_file), "--state-dir", str(state), "--workdir", str(HERE)]) == 0
+    after = _finished_metrics(trials_dir)
+    assert sorted(after) == list(range(8))
+    for index, metrics in before.items():
+        assert after[index] == metrics  # finished trials were kept, not rerun
+
+
+def _finished(trials_dir: Path) -> int:
+    return len(_finished_metrics(trials_dir))
+
+
+def _finished_metrics(trials_dir: Path) -> dict[int, str]:
+    result = {}
+    for path in trials_dir.glob("*/trial.json"):
+        try:
+            record = json.loads(path.read_text())
+        except ValueError:
+            continue
+        if record["phase"] == "Succeeded":
+            result[record["index"]] = (path.parent / "metrics.jsonl").read_text()
+    return result
+
+
+def test_results_command_prints_json_and_csv(tmp_path: Path, capsys: Any) -> None:
+    run_study(manifest(budget={"maxTrials": 2, "parallelTrials": 1}), tmp_path)
+    assert main(["results", "t", "--state-dir", str(tmp_path), "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["phase"] for r in rows] == ["Succeeded", "Succeeded"]
+    assert rows[0]["loss"] <= rows[1]["loss"]
+    assert main(["results", "t", "--state-dir", str(tmp_path), "--format", "csv"]) == 0
+    assert capsys.readouterr().out.splitlines()[0].startswith("trial,phase,loss,params.x")
