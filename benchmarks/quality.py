@@ -198,6 +198,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--json", type=Path, default=Path("benchmarks/results/quality.json"))
     parser.add_argument("--write", type=Path, help="replace the quality section of this file")
     parser.add_argument("--note", default="", help="a sentence added under the command")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="reuse runs already recorded in the --json file's .jsonl log (same options)",
+    )
     args = parser.parse_args(argv)
 
     caps = {k: int(v) for k, v in (item.split("=") for item in args.sampler_trials)}
@@ -221,10 +226,18 @@ def main(argv: Sequence[str] | None = None) -> None:
                     )
     # Slow samplers first so the pool's tail is short.
     jobs.sort(key=lambda j: (not j[0].endswith("gp"), j[0] != "bayesopt"))
-    results = []
-    with ProcessPoolExecutor(args.jobs) as pool:
+    log = args.json.with_suffix(".jsonl")
+    log.parent.mkdir(parents=True, exist_ok=True)
+    results = [json.loads(line) for line in log.read_text().splitlines()] if args.resume else []
+    recorded = {
+        (r["sampler"], r["problem"], len(r["best"]), r["seed"], r["batch"]) for r in results
+    }
+    jobs = [j for j in jobs if j[:5] not in recorded]
+    with ProcessPoolExecutor(args.jobs) as pool, log.open("a" if args.resume else "w") as out:
         for done, result in enumerate(pool.map(_job, jobs), 1):
             results.append(result)
+            out.write(json.dumps(result) + "\n")
+            out.flush()
             print(
                 f"[{done}/{len(jobs)}] {result['problem']} {_label(result)} seed {result['seed']}: "
                 f"best {result['best'][-1]:.5g} in {result['seconds']:.1f}s",
