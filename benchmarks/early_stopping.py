@@ -31,6 +31,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from curves import CurveProblem, build_digits_cache, digits, synthetic
+
 from kubetune import stopping
 from kubetune.algorithms import ALGORITHMS, Suggester, create
 from kubetune.api.study import Direction, Objective, ParameterSpec
@@ -266,6 +267,10 @@ HEADER = (
 LEGEND = (
     "Compute cells: median resource units until a trial *finished* at that level (how many "
     "times less than no stopping; seeds that got there within the budget)."
+    " The digits grid is easy at the 1% level — 17% of its configurations finish within 1% of"
+    " the best, so random search needs about four full trainings and no scheduler can be much"
+    " faster; the synthetic family (5% within 1%; early leaders are not the final ones) is"
+    " the real test."
 )
 
 
