@@ -10,6 +10,7 @@ from typing import ClassVar
 
 import numpy as np
 import pytest
+
 from kubetune.algorithms import ALGORITHMS, SettingsError, Suggester, create, parse_settings
 from kubetune.api.study import Direction, Objective
 from kubetune.history import History, IntermediateValue, TrialRecord, TrialState

@@ -5,10 +5,11 @@ from __future__ import annotations
 import collections
 
 import pytest
+from test_asha import LOSS, SPACE, simulate, synthetic_loss, trial
+
 from kubetune.algorithms import SettingsError, create, parse_settings
 from kubetune.algorithms._hyperband import Hyperband
 from kubetune.history import History, TrialState
-from test_asha import LOSS, SPACE, simulate, synthetic_loss, trial
 
 RUNNING, COMPLETE = TrialState.RUNNING, TrialState.COMPLETE
 

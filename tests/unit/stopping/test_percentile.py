@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from kubetune.api.study import Direction, Objective
 from kubetune.history import History, IntermediateValue, TrialRecord, TrialState
 from kubetune.stopping import RuleSettingsError, create
