@@ -34,7 +34,6 @@ from kubetune.algorithms.base import (
     History,
     Suggester,
     Suggestion,
-    fresh,
 )
 from kubetune.space import SearchSpace
 
@@ -96,21 +95,20 @@ class BayesOpt(Suggester):
         self.geometry = Geometry.of(space)
 
     def suggest(self, history: History, n: int) -> list[Suggestion]:
-        taken = history.taken(self.space)
+        geometry = self.geometry
         chosen: list[Suggestion] = []
         initial = min(n, max(0, self.options.n_initial_trials - len(history.trials)))
         if initial:
             chosen = SobolSearch(self.space, AlgorithmSettings(), self.seed).suggest(
                 history, initial
             )
-            taken |= {self.space.canonical(s.params) for s in chosen}
-        x, y = history.completed_arrays(self.space)
+        taken = geometry.taken(history, chosen)
+        x, y = geometry.completed(history)
         rng = self.rng(history, "bayesopt")
         if len(chosen) < n and (len(y) < 2 or np.ptp(y) == 0):
             # Nothing to model yet: spread out like the initial design.
-            return chosen + fresh(
-                self.space, self.space.sample(rng, 20 * n), taken, n - len(chosen)
-            )
+            uniform = geometry.snap(rng.random((20 * n, geometry.dims)))
+            return chosen + geometry.fresh(history, uniform, taken, n - len(chosen))
         if len(chosen) == n:
             return chosen
         model_index = _subset(x, y, self.options.max_model_trials)
@@ -120,29 +118,32 @@ class BayesOpt(Suggester):
         fit_index = _subset(x, y, _FIT_TRIALS)
         params = fit_kernel(features[fit_index], target[fit_index], self.geometry.categorical)
         gp = GaussianProcess(features, target, params, self.geometry.categorical)
-        best = float(target.min()) - self.options.ei_margin
-        pending = [self.space.encode(t.params) for t in history.running]
-        pending += [self.space.encode(s.params) for s in chosen]
+        pending = geometry.encode_many(
+            [t.params for t in history.running] + [s.params for s in chosen]
+        )
         model = self._fantasize(gp, target, pending)
         incumbents = x[np.argsort(target)[:_INCUMBENTS]]
         while len(chosen) < n:
+            # Fantasies count as observations, incumbent included: a believed improvement
+            # raises the bar for the rest of the batch instead of attracting it.
+            best = float(model.y.min()) - self.options.ei_margin
             points = self._maximize(model, best, incumbents, rng)
-            candidates = [self.space.decode(p) for p in points]
-            picked = fresh(self.space, candidates, taken, 1)
+            picked = geometry.fresh(history, points, taken, 1)
             if not picked:
-                picked = fresh(self.space, self.space.sample(rng, 100), taken, 1)
+                uniform = geometry.snap(rng.random((100, geometry.dims)))
+                picked = geometry.fresh(history, uniform, taken, 1)
                 if not picked:
                     break  # the space is used up
             chosen += picked
-            model = self._fantasize(model, target, [self.space.encode(picked[0].params)])
+            model = self._fantasize(model, target, geometry.encode_many([picked[0].params]))
         return chosen
 
     def _fantasize(
-        self, gp: GaussianProcess, target: np.ndarray, points: list[np.ndarray]
+        self, gp: GaussianProcess, target: np.ndarray, points: np.ndarray
     ) -> GaussianProcess:
-        if not points:
+        if not len(points):
             return gp
-        features = _features(self.geometry, np.array(points))
+        features = _features(self.geometry, points)
         if self.options.batch_strategy is BatchStrategy.CONSTANT_LIAR:
             values = np.full(len(points), float(target.min()))
         else:

@@ -34,7 +34,7 @@ from scipy import special
 
 from kubetune.algorithms._geometry import Geometry
 from kubetune.algorithms._random import RandomSearch
-from kubetune.algorithms.base import AlgorithmSettings, History, Suggester, Suggestion, fresh
+from kubetune.algorithms.base import AlgorithmSettings, History, Suggester, Suggestion
 from kubetune.space import SearchSpace
 
 _TOL_X = 1e-6  # restart once every coordinate's spread is below this (unit cube)
@@ -121,7 +121,7 @@ class CmaEs(Suggester):
         self.discrete = np.flatnonzero(discrete)
 
     def suggest(self, history: History, n: int) -> list[Suggestion]:
-        taken = history.taken(self.space)
+        taken = self.geometry.taken(history)
         rng = self.rng(history, "cmaes")
         if not len(self.numeric):
             return RandomSearch(self.space, AlgorithmSettings(), self.seed).suggest(history, n)
@@ -132,10 +132,10 @@ class CmaEs(Suggester):
             if len(chosen) == n:
                 return chosen
             points = self._sample(state, scale, rng, 4 * n)
-            candidates = [self.space.decode(p) for p in points]
-            chosen += fresh(self.space, candidates, taken, n - len(chosen))
+            chosen += self.geometry.fresh(history, points, taken, n - len(chosen))
         # The distribution has collapsed onto used values: fill up uniformly.
-        return chosen + fresh(self.space, self.space.sample(rng, 20 * n), taken, n - len(chosen))
+        uniform = self.geometry.snap(rng.random((20 * n, self.geometry.dims)))
+        return chosen + self.geometry.fresh(history, uniform, taken, n - len(chosen))
 
     def _start(self, restart: int, population: int) -> _State:
         dims = len(self.numeric)
@@ -148,12 +148,13 @@ class CmaEs(Suggester):
     def _replay(self, history: History) -> _State:
         state = self._start(0, self.base_population)
         completed = sorted(history.completed, key=lambda t: t.index)
+        points = self.geometry.encode_many([t.params for t in completed])[:, self.numeric]
+        losses = np.array([history.loss(t) for t in completed], dtype=float)
         position = 0
         while len(completed) - position >= state.population:
-            generation = completed[position : position + state.population]
+            x = points[position : position + state.population]
+            f = losses[position : position + state.population]
             position += state.population
-            x = np.array([self.space.encode(t.params)[self.numeric] for t in generation])
-            f = np.array([history.loss(t) for t in generation], dtype=float)
             scale = self._margin(state)
             x = np.where(np.isnan(x), state.mean, x)
             self._update(state, x, f, scale)

@@ -9,11 +9,13 @@ nearest value the space allows ("snap"), and which coordinates a point leaves in
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from kubetune.space import Parameter, ParameterKind, SearchSpace
+from kubetune.algorithms.base import History, Suggestion
+from kubetune.space import Parameter, ParameterKind, Params, SearchSpace, Value
 
 # Discrete parameters with more values than this are optimized as continuous coordinates
 # and snapped afterwards; fewer are searched value by value.
@@ -51,6 +53,52 @@ class Geometry:
     @property
     def dims(self) -> int:
         return self.space.dims
+
+    def encode_many(self, params_list: Sequence[Params]) -> np.ndarray:
+        """``space.encode`` for many parameter sets at once (n, d), one column at a time.
+
+        A parameter absent from a set is inactive there (nan): the sets come from the history,
+        where only active parameters are ever stored.
+        """
+        out = np.full((len(params_list), self.dims), np.nan)
+        for dim, parameter in enumerate(self.space.parameters):
+            name = parameter.name
+            rows = [i for i, params in enumerate(params_list) if name in params]
+            if not rows:
+                continue
+            values = [params_list[i][name] for i in rows]
+            out[rows, dim] = _to_unit_many(parameter, values)
+        return out
+
+    def completed(self, history: History) -> tuple[np.ndarray, np.ndarray]:
+        """Like ``history.completed_arrays``, vectorized: inputs (n, d) and losses (n,)."""
+        trials = history.completed
+        losses = np.array([history.loss(t) for t in trials], dtype=float)
+        return self.encode_many([t.params for t in trials]), losses
+
+    @staticmethod
+    def keys(x: np.ndarray) -> list[bytes]:
+        """Hashable identities of encoded points: equal parameter sets, equal keys."""
+        rounded = np.round(np.nan_to_num(x, nan=-1.0), 10) + 0.0  # + 0.0: no negative zeros
+        return [row.tobytes() for row in rounded]
+
+    def fresh(
+        self, history: History, candidates: np.ndarray, taken: set[bytes], n: int
+    ) -> list[Suggestion]:
+        """The first ``n`` snapped candidate points not yet taken; marks them taken."""
+        chosen: list[Suggestion] = []
+        for key, point in zip(self.keys(candidates), candidates, strict=True):
+            if len(chosen) == n:
+                break
+            if key not in taken:
+                taken.add(key)
+                chosen.append(Suggestion(self.space.decode(point)))
+        return chosen
+
+    def taken(self, history: History, extra: Sequence[Suggestion] = ()) -> set[bytes]:
+        """Keys of every parameter set in the history (running or finished) and of ``extra``."""
+        params = [t.params for t in history.trials] + [s.params for s in extra]
+        return set(self.keys(self.encode_many(params)))
 
     @property
     def discrete(self) -> np.ndarray:
@@ -135,6 +183,30 @@ class Geometry:
                 steps = steps[(steps >= 0) & (steps < count)]
                 centres = (steps + 0.5) / count
         return centres[np.abs(centres - u) > 1e-12]
+
+
+def _to_unit_many(parameter: Parameter, values: list[Value]) -> np.ndarray:
+    if parameter.is_categorical:
+        index = {(type(c), c): i for i, c in enumerate(parameter.choices)}
+        return np.array(
+            [
+                (index[(type(v), v)] + 0.5) / len(parameter.choices)
+                if (type(v), v) in index
+                else parameter.to_unit(v)
+                for v in values
+            ]
+        )
+    x = np.array(values, dtype=float)
+    if parameter.step is not None:
+        count = parameter.levels
+        assert count is not None
+        return np.asarray((np.round((x - parameter.low) / parameter.step) + 0.5) / count)
+    if parameter.kind is ParameterKind.INT:
+        return _int_unit(parameter, x)
+    if parameter.log:
+        low, high = math.log(parameter.low), math.log(parameter.high)
+        return np.asarray((np.log(x) - low) / (high - low))
+    return (x - parameter.low) / (parameter.high - parameter.low)
 
 
 def _category_index(column: np.ndarray, count: int) -> np.ndarray:

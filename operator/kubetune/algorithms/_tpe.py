@@ -28,7 +28,7 @@ from scipy import special
 
 from kubetune.algorithms._geometry import Geometry
 from kubetune.algorithms._sobol import SobolSearch
-from kubetune.algorithms.base import AlgorithmSettings, History, Suggester, Suggestion, fresh
+from kubetune.algorithms.base import AlgorithmSettings, History, Suggester, Suggestion
 from kubetune.space import SearchSpace
 
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
@@ -68,27 +68,27 @@ class Tpe(Suggester):
         self.geometry = Geometry.of(space)
 
     def suggest(self, history: History, n: int) -> list[Suggestion]:
-        taken = history.taken(self.space)
+        geometry = self.geometry
         chosen: list[Suggestion] = []
         startup = min(n, max(0, self.options.n_startup_trials - len(history.trials)))
         if startup:
             chosen = SobolSearch(self.space, AlgorithmSettings(), self.seed).suggest(
                 history, startup
             )
-            taken |= {self.space.canonical(s.params) for s in chosen}
-        x, y = history.completed_arrays(self.space)
+        taken = geometry.taken(history, chosen)
+        x, y = geometry.completed(history)
         rng = self.rng(history, "tpe")
         if len(y) < 2:
-            return chosen + fresh(
-                self.space, self.space.sample(rng, 20 * n), taken, n - len(chosen)
-            )
+            uniform = geometry.snap(rng.random((20 * n, geometry.dims)))
+            return chosen + geometry.fresh(history, uniform, taken, n - len(chosen))
         order = np.argsort(y, kind="stable")
         n_good = min(math.ceil(self.options.gamma * len(y)), self.options.max_good_trials)
         good = x[order[:n_good]]
         bad = x[order[n_good:]]
         bad_weights = _recency_weights(order[n_good:])
-        liars = [self.space.encode(t.params) for t in history.running]
-        liars += [self.space.encode(s.params) for s in chosen]
+        liars = list(
+            geometry.encode_many([t.params for t in history.running] + [s.params for s in chosen])
+        )
         good_estimator = _Parzen(self.geometry, good, np.ones(len(good)), self.options)
         while len(chosen) < n:
             if self.options.constant_liar and liars:
@@ -99,14 +99,15 @@ class Tpe(Suggester):
             bad_estimator = _Parzen(self.geometry, bad_points, weights, self.options)
             candidates = good_estimator.sample(rng, self.options.n_ei_candidates)
             score = good_estimator.log_density(candidates) - bad_estimator.log_density(candidates)
-            ranked = [self.space.decode(candidates[i]) for i in np.argsort(-score, kind="stable")]
-            picked = fresh(self.space, ranked, taken, 1)
+            ranked = candidates[np.argsort(-score, kind="stable")]
+            picked = geometry.fresh(history, ranked, taken, 1)
             if not picked:
-                picked = fresh(self.space, self.space.sample(rng, 100), taken, 1)
+                uniform = geometry.snap(rng.random((100, geometry.dims)))
+                picked = geometry.fresh(history, uniform, taken, 1)
                 if not picked:
                     break
             chosen += picked
-            liars.append(self.space.encode(picked[0].params))
+            liars.append(geometry.encode_many([picked[0].params])[0])
         return chosen
 
 
