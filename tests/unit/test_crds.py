@@ -48,6 +48,6 @@ def test_printer_columns_and_names() -> None:
     assert [c["name"] for c in version["additionalPrinterColumns"]] == [
         "Algorithm", "Done", "Running", "Best", "Status", "Age",
     ]  # fmt: skip
-    assert studies["spec"]["names"]["shortNames"] == ["study"]
+    assert studies["spec"]["names"]["shortNames"] == ["study", "studies"]
     assert studies["spec"]["names"]["categories"] == ["kubetune"]
     assert version["subresources"] == {"status": {}}

@@ -29,18 +29,22 @@ from kubetune.api.trial import TrialSpec, TrialStatus
 
 Schema = dict[str, Any]
 
-# Rules on one parameter (``self`` is a parameters[] item).
+# Rules on one parameter (``self`` is a parameters[] item). Parameter *values* (choices,
+# ``when`` lists, initialTrials) may be numbers, strings or booleans; a structural schema
+# cannot type such a union, so CEL cannot see them. Those checks (distinct choices, ``when``
+# naming a categorical parameter's choices, initialTrials inside the space) run in the
+# operator, which reports them in an InvalidSpec condition, and in `kubetune validate`.
 _PARAMETER_RULES = [
     (
-        "self.type == 'categorical' ? (has(self.choices) && !has(self.low) && !has(self.high)"
-        " && !has(self.step)) : (has(self.low) && has(self.high) && !has(self.choices))",
-        "a float or int parameter needs low and high; a categorical one needs choices only",
+        "self.type == 'categorical' ? (!has(self.low) && !has(self.high) && !has(self.step)"
+        " && !has(self.log)) : (has(self.low) && has(self.high))",
+        "a float or int parameter needs low and high; a categorical one takes only choices",
     ),
     (
         "!has(self.low) || !has(self.high) || self.low < self.high",
         "low must be less than high",
     ),
-    ("!has(self.step) || self.step > 0", "step must be greater than 0"),
+    ("!has(self.step) || self.step > 0.0", "step must be greater than 0"),
     (
         "!has(self.step) || !has(self.low) || !has(self.high) || self.step <= self.high - self.low",
         "step must fit in the range: step <= high - low",
@@ -54,11 +58,6 @@ _PARAMETER_RULES = [
         " && (!has(self.high) || self.high == double(int(self.high))))",
         "low and high of an int parameter must be whole numbers",
     ),
-    (
-        "!has(self.choices) || (size(self.choices) > 0"
-        " && self.choices.all(c, self.choices.exists_one(d, d == c)))",
-        "choices must be a non-empty list of distinct values",
-    ),
 ]
 
 # Rules on the whole spec.
@@ -70,19 +69,6 @@ _SPEC_RULES = [
     (
         "self.parameters.all(p, self.parameters.exists_one(q, q.name == p.name))",
         "parameter names must be unique",
-    ),
-    (
-        "self.parameters.all(p, !has(p.when) || p.when.all(k, self.parameters.exists(q,"
-        " q.name == k && q.type == 'categorical' && has(q.choices)"
-        " && p.when[k].all(v, q.choices.exists(c, c == v)))))",
-        "when must name a categorical parameter and some of its choices",
-    ),
-    (
-        "!has(self.initialTrials) || self.initialTrials.all(t, t.all(k,"
-        " self.parameters.exists(p, p.name == k && (p.type == 'categorical'"
-        " ? p.choices.exists(c, c == t[k])"
-        " : (type(t[k]) in [int, double] && double(t[k]) >= p.low && double(t[k]) <= p.high)))))",
-        "initialTrials must only set parameters of the study, to values inside their ranges",
     ),
 ]
 
@@ -176,9 +162,14 @@ def _rules(pairs: list[tuple[str, str]]) -> list[dict[str, str]]:
 def _merged_settings(models: Mapping[str, type[BaseModel]], path: str) -> Schema:
     """One object schema with every algorithm's settings; CEL keeps each to its own keys."""
     properties: Schema = {}
-    for model in models.values():
-        for name, schema in structural(model).get("properties", {}).items():
-            properties.setdefault(name, schema)
+    for name, model in sorted(models.items()):
+        for key, schema in structural(model).get("properties", {}).items():
+            if key in properties and _without_docs(properties[key]) != _without_docs(schema):
+                raise ValueError(
+                    f"setting {key!r} of {name} has another type in another {path}; "
+                    "rename one of them so the CRD can type both"
+                )
+            properties.setdefault(key, schema)
     return {
         "type": "object",
         "description": f"Settings of the chosen {path}; see docs/algorithms.md.",
@@ -186,16 +177,25 @@ def _merged_settings(models: Mapping[str, type[BaseModel]], path: str) -> Schema
     }
 
 
+def _without_docs(schema: Schema) -> Schema:
+    return {k: v for k, v in schema.items() if k not in ("description", "minimum", "maximum")}
+
+
 def _settings_rules(field: str, models: Mapping[str, type[BaseModel]]) -> list[dict[str, str]]:
+    """Per choice, a rule that rejects the settings that belong only to other choices."""
+    keys = {name: set(structural(model).get("properties", {})) for name, model in models.items()}
+    everything = set().union(*keys.values())
     rules = []
-    for name, model in sorted(models.items()):
-        keys = sorted(structural(model).get("properties", {}))
-        allowed = "[" + ", ".join(f"'{k}'" for k in keys) + "]"
+    for name in sorted(models):
+        foreign = sorted(everything - keys[name])
+        if not foreign:
+            continue
+        absent = " && ".join(f"!has(self.settings.{key})" for key in foreign)
         rules.append(
             {
-                "rule": f"self.{field} != '{name}' || !has(self.settings)"
-                f" || self.settings.all(k, k in {allowed})",
-                "message": f"{name} takes only these settings: {', '.join(keys) or 'none'}",
+                "rule": f"self.{field} != '{name}' || !has(self.settings) || ({absent})",
+                "message": f"{name} takes only these settings: "
+                f"{', '.join(sorted(keys[name])) or 'none'}",
             }
         )
     return rules
@@ -209,7 +209,7 @@ def study_schema(
     props = spec["properties"]
     parameter = props["parameters"]["items"]
     parameter["x-kubernetes-validations"] = _rules(_PARAMETER_RULES)
-    parameter["properties"]["choices"]["maxItems"] = MAX_CHOICES
+    parameter["properties"]["choices"].update(minItems=1, maxItems=MAX_CHOICES)
     props["parameters"]["maxItems"] = MAX_PARAMETERS
     props["initialTrials"]["maxItems"] = MAX_INITIAL_TRIALS
     props["initialTrials"]["items"]["maxProperties"] = MAX_PARAMETERS
@@ -256,7 +256,7 @@ def _root(spec: Schema, status: Schema) -> Schema:
 def _crd(
     plural: str,
     kind: str,
-    short: str,
+    short: list[str],
     schema: Schema,
     columns: list[tuple[str, str, str]],
     name_length: int,
@@ -278,7 +278,7 @@ def _crd(
                 "singular": kind.lower(),
                 "kind": kind,
                 "listKind": f"{kind}List",
-                "shortNames": [short],
+                "shortNames": short,
                 "categories": ["kubetune"],
             },
             "versions": [
@@ -307,7 +307,7 @@ def crds(
     studies = _crd(
         "tuningstudies",
         "TuningStudy",
-        "study",
+        ["study", "studies"],
         study_schema(algorithm_settings, rule_settings),
         [
             ("Algorithm", "string", ".spec.algorithm.name"),
@@ -322,7 +322,7 @@ def crds(
     trials = _crd(
         "trials",
         "Trial",
-        "trial",
+        ["trial"],
         trial_schema(),
         [
             ("Study", "string", ".spec.study"),
