@@ -95,7 +95,7 @@ def run(args: argparse.Namespace, kubeconfig: str) -> dict[str, Any]:
     watcher.start()
     port = _free_port()
     log_path = Path(tempfile.gettempdir()) / f"kubetune-scale-operator-{os.getpid()}.log"
-    log = log_path.open("wb")  # noqa: SIM115  (closed in the finally below)
+    log = log_path.open("wb")  # closed in the finally below
     operator = subprocess.Popen(
         [
             str(Path(sys.executable).parent / "kubetune"),

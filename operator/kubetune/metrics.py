@@ -27,7 +27,7 @@ from kubetune import __version__
 from kubetune.api.study import StudyPhase
 from kubetune.api.trial import TrialPhase
 
-disable_created_metrics()  # the *_created series only double the output
+disable_created_metrics()  # type: ignore[no-untyped-call]  # the *_created series only double the output
 REGISTRY = CollectorRegistry()
 
 TRIALS = Gauge(

@@ -53,7 +53,12 @@ class ObjectCache:
         }
 
     def apply(self, kind: Kind, event_type: str | None, obj: dict[str, Any]) -> StudyKey | None:
-        """Record one watch event (or a created/patched object); returns the study it concerns."""
+        """Record one watch event (or a created/patched object).
+
+        Returns the study it concerns if it was news: a newer version or a deletion. The
+        watch event of the operator's own write is not news (the write's response is
+        already here), so it does not wake the study once more.
+        """
         key = study_key(kind, obj)
         if key is None:
             return None
@@ -68,8 +73,9 @@ class ObjectCache:
                         del self._objects[kind][key]
                 return key
             held = group.get(name)
-            if held is None or _version(held) <= _version(obj):
-                group[name] = obj
+            if held is not None and _version(held) >= _version(obj):
+                return None
+            group[name] = obj
         return key
 
     def forget(self, kind: Kind, key: StudyKey, name: str) -> None:

@@ -186,48 +186,65 @@ class Reconciler:
         pods_by_trial: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for pod in self.cache.get(Kind.POD, key).values():
             pods_by_trial[(pod["metadata"].get("labels") or {}).get(TRIAL_LABEL, "")].append(pod)
-        result = TrialsObserved({}, [], 0.0, float("inf"))
-        for name, trial in self.cache.get(Kind.TRIAL, key).items():
-            job, pods = jobs.get(name), pods_by_trial.get(name, [])
 
-            def observe(
-                t: Mapping[str, Any],
-                j: Mapping[str, Any] | None,
-                pods: list[dict[str, Any]] = pods,
-            ) -> trial_status.Observation:
-                return trial_status.derive(t, j, pods, metrics_names, resources.gpu_resource, now)
+        def observe(
+            trial: Mapping[str, Any], job: Mapping[str, Any] | None
+        ) -> trial_status.Observation:
+            pods = pods_by_trial.get(trial["metadata"]["name"], [])
+            return trial_status.derive(trial, job, pods, metrics_names, resources.gpu_resource, now)
 
+        def settle(trial: dict[str, Any]) -> tuple[dict[str, Any], trial_status.Observation, float]:
+            """Act on one trial: stop it, confirm its verdict, write its status (I/O)."""
+            name = trial["metadata"]["name"]
+            job = jobs.get(name)
             observation = observe(trial, job)
             was = TrialPhase((trial.get("status") or {}).get("phase") or TrialPhase.PENDING)
-            stop = bool(trial["spec"].get("stop"))
-            if stop and observation.phase.is_active() and job is not None:
-                wait = self._stop_wait(trial, observation, now)
-                if wait <= 0:
+            wake_in = float("inf")
+            if trial["spec"].get("stop") and observation.phase.is_active() and job is not None:
+                wake_in = self._stop_wait(trial, observation, now)
+                if wake_in <= 0:
                     self._delete_job(key, name)
-                    job = None
+                    jobs.pop(name, None)
                     observation = observe(trial, None)
-                else:
-                    result.wake_in = min(result.wake_in, wait)
             if observation.from_metrics and not was.is_finished():
                 # The Job's completion can be seen before the runner's last report: reread.
                 fresh = self.kube.get(paths.trial(key[0], name))
                 if fresh is not None:
                     self.cache.apply(Kind.TRIAL, None, fresh)
                     trial = fresh
-                    observation = observe(trial, job)
+                    observation = observe(trial, jobs.get(name))
             trial = self._write_trial_status(
                 key, trial, observation, resources.gpus, metrics_names[0], now
             )
             if observation.phase.is_finished() and not was.is_finished():
-                metrics.trial_finished(
-                    key[0],
-                    key[1],
-                    observation.phase,
-                    float((trial.get("status") or {}).get("gpuSeconds") or 0),
+                gpu_seconds = float((trial.get("status") or {}).get("gpuSeconds") or 0)
+                metrics.trial_finished(key[0], key[1], observation.phase, gpu_seconds)
+            return trial, observation, wake_in
+
+        trials = list(self.cache.get(Kind.TRIAL, key).values())
+        quiet, busy = [], []
+        for trial in trials:  # most trials need no API call: keep those off the pool
+            observation = observe(trial, jobs.get(trial["metadata"]["name"]))
+            needs_io = (
+                (trial["spec"].get("stop") and observation.phase.is_active())
+                or observation.from_metrics
+                or trial_status.status_patch(
+                    trial, observation, resources.gpus, metrics_names[0], now
                 )
+                is not None
+            )
+            if needs_io:
+                busy.append(trial)
+            else:
+                quiet.append((trial, observation, float("inf")))
+        settled = quiet + list(self.pool.map(settle, busy))
+
+        result = TrialsObserved({}, [], 0.0, float("inf"))
+        for trial, observation, wake_in in settled:
+            result.wake_in = min(result.wake_in, wake_in)
             if observation.phase.is_finished():
                 result.gpu_seconds += float((trial.get("status") or {}).get("gpuSeconds") or 0.0)
-            elif job is None and not stop:
+            elif trial["metadata"]["name"] not in jobs and not trial["spec"].get("stop"):
                 result.missing_jobs.append(trial)
             snapshot = _snapshot(trial, observation.phase)
             result.snapshots[snapshot.index] = snapshot
