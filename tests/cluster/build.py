@@ -1,4 +1,4 @@
-"""Build etcd, the Kubernetes control plane and kubectl from source, once per version pin.
+"""Build etcd, the Kubernetes control plane, kubectl and helm from source, once per pin.
 
 CI machines have Go and a module proxy but no container runtime and no prebuilt binaries,
 so the harness compiles what it runs from the modules pinned in `gomodule/`. Binaries go
@@ -17,13 +17,16 @@ from pathlib import Path
 from tests.cluster.gomod import (
     ETCD_MAIN_PACKAGE,
     ETCD_MODULE_DIR,
+    HELM_MAIN_PACKAGE,
+    HELM_MODULE,
+    HELM_MODULE_DIR,
     KUBERNETES_COMMANDS,
     KUBERNETES_MODULE_DIR,
     go_env,
 )
-from tests.cluster.versions import ETCD_VERSION, KUBERNETES_VERSION, cache_dir
+from tests.cluster.versions import ETCD_VERSION, HELM_VERSION, KUBERNETES_VERSION, cache_dir
 
-BINARIES = ("etcd", *KUBERNETES_COMMANDS)
+BINARIES = ("etcd", *KUBERNETES_COMMANDS, "helm")
 STAMP_NAME = ".stamp.json"
 
 
@@ -40,7 +43,12 @@ def _wanted_stamp() -> dict[str, str]:
     go_version = subprocess.run(
         ["go", "env", "GOVERSION"], check=True, capture_output=True, text=True, env=go_env()
     ).stdout.strip()
-    return {"kubernetes": KUBERNETES_VERSION, "etcd": ETCD_VERSION, "go": go_version}
+    return {
+        "kubernetes": KUBERNETES_VERSION,
+        "etcd": ETCD_VERSION,
+        "helm": HELM_VERSION,
+        "go": go_version,
+    }
 
 
 def is_built() -> bool:
@@ -90,6 +98,8 @@ def build(force: bool = False) -> float:
         _version_ldflags(),
     )
     _go_build(ETCD_MODULE_DIR, output / "etcd", [ETCD_MAIN_PACKAGE], "")
+    helm_version = f"-X {HELM_MODULE}/internal/version.version={HELM_VERSION}"
+    _go_build(HELM_MODULE_DIR, output / "helm", [HELM_MAIN_PACKAGE], helm_version)
     (output / STAMP_NAME).write_text(json.dumps(_wanted_stamp(), indent=2) + "\n")
     elapsed = time.monotonic() - started
     print(f"built {', '.join(BINARIES)} into {output} in {elapsed:.0f}s")

@@ -73,6 +73,13 @@ def kube_api(cluster: TestCluster) -> client.ApiClient:
     api: client.ApiClient = config.new_client_from_config(  # type: ignore[no-untyped-call]
         config_file=str(cluster.kubeconfig)
     )
+    try:
+        client.VersionApi(api).get_code()
+    except Exception as error:  # say which cluster, not just "connection refused"
+        pytest.fail(
+            f"the cluster of {cluster.kubeconfig} does not answer ({error}); "
+            f"start it with `make cluster` or unset {KUBECONFIG_ENV}"
+        )
     return api
 
 

@@ -256,6 +256,9 @@ class PodWorker:
         }
         (self.directory / "pids" / f"{run.name}.pid").unlink(missing_ok=True)
         run.process = None
+        self._back_off(run)
+
+    def _back_off(self, run: ContainerRun) -> None:
         backoff = self.context.restart_backoff_seconds * 2**run.restart_count
         run.next_start = time.monotonic() + min(backoff, self.context.restart_backoff_max_seconds)
 
@@ -287,6 +290,7 @@ class PodWorker:
                 "startedAt": _timestamp(run.started_at),
                 "finishedAt": _timestamp(_now()),
             }
+            self._back_off(run)
             return
         (self.directory / "pids" / f"{run.name}.pid").write_text(str(run.process.pid))
 

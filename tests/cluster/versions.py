@@ -16,6 +16,10 @@ KUBERNETES_VERSION = "v1.37.1"
 ETCD_VERSION = "v3.6.16"
 """Release of go.etcd.io/etcd/server/v3; Kubernetes 1.37 supports etcd 3.6."""
 
+HELM_VERSION = "v4.3.1"
+"""Release of helm.sh/helm/v4, for e2e tests that `helm install` the chart; it uses the
+same client-go minor as the control plane."""
+
 GO_VERSION = "1.26.0"
 """`go` directive of the generated modules: the minimum both upstream modules declare."""
 
@@ -28,4 +32,5 @@ def staging_version(kubernetes_version: str = KUBERNETES_VERSION) -> str:
 def cache_dir() -> Path:
     """Where built binaries live: `~/.cache/kubetune-cluster/<versions>/bin`."""
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "kubetune-cluster" / f"kubernetes-{KUBERNETES_VERSION}-etcd-{ETCD_VERSION}"
+    pins = f"kubernetes-{KUBERNETES_VERSION}-etcd-{ETCD_VERSION}-helm-{HELM_VERSION}"
+    return base / "kubetune-cluster" / pins
