@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime
 import functools
+import ipaddress
 import json
 import os
 import sys
@@ -369,6 +370,4 @@ def _renewed_since(api: RestClient, lease_path: str, moment: datetime.datetime) 
 
 
 def _first_host(cidr: str) -> str:
-    import ipaddress
-
     return str(next(ipaddress.ip_network(cidr).hosts()))

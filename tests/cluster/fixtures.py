@@ -1,6 +1,6 @@
 """pytest fixtures that give a test a real cluster, an API client and a fresh namespace.
 
-Import them into a conftest (`from tests.cluster.fixtures import *`) to use them:
+Import them into a conftest (`from tests.cluster.fixtures import cluster, kube_api, namespace`):
 
 - `cluster` (session): starts a control plane and node agent in a temporary state dir once
   per test session and stops it at the end, or reuses a running cluster whose admin

@@ -11,6 +11,7 @@ build as `tool`s and lets `go mod tidy` pin the rest in go.sum. The results are 
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -38,8 +39,6 @@ _STAGING_REPLACE = re.compile(r"^\s*(k8s\.io/[\w.-]+)\s+=>\s+\./staging/", re.MU
 
 def go_env() -> dict[str, str]:
     """Environment for every `go` invocation: the installed toolchain, no VCS stamping."""
-    import os
-
     env = dict(os.environ)
     env.setdefault("GOTOOLCHAIN", "local")
     env.setdefault("GOFLAGS", "-buildvcs=false")

@@ -236,8 +236,8 @@ def _register_until_done(agent: NodeAgent, stop: threading.Event) -> None:
         try:
             agent.register()
             return
-        except Exception:
-            log.exception("could not register node %s yet; retrying", agent.name)
+        except (ApiError, OSError) as error:
+            log.warning("node %s not registered yet (%s); retrying", agent.name, error)
             stop.wait(0.5)
 
 

@@ -181,11 +181,14 @@ class PodWorker:
             if pod["metadata"].get("deletionTimestamp"):
                 self._terminate(pod)
                 return
-            if not self._is_terminal(pod):
+            finished = self._is_terminal(pod)
+            if not finished:
                 self._refresh_token(pod)
                 self._reap_and_restart(pod)
             self._report(pod)
-            self._wake.wait(POLL_SECONDS)
+            # A finished pod only waits for its deletion, which `update` wakes us for.
+            idle = finished and not any(run.running for run in self.containers)
+            self._wake.wait(None if idle else POLL_SECONDS)
         if self._gone:
             self._kill_all(0)
 
