@@ -108,7 +108,7 @@ class BayesOpt(Suggester):
         if len(chosen) < n and (len(y) < 2 or np.ptp(y) == 0):
             # Nothing to model yet: spread out like the initial design.
             uniform = geometry.snap(rng.random((20 * n, geometry.dims)))
-            return chosen + geometry.fresh(history, uniform, taken, n - len(chosen))
+            return chosen + geometry.fresh(uniform, taken, n - len(chosen))
         if len(chosen) == n:
             return chosen
         model_index = _subset(x, y, self.options.max_model_trials)
@@ -128,10 +128,10 @@ class BayesOpt(Suggester):
             # raises the bar for the rest of the batch instead of attracting it.
             best = float(model.y.min()) - self.options.ei_margin
             points = self._maximize(model, best, incumbents, rng)
-            picked = geometry.fresh(history, points, taken, 1)
+            picked = geometry.fresh(points, taken, 1)
             if not picked:
                 uniform = geometry.snap(rng.random((100, geometry.dims)))
-                picked = geometry.fresh(history, uniform, taken, 1)
+                picked = geometry.fresh(uniform, taken, 1)
                 if not picked:
                     break  # the space is used up
             chosen += picked

@@ -132,10 +132,10 @@ class CmaEs(Suggester):
             if len(chosen) == n:
                 return chosen
             points = self._sample(state, scale, rng, 4 * n)
-            chosen += self.geometry.fresh(history, points, taken, n - len(chosen))
+            chosen += self.geometry.fresh(points, taken, n - len(chosen))
         # The distribution has collapsed onto used values: fill up uniformly.
         uniform = self.geometry.snap(rng.random((20 * n, self.geometry.dims)))
-        return chosen + self.geometry.fresh(history, uniform, taken, n - len(chosen))
+        return chosen + self.geometry.fresh(uniform, taken, n - len(chosen))
 
     def _start(self, restart: int, population: int) -> _State:
         dims = len(self.numeric)

@@ -82,9 +82,7 @@ class Geometry:
         rounded = np.round(np.nan_to_num(x, nan=-1.0), 10) + 0.0  # + 0.0: no negative zeros
         return [row.tobytes() for row in rounded]
 
-    def fresh(
-        self, history: History, candidates: np.ndarray, taken: set[bytes], n: int
-    ) -> list[Suggestion]:
+    def fresh(self, candidates: np.ndarray, taken: set[bytes], n: int) -> list[Suggestion]:
         """The first ``n`` snapped candidate points not yet taken; marks them taken."""
         chosen: list[Suggestion] = []
         for key, point in zip(self.keys(candidates), candidates, strict=True):

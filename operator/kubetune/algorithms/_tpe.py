@@ -80,7 +80,7 @@ class Tpe(Suggester):
         rng = self.rng(history, "tpe")
         if len(y) < 2:
             uniform = geometry.snap(rng.random((20 * n, geometry.dims)))
-            return chosen + geometry.fresh(history, uniform, taken, n - len(chosen))
+            return chosen + geometry.fresh(uniform, taken, n - len(chosen))
         order = np.argsort(y, kind="stable")
         n_good = min(math.ceil(self.options.gamma * len(y)), self.options.max_good_trials)
         good = x[order[:n_good]]
@@ -100,10 +100,10 @@ class Tpe(Suggester):
             candidates = good_estimator.sample(rng, self.options.n_ei_candidates)
             score = good_estimator.log_density(candidates) - bad_estimator.log_density(candidates)
             ranked = candidates[np.argsort(-score, kind="stable")]
-            picked = geometry.fresh(history, ranked, taken, 1)
+            picked = geometry.fresh(ranked, taken, 1)
             if not picked:
                 uniform = geometry.snap(rng.random((100, geometry.dims)))
-                picked = geometry.fresh(history, uniform, taken, 1)
+                picked = geometry.fresh(uniform, taken, 1)
                 if not picked:
                     break
             chosen += picked
