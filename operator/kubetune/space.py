@@ -130,8 +130,10 @@ class Parameter:
         if self.kind is ParameterKind.INT:
             return int(min(max(round(x), self.low), self.high))
         if self.step is not None:
-            # Round away the float noise of low + i * step (0.1 * 3 = 0.30000000000000004).
-            return min(max(float(f"{x:.12g}"), self.low), self.high)
+            # Round away the float noise of low + i * step (0.1 * 3 = 0.30000000000000004),
+            # at a precision far finer than the step so the value stays on its grid.
+            decimals = math.ceil(-math.log10(self.step)) + 8
+            return min(max(round(x, decimals), self.low), self.high)
         return x
 
 
