@@ -26,7 +26,12 @@ def field_paths(model: type[BaseModel], prefix: str) -> set[str]:
     return paths
 
 
-MODELS = [(StudySpec, "spec."), (StudyStatus, "status."), (TrialSpec, "spec."), (TrialStatus, "status.")]  # fmt: skip
+MODELS = [
+    (StudySpec, "spec."),
+    (StudyStatus, "status."),
+    (TrialSpec, "spec."),
+    (TrialStatus, "status."),
+]
 
 
 def test_every_model_field_is_documented() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from kubetune_runner._bounded import MAX_INTERMEDIATE_POINTS, BoundedSeries
 from kubetune_runner._env import Objective
 

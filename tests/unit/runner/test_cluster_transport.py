@@ -28,6 +28,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
 from kubetune_runner import _env
 from kubetune_runner._cluster import ClusterSettings, ClusterTransport
 

@@ -10,6 +10,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+
 from kubetune_runner import _env
 from kubetune_runner._values import check_metrics, check_step
 

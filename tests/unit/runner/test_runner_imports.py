@@ -12,8 +12,9 @@ import sys
 import textwrap
 from pathlib import Path
 
-import kubetune_runner
 import pytest
+
+import kubetune_runner
 
 PACKAGE = Path(kubetune_runner.__file__).parent
 SOURCES = sorted(PACKAGE.glob("*.py"))

@@ -16,10 +16,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import kubetune_runner
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+import kubetune_runner
 from kubetune_runner.cli import copy_and_parse
 
 WRAPPER = [sys.executable, "-m", "kubetune_runner"]
