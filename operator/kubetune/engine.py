@@ -86,6 +86,8 @@ class Summary:
     best_index: int | None
     best_values: Mapping[str, float]
     pareto_indices: tuple[int, ...]
+    saved_steps: int = 0
+    """Training steps pruned trials did not run: full length minus where each stopped."""
 
     @property
     def total(self) -> int:
@@ -180,7 +182,23 @@ class Planner:
             best_index, best_values = best.index, best.values
         elif scored:
             pareto = _pareto_front(scored, self.objectives)
-        return Summary(counts, best_index, best_values, pareto)
+        return Summary(counts, best_index, best_values, pareto, self._saved_steps(trials))
+
+    def _saved_steps(self, trials: Sequence[TrialSnapshot]) -> int:
+        """Steps early stopping saved, measured against a full-length trial.
+
+        A full-length trial runs to ``budget.resource.max`` when the study declares a
+        resource, else as far as the longest trial that finished on its own.
+        """
+        resource = self.spec.budget.resource
+        full = resource.max if resource is not None else 0.0
+        if resource is None:
+            full = max(
+                (_last_step(t) for t in trials if t.phase is TrialPhase.SUCCEEDED), default=0
+            )
+        return int(
+            sum(max(0.0, full - _last_step(t)) for t in trials if t.phase is TrialPhase.PRUNED)
+        )
 
     def decide(
         self,
@@ -288,6 +306,10 @@ class Planner:
             for offset, suggestion in enumerate(suggestions[: free - len(launch)]):
                 launch.append(NewTrial(next_index + offset, suggestion.params, suggestion.budget))
         return launch
+
+
+def _last_step(trial: TrialSnapshot) -> int:
+    return max((point.step for point in trial.intermediate), default=0)
 
 
 def _with_pending(history: History, launch: Sequence[NewTrial]) -> History:

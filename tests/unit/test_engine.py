@@ -9,6 +9,7 @@ import pytest
 from kubetune.api.study import StudySpec
 from kubetune.api.trial import TrialPhase
 from kubetune.engine import Outcome, Planner, TrialSnapshot
+from kubetune.history import IntermediateValue
 
 P = TrialPhase
 
@@ -227,3 +228,17 @@ def test_pareto_front_of_two_objectives() -> None:
         for i, (a, m) in points.items()
     ]
     assert sorted(planner.summarize(trials).pareto_indices) == [0, 1, 3]
+
+
+def test_saved_steps_count_what_pruned_trials_did_not_run() -> None:
+    def curve(last: int) -> tuple[IntermediateValue, ...]:
+        return tuple(IntermediateValue(step, {"acc": 0.5}) for step in range(1, last + 1))
+
+    trials = [
+        TrialSnapshot(0, {"x": 0.1}, P.SUCCEEDED, {"acc": 0.9}, curve(10)),
+        TrialSnapshot(1, {"x": 0.2}, P.PRUNED, {"acc": 0.2}, curve(3)),
+        TrialSnapshot(2, {"x": 0.3}, P.PRUNED, {"acc": 0.3}, curve(6)),
+    ]
+    assert Planner(spec(), "s").summarize(trials).saved_steps == 7 + 4
+    with_resource = spec(budget={"resource": {"name": "epochs", "min": 1, "max": 27}})
+    assert Planner(with_resource, "s").summarize(trials).saved_steps == 24 + 21

@@ -53,7 +53,8 @@ def status_line(view: StudyView) -> str:
     return (
         f"{view.study.metadata.name}: {view.summary.finished}/{view.study.spec.budget.max_trials}"
         f" done, {counts[TrialPhase.RUNNING]} running, {counts[TrialPhase.FAILED]} failed,"
-        f" {counts[TrialPhase.PRUNED]} pruned | best {best} | {duration(view.elapsed_seconds)}"
+        f" {counts[TrialPhase.PRUNED]} pruned{_saved(view)} | best {best}"
+        f" | {duration(view.elapsed_seconds)}"
         + (f" (ETA {duration(eta)})" if eta is not None and view.ending is None else "")
     )
 
@@ -71,7 +72,7 @@ def panel(view: StudyView) -> Group:
         (f"{counts[TrialPhase.RUNNING]} running", "cyan"),
         "  ",
         (f"{counts[TrialPhase.FAILED]} failed", "red" if counts[TrialPhase.FAILED] else ""),
-        f"  {counts[TrialPhase.PRUNED]} pruned",
+        f"  {counts[TrialPhase.PRUNED]} pruned{_saved(view)}",
     )
     eta = eta_seconds(view)
     timing = Text(
@@ -82,6 +83,11 @@ def panel(view: StudyView) -> Group:
     parts: list[Any] = [header, bar, timing, best]
     parts += [Text(f"! {failure}", style="red") for failure in view.recent_failures]
     return Group(*parts)
+
+
+def _saved(view: StudyView) -> str:
+    steps = view.summary.saved_steps
+    return f" (saved {steps} steps)" if steps else ""
 
 
 def _best_text(view: StudyView) -> str:

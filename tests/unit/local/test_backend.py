@@ -229,3 +229,20 @@ def test_results_command_prints_json_and_csv(tmp_path: Path, capsys: Any) -> Non
     assert rows[0]["loss"] <= rows[1]["loss"]
     assert main(["results", "t", "--state-dir", str(tmp_path), "--format", "csv"]) == 0
     assert capsys.readouterr().out.splitlines()[0].startswith("trial,phase,loss,params.x")
+
+
+def test_median_rule_prunes_bad_trials_which_end_pruned_at_their_step(tmp_path: Path) -> None:
+    document = manifest(
+        args=["--steps=20", "--sleep=0.1"],
+        earlyStopping={"rule": "median", "settings": {"startStep": 2, "minTrials": 2}},
+        initialTrials=[{"x": 0.3}, {"x": 0.32}, {"x": 0.95}, {"x": 0.9}],
+        budget={"maxTrials": 4, "parallelTrials": 2},
+    )
+    study = run_study(document, tmp_path, stop_grace_seconds=5)
+    trials = {t.index: t for t in study.store.load_trials()}
+    assert [trials[i].phase for i in (0, 1)] == [TrialPhase.SUCCEEDED] * 2
+    for index in (2, 3):
+        assert trials[index].phase is TrialPhase.PRUNED and trials[index].reason == "EarlyStopped"
+        last = study.store.metrics(index).points()[-1].step
+        assert 2 <= last < 20
+    assert study.step().summary.saved_steps > 20
