@@ -4,7 +4,7 @@ bayesopt's surrogate model. Inputs are "features": unit-cube coordinates for num
 parameters and category indices for categorical ones (whose distance is 0 for equal and 1 for
 different categories, so no one-hot blow-up of the dimension); inactive coordinates are filled
 by the caller. Kernel hyperparameters are fitted by maximizing the marginal likelihood times a
-prior (MAP) with analytic gradients and L-BFGS-B from fixed, deterministic starting points:
+prior (MAP) with analytic gradients and L-BFGS-B from a fixed, deterministic starting point:
 
 * lengthscales: ``-log p = 0.1 (l^2 + 1/l^2)`` per coordinate (the prior of Optuna's GP on
   inverse squared lengthscales), centred on the width of the cube. We measured the
@@ -181,22 +181,18 @@ def fit_kernel(x: np.ndarray, y: np.ndarray, categorical: np.ndarray) -> KernelP
         + [(math.log(1e-2), math.log(1e2))]
         + [(math.log(_MIN_NOISE), math.log(1.0))]
     )
-    best: tuple[float, np.ndarray] | None = None
-    # Deterministic starts: the prior's mode and a much shorter lengthscale (rugged fits).
-    for log_ls in (0.0, -1.5):
-        start = np.concatenate([np.full(dims, log_ls), [0.0, math.log(1e-3)]])
-        result = scipy.optimize.minimize(
-            objective,
-            start,
-            jac=True,
-            method="L-BFGS-B",
-            bounds=bounds,
-            options={"maxiter": 100, "ftol": 1e-7, "gtol": 1e-4},
-        )
-        if best is None or result.fun < best[0]:
-            best = (float(result.fun), result.x)
-    assert best is not None
-    theta = best[1]
+    # One deterministic start at the prior's mode. A second start from short lengthscales
+    # reached the same optimum on every benchmark problem we tried (20 and 100 trials), at
+    # twice the cost.
+    start = np.concatenate([np.zeros(dims), [0.0, math.log(1e-3)]])
+    theta = scipy.optimize.minimize(
+        objective,
+        start,
+        jac=True,
+        method="L-BFGS-B",
+        bounds=bounds,
+        options={"maxiter": 100, "ftol": 1e-7, "gtol": 1e-4},
+    ).x
     return KernelParams(
         np.exp(theta[:dims]), math.exp(theta[dims]), max(math.exp(theta[dims + 1]), _MIN_NOISE)
     )
