@@ -80,9 +80,12 @@ def panel(view: StudyView) -> Group:
         + (f"   ETA {duration(eta)}" if eta is not None and view.ending is None else "")
     )
     best = Text("best: " + (_best_text(view) if summary.best_index is not None else "-"))
-    parts: list[Any] = [header, bar, timing, best]
-    parts += [Text(f"! {failure}", style="red") for failure in view.recent_failures]
-    return Group(*parts)
+    grid = Table.grid()
+    for row in (header, bar, timing, best):
+        grid.add_row(row)
+    for failure in view.recent_failures:
+        grid.add_row(Text(f"! {failure}", style="red"))
+    return Group(grid)
 
 
 def _saved(view: StudyView) -> str:
