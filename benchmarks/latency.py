@@ -3,7 +3,8 @@
 The history is synthetic: ``--sizes`` completed trials drawn uniformly at random on a
 problem's space and evaluated (Hartmann6 by default). kubetune suggesters are timed on
 ``suggest(history, 1)``; Optuna samplers on ``study.ask()`` with the same trials added to
-the study beforehand. Each cell is the median of ``--repeats`` calls, after one warm-up call.
+the study beforehand. Each cell is the median of ``--repeats`` calls, after one warm-up call;
+the samplers take turns call by call, so load on a shared machine hits them alike.
 
     .venv/bin/python -m benchmarks.latency --sizes 100 500 --repeats 3      # smoke
     nice .venv/bin/python -m benchmarks.latency --write docs/benchmarks.md  # full
@@ -22,13 +23,11 @@ import json  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
-from collections.abc import Sequence  # noqa: E402
+from collections.abc import Callable, Sequence  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
-from kubetune.algorithms import create  # noqa: E402
-from kubetune.history import History, TrialRecord, TrialState  # noqa: E402
 
 from benchmarks.problems import (  # noqa: E402
     OBJECTIVE,
@@ -37,6 +36,8 @@ from benchmarks.problems import (  # noqa: E402
     _optuna_distributions,
     _optuna_sampler,
 )
+from kubetune.algorithms import create  # noqa: E402
+from kubetune.history import History, TrialRecord, TrialState  # noqa: E402
 
 START, END = "<!-- latency:start -->", "<!-- latency:end -->"
 
@@ -46,22 +47,22 @@ def synthetic(problem: Problem, size: int, seed: int = 0) -> list[tuple[dict[str
     return [(p, problem.evaluate(p)) for p in problem.space.sample(rng, size)]
 
 
-def time_kubetune(algorithm: str, problem: Problem, trials: list[Any], repeats: int) -> float:
+def kubetune_timer(algorithm: str, problem: Problem, trials: list[Any]) -> Callable[[], float]:
     records = tuple(
         TrialRecord(i, p, TrialState.COMPLETE, {"loss": v}) for i, (p, v) in enumerate(trials)
     )
     history = History(records, (OBJECTIVE,))
     suggester = create(algorithm, problem.space, {}, 0)
-    suggester.suggest(history, 1)
-    times = []
-    for _ in range(repeats):
+
+    def once() -> float:
         start = time.perf_counter()
         suggester.suggest(history, 1)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        return time.perf_counter() - start
+
+    return once
 
 
-def time_optuna(sampler: str, problem: Problem, trials: list[Any], repeats: int) -> float:
+def optuna_timer(sampler: str, problem: Problem, trials: list[Any]) -> Callable[[], float]:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
@@ -73,16 +74,16 @@ def time_optuna(sampler: str, problem: Problem, trials: list[Any], repeats: int)
             for p, v in trials
         ]
     )
-    times = []
-    for attempt in range(repeats + 1):
+
+    def once() -> float:
         start = time.perf_counter()
         trial = study.ask(distributions)
         elapsed = time.perf_counter() - start
         # Leave the history as it was: the asked trial is failed, which samplers ignore.
         study.tell(trial, state=optuna.trial.TrialState.FAIL)
-        if attempt:
-            times.append(elapsed)
-    return statistics.median(times)
+        return elapsed
+
+    return once
 
 
 def markdown(rows: dict[str, dict[int, float]], sizes: Sequence[int], command: str) -> str:
@@ -127,14 +128,21 @@ def main(argv: Sequence[str] | None = None) -> None:
     caps = {k: int(v) for k, v in (item.split("=") for item in args.max_size)}
     problem = PROBLEMS[args.problem]
     histories = {n: synthetic(problem, n) for n in args.sizes}
-    rows: dict[str, dict[int, float]] = {}
-    for sampler in args.samplers:
-        rows[sampler] = {}
-        for n in args.sizes:
-            if n > caps.get(sampler, n):
-                continue
-            timer = time_optuna if sampler.startswith("optuna-") else time_kubetune
-            rows[sampler][n] = timer(sampler, problem, histories[n], args.repeats)
+    rows: dict[str, dict[int, float]] = {sampler: {} for sampler in args.samplers}
+    for n in args.sizes:
+        timers = {}
+        for sampler in args.samplers:
+            if n <= caps.get(sampler, n):
+                make = optuna_timer if sampler.startswith("optuna-") else kubetune_timer
+                timers[sampler] = make(sampler, problem, histories[n])
+                timers[sampler]()  # warm-up: imports, caches
+        # Interleaved rounds, so a burst of load on the shared machine hits every sampler.
+        samples: dict[str, list[float]] = {sampler: [] for sampler in timers}
+        for _ in range(args.repeats):
+            for sampler, once in timers.items():
+                samples[sampler].append(once())
+        for sampler, values in samples.items():
+            rows[sampler][n] = statistics.median(values)
             print(f"{sampler} N={n}: {rows[sampler][n] * 1e3:.1f} ms", file=sys.stderr, flush=True)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(rows, indent=1))

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from kubetune.algorithms import create
 from kubetune.api.study import Direction, Objective, ParameterSpec
 from kubetune.history import History, TrialRecord, TrialState

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 from hypothesis import strategies as st
+
 from kubetune.algorithms import create
 from kubetune.api.study import Direction, Objective, ParameterSpec
 from kubetune.history import History, TrialRecord, TrialState

@@ -8,12 +8,6 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from kubetune.algorithms import SettingsError, create, parse_settings
-from kubetune.algorithms._acquisition import Acquisition, evaluate, log_h
-from kubetune.algorithms._bayesopt import _warp
-from kubetune.algorithms._gp import GaussianProcess, fit_kernel
-from kubetune.history import History, TrialRecord, TrialState
-from kubetune.space import SearchSpace
 from model_based_checks import (
     LOSS,
     check_beats_random,
@@ -26,6 +20,13 @@ from model_based_checks import (
     spaces,
 )
 from scipy import stats
+
+from kubetune.algorithms import SettingsError, create, parse_settings
+from kubetune.algorithms._acquisition import Acquisition, evaluate, log_h
+from kubetune.algorithms._bayesopt import _warp
+from kubetune.algorithms._gp import GaussianProcess, fit_kernel
+from kubetune.history import History, TrialRecord, TrialState
+from kubetune.space import SearchSpace
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])

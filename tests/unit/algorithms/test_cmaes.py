@@ -7,10 +7,6 @@ from collections.abc import Mapping
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from kubetune.algorithms import SettingsError, create, parse_settings
-from kubetune.api.study import ParameterSpec
-from kubetune.history import History, TrialRecord, TrialState
-from kubetune.space import SearchSpace, Value
 from model_based_checks import (
     LOSS,
     best_after,
@@ -21,6 +17,11 @@ from model_based_checks import (
     shifted_sphere,
     spaces,
 )
+
+from kubetune.algorithms import SettingsError, create, parse_settings
+from kubetune.api.study import ParameterSpec
+from kubetune.history import History, TrialRecord, TrialState
+from kubetune.space import SearchSpace, Value
 
 
 @settings(max_examples=40, deadline=None)

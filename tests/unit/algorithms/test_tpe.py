@@ -6,10 +6,6 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from kubetune.algorithms import SettingsError, create, parse_settings
-from kubetune.api.study import ParameterSpec
-from kubetune.history import History, TrialRecord, TrialState
-from kubetune.space import SearchSpace
 from model_based_checks import (
     LOSS,
     check_beats_random,
@@ -21,6 +17,11 @@ from model_based_checks import (
     shifted_sphere,
     spaces,
 )
+
+from kubetune.algorithms import SettingsError, create, parse_settings
+from kubetune.api.study import ParameterSpec
+from kubetune.history import History, TrialRecord, TrialState
+from kubetune.space import SearchSpace
 
 
 @settings(max_examples=40, deadline=None)
