@@ -10,13 +10,17 @@ worker threads, many at once for bulk creation.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from typing import Any
 
 import kubernetes
 from kubernetes.client.exceptions import ApiException
+from kubernetes.config.incluster_config import InClusterConfigLoader
 
 MERGE_PATCH = "application/merge-patch+json"
+SERVICEACCOUNT_DIR = "KUBETUNE_SERVICEACCOUNT_DIR"
+"""Where the pod's token and ca.crt are, when not /var/run/secrets/... (as for the runner)."""
 
 
 class ApiError(RuntimeError):
@@ -43,6 +47,13 @@ def load_configuration(kubeconfig: str | None) -> kubernetes.client.Configuratio
         kubernetes.config.load_kube_config(  # type: ignore[no-untyped-call]
             config_file=kubeconfig, client_configuration=configuration
         )
+        return configuration
+    account_dir = os.environ.get(SERVICEACCOUNT_DIR)
+    if account_dir:  # the test cluster's node agent mounts no volumes; it names the directory
+        InClusterConfigLoader(  # type: ignore[no-untyped-call]
+            token_filename=os.path.join(account_dir, "token"),
+            cert_filename=os.path.join(account_dir, "ca.crt"),
+        ).load_and_set(configuration)
         return configuration
     try:
         kubernetes.config.load_incluster_config(  # type: ignore[no-untyped-call]
