@@ -1,0 +1,1 @@
+"""Tools the chart tests need, each built or fetched once and cached (see each module)."""
