@@ -102,8 +102,7 @@ class BayesOpt(Suggester):
             chosen = SobolSearch(self.space, AlgorithmSettings(), self.seed).suggest(
                 history, initial
             )
-        taken = geometry.taken(history, chosen)
-        x, y = geometry.completed(history)
+        x, y, taken = geometry.read(history, chosen)
         rng = self.rng(history, "bayesopt")
         if len(chosen) < n and (len(y) < 2 or np.ptp(y) == 0):
             # Nothing to model yet: spread out like the initial design.

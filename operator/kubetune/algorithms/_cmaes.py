@@ -121,7 +121,7 @@ class CmaEs(Suggester):
         self.discrete = np.flatnonzero(discrete)
 
     def suggest(self, history: History, n: int) -> list[Suggestion]:
-        taken = self.geometry.taken(history)
+        taken = self.geometry.read(history)[2]
         rng = self.rng(history, "cmaes")
         if not len(self.numeric):
             return RandomSearch(self.space, AlgorithmSettings(), self.seed).suggest(history, n)

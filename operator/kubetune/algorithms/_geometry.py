@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kubetune.algorithms.base import History, Suggestion
+from kubetune.algorithms.base import History, Suggestion, TrialState
 from kubetune.space import Parameter, ParameterKind, Params, SearchSpace, Value
 
 # Discrete parameters with more values than this are optimized as continuous coordinates
@@ -70,11 +70,18 @@ class Geometry:
             out[rows, dim] = _to_unit_many(parameter, values)
         return out
 
-    def completed(self, history: History) -> tuple[np.ndarray, np.ndarray]:
-        """Like ``history.completed_arrays``, vectorized: inputs (n, d) and losses (n,)."""
-        trials = history.completed
-        losses = np.array([history.loss(t) for t in trials], dtype=float)
-        return self.encode_many([t.params for t in trials]), losses
+    def read(
+        self, history: History, extra: Sequence[Suggestion] = ()
+    ) -> tuple[np.ndarray, np.ndarray, set[bytes]]:
+        """What the suggesters need from a history, with every trial encoded once: inputs
+        (n, d) and losses (n,) of the completed trials (``history.completed_arrays``), and the
+        keys of every parameter set already taken, running and ``extra`` ones included."""
+        trials = history.trials
+        encoded = self.encode_many([t.params for t in trials] + [s.params for s in extra])
+        losses = [history.loss(t) if t.state is TrialState.COMPLETE else None for t in trials]
+        rows = [i for i, loss in enumerate(losses) if loss is not None]
+        y = np.array([losses[i] for i in rows], dtype=float)
+        return encoded[rows], y, set(self.keys(encoded))
 
     @staticmethod
     def keys(x: np.ndarray) -> list[bytes]:
@@ -92,11 +99,6 @@ class Geometry:
                 taken.add(key)
                 chosen.append(Suggestion(self.space.decode(point)))
         return chosen
-
-    def taken(self, history: History, extra: Sequence[Suggestion] = ()) -> set[bytes]:
-        """Keys of every parameter set in the history (running or finished) and of ``extra``."""
-        params = [t.params for t in history.trials] + [s.params for s in extra]
-        return set(self.keys(self.encode_many(params)))
 
     @property
     def discrete(self) -> np.ndarray:

@@ -75,8 +75,7 @@ class Tpe(Suggester):
             chosen = SobolSearch(self.space, AlgorithmSettings(), self.seed).suggest(
                 history, startup
             )
-        taken = geometry.taken(history, chosen)
-        x, y = geometry.completed(history)
+        x, y, taken = geometry.read(history, chosen)
         rng = self.rng(history, "tpe")
         if len(y) < 2:
             uniform = geometry.snap(rng.random((20 * n, geometry.dims)))
@@ -109,6 +108,12 @@ class Tpe(Suggester):
             chosen += picked
             liars.append(geometry.encode_many([picked[0].params])[0])
         return chosen
+
+
+def _logsumexp(a: np.ndarray) -> np.ndarray:
+    """Row-wise log-sum-exp; scipy's version costs more in overhead than the sum itself."""
+    top = a.max(axis=1)
+    return np.asarray(top + np.log(np.exp(a - top[:, None]).sum(axis=1)))
 
 
 def _recency_weights(indices: np.ndarray) -> np.ndarray:
@@ -154,7 +159,7 @@ class _Parzen:
         self.centers = np.vstack([points, prior])
         self.inactive = np.isnan(self.centers)
         self.log_weights = np.log(np.concatenate([weights, [options.prior_weight]]))
-        self.log_weights -= special.logsumexp(self.log_weights)
+        self.log_weights -= float(_logsumexp(self.log_weights[None, :])[0])
         components = count + 1
         self.sigma = np.ones((components, dims))  # the prior component (last) stays broad
         for dim in np.flatnonzero(~geometry.categorical):
@@ -213,4 +218,4 @@ class _Parzen:
                 term = -0.5 * z * z - _LOG_SQRT_2PI - np.log(sigma[:, dim]) - log_norm[:, dim]
                 term = np.where(self.inactive[:, dim], 0.0, term)
             total += np.where(active[:, None], term, 0.0)
-        return np.asarray(special.logsumexp(total + self.log_weights, axis=1))
+        return _logsumexp(total + self.log_weights)
