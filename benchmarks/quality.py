@@ -165,6 +165,28 @@ def replace_section(path: Path, section: str, start: str = START, end: str = END
     path.write_text(text)
 
 
+def _run(jobs: list[Any], log: Path, workers: int, resume: bool) -> list[dict[str, Any]]:
+    """Run the jobs not yet in the log (with ``resume``), appending each result as it ends."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    results = [json.loads(line) for line in log.read_text().splitlines()] if resume else []
+    recorded = {
+        (r["sampler"], r["problem"], len(r["best"]), r["seed"], r["batch"]) for r in results
+    }
+    jobs = [j for j in jobs if j[:5] not in recorded]
+    with ProcessPoolExecutor(workers) as pool, log.open("a" if resume else "w") as out:
+        for done, result in enumerate(pool.map(_job, jobs), 1):
+            results.append(result)
+            out.write(json.dumps(result) + "\n")
+            out.flush()
+            print(
+                f"[{done}/{len(jobs)}] {result['problem']} {_label(result)} "
+                f"seed {result['seed']}: best {result['best'][-1]:.5g} in {result['seconds']:.1f}s",
+                file=sys.stderr,
+                flush=True,
+            )
+    return results
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=10)
@@ -199,6 +221,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--write", type=Path, help="replace the quality section of this file")
     parser.add_argument("--note", default="", help="a sentence added under the command")
     parser.add_argument(
+        "--render",
+        nargs="*",
+        type=Path,
+        metavar="JSONL",
+        help="no runs: build the table from these run logs (e.g. of runs split over processes)",
+    )
+    parser.add_argument(
         "--resume",
         action="store_true",
         help="reuse runs already recorded in the --json file's .jsonl log (same options)",
@@ -226,24 +255,11 @@ def main(argv: Sequence[str] | None = None) -> None:
                     )
     # Slow samplers first so the pool's tail is short.
     jobs.sort(key=lambda j: (not j[0].endswith("gp"), j[0] != "bayesopt"))
-    log = args.json.with_suffix(".jsonl")
-    log.parent.mkdir(parents=True, exist_ok=True)
-    results = [json.loads(line) for line in log.read_text().splitlines()] if args.resume else []
-    recorded = {
-        (r["sampler"], r["problem"], len(r["best"]), r["seed"], r["batch"]) for r in results
-    }
-    jobs = [j for j in jobs if j[:5] not in recorded]
-    with ProcessPoolExecutor(args.jobs) as pool, log.open("a" if args.resume else "w") as out:
-        for done, result in enumerate(pool.map(_job, jobs), 1):
-            results.append(result)
-            out.write(json.dumps(result) + "\n")
-            out.flush()
-            print(
-                f"[{done}/{len(jobs)}] {result['problem']} {_label(result)} seed {result['seed']}: "
-                f"best {result['best'][-1]:.5g} in {result['seconds']:.1f}s",
-                file=sys.stderr,
-                flush=True,
-            )
+    if args.render:
+        results = [json.loads(line) for log in args.render for line in log.read_text().splitlines()]
+        problems = [p for p in problems if any(r["problem"] == p.name for r in results)]
+    else:
+        results = _run(jobs, args.json.with_suffix(".jsonl"), args.jobs, args.resume)
     optima = {p.name: p.optimum for p in problems if p.optimum is not None}
     checkpoints = [c for c in CHECKPOINTS if c <= args.trials] or [args.trials]
     table = regret_table(results, optima, checkpoints)
