@@ -188,7 +188,7 @@ def operator(
             {k: v for k, v in os.environ.items() if not k.startswith("KUBETUNE_")},
         )
         started.append(handle.start())
-        until(handle.healthz, lambda code: code == 200, "operator /healthz", timeout=30)
+        until(handle.healthz, lambda code: code == 200, "operator /healthz", timeout=90)
         return handle
 
     yield start

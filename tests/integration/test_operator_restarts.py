@@ -35,13 +35,19 @@ def test_sigkilled_operator_restarts_without_duplicate_or_lost_trials(
         study_manifest("sturdy", max_trials=16, parallel=4, script_args=["--seconds", "1"]),
     )
     kills = 0
-    deadline = time.monotonic() + 120
-    while get_study(custom, namespace, "sturdy").get("status", {}).get("phase") != "Succeeded":
-        assert time.monotonic() < deadline, dump(get_study(custom, namespace, "sturdy"))
-        time.sleep(1.5 + kills % 3 * 0.7)  # kill at varying points of the trial lifecycle
+    while _progress(custom, namespace)[0] != "Succeeded":
+        # Kill only after some progress since the last start, at varying moments, so the
+        # study moves on however slowly a loaded machine starts the operator.
+        before = _progress(custom, namespace)
+        until(
+            lambda before=before: _progress(custom, namespace),
+            lambda now, before=before: now != before,
+            "progress since the operator started",
+            timeout=90,
+        )
+        time.sleep(kills % 4 * 0.3)
         handle.kill()
         kills += 1
-        time.sleep(0.5)
         handle.start()
 
     study = wait_for_phase(custom, namespace, "sturdy")
@@ -55,6 +61,18 @@ def test_sigkilled_operator_restarts_without_duplicate_or_lost_trials(
         assert trial["status"]["values"]["loss"] == pytest.approx(x * x)
     assert study["status"]["trials"]["succeeded"] == 16
     assert study["status"]["progress"] == "16/16"
+
+
+def _progress(custom: client.CustomObjectsApi, namespace: str) -> tuple[str, int, int]:
+    """(phase, trials created, trials finished) of the study."""
+    status = get_study(custom, namespace, "sturdy").get("status") or {}
+    trials = list_trials(custom, namespace, "sturdy")
+    finished = sum(
+        1
+        for t in trials
+        if (t.get("status") or {}).get("phase") not in (None, "Pending", "Running")
+    )
+    return status.get("phase", ""), len(trials), finished
 
 
 def test_only_the_leader_acts_and_a_follower_takes_over_when_it_dies(

@@ -24,7 +24,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Mapping
-from concurrent.futures import Executor
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -59,6 +59,8 @@ class TrialsObserved:
     missing_jobs: list[dict[str, Any]]
     gpu_seconds: float
     wake_in: float
+    writes: list[Future[None]]
+    """Trial status writes in flight: they need not hold up launching successors."""
 
 
 def utcnow() -> datetime:
@@ -146,6 +148,8 @@ class Reconciler:
         metrics.observe_study(
             *key, status.phase, summary.counts, _best_values(plan, summary, snapshots)
         )
+        for write in observed.writes:
+            write.result()  # a failed write fails the reconcile: it is retried
         return self._next_look(observed.wake_in, spec.budget.timeout_seconds, start, now, decision)
 
     # -- the spec -------------------------------------------------------------------------------
@@ -194,11 +198,10 @@ class Reconciler:
             return trial_status.derive(trial, job, pods, metrics_names, resources.gpu_resource, now)
 
         def settle(trial: dict[str, Any]) -> tuple[dict[str, Any], trial_status.Observation, float]:
-            """Act on one trial: stop it, confirm its verdict, write its status (I/O)."""
+            """Act on one trial before deciding: stop it, confirm a missing metric (I/O)."""
             name = trial["metadata"]["name"]
             job = jobs.get(name)
             observation = observe(trial, job)
-            was = TrialPhase((trial.get("status") or {}).get("phase") or TrialPhase.PENDING)
             wake_in = float("inf")
             if trial["spec"].get("stop") and observation.phase.is_active() and job is not None:
                 wake_in = self._stop_wait(trial, observation, now)
@@ -206,19 +209,14 @@ class Reconciler:
                     self._delete_job(key, name)
                     jobs.pop(name, None)
                     observation = observe(trial, None)
-            if observation.from_metrics and not was.is_finished():
-                # The Job's completion can be seen before the runner's last report: reread.
+            if observation.from_metrics:
+                # The Job's completion can be seen before the runner's last report arrives
+                # on the Trial's watch: reread, so the verdict and the values are final.
                 fresh = self.kube.get(paths.trial(key[0], name))
                 if fresh is not None:
                     self.cache.apply(Kind.TRIAL, None, fresh)
                     trial = fresh
                     observation = observe(trial, jobs.get(name))
-            trial = self._write_trial_status(
-                key, trial, observation, resources.gpus, metrics_names[0], now
-            )
-            if observation.phase.is_finished() and not was.is_finished():
-                gpu_seconds = float((trial.get("status") or {}).get("gpuSeconds") or 0)
-                metrics.trial_finished(key[0], key[1], observation.phase, gpu_seconds)
             return trial, observation, wake_in
 
         trials = list(self.cache.get(Kind.TRIAL, key).values())
@@ -226,24 +224,29 @@ class Reconciler:
         for trial in trials:  # most trials need no API call: keep those off the pool
             observation = observe(trial, jobs.get(trial["metadata"]["name"]))
             needs_io = (
-                (trial["spec"].get("stop") and observation.phase.is_active())
-                or observation.from_metrics
-                or trial_status.status_patch(
-                    trial, observation, resources.gpus, metrics_names[0], now
-                )
-                is not None
-            )
+                trial["spec"].get("stop") and observation.phase.is_active()
+            ) or observation.from_metrics
             if needs_io:
                 busy.append(trial)
             else:
                 quiet.append((trial, observation, float("inf")))
         settled = quiet + list(self.pool.map(settle, busy))
 
-        result = TrialsObserved({}, [], 0.0, float("inf"))
+        result = TrialsObserved({}, [], 0.0, float("inf"), [])
         for trial, observation, wake_in in settled:
             result.wake_in = min(result.wake_in, wake_in)
+            desired = trial_status.desired_status(
+                trial, observation, resources.gpus, metrics_names[0], now
+            )
+            patch = trial_status.status_patch(
+                trial, observation, resources.gpus, metrics_names[0], now
+            )
+            if patch is not None:
+                result.writes.append(
+                    self.pool.submit(self._write_trial_status, key, trial, patch, observation)
+                )
             if observation.phase.is_finished():
-                result.gpu_seconds += float((trial.get("status") or {}).get("gpuSeconds") or 0.0)
+                result.gpu_seconds += float(desired["gpuSeconds"] or 0.0)
             elif trial["metadata"]["name"] not in jobs and not trial["spec"].get("stop"):
                 result.missing_jobs.append(trial)
             snapshot = _snapshot(trial, observation.phase)
@@ -269,19 +272,17 @@ class Reconciler:
         self,
         key: StudyKey,
         trial: dict[str, Any],
+        patch: dict[str, Any],
         observation: trial_status.Observation,
-        gpus: int,
-        objective_metric: str,
-        now: datetime,
-    ) -> dict[str, Any]:
-        patch = trial_status.status_patch(trial, observation, gpus, objective_metric, now)
-        if patch is None:
-            return trial
+    ) -> None:
         updated = self.kube.patch(paths.trial_status(key[0], trial["metadata"]["name"]), patch)
         if updated is None:
-            return trial
+            return
         self.cache.apply(Kind.TRIAL, None, updated)
-        return updated
+        was = TrialPhase((trial.get("status") or {}).get("phase") or TrialPhase.PENDING)
+        if observation.phase.is_finished() and not was.is_finished():
+            gpu_seconds = float((updated.get("status") or {}).get("gpuSeconds") or 0)
+            metrics.trial_finished(key[0], key[1], observation.phase, gpu_seconds)
 
     def _stop(self, key: StudyKey, stops: list[StopDecision], now: datetime) -> None:
         def stop_one(stop: StopDecision) -> None:
