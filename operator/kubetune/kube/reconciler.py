@@ -81,7 +81,7 @@ class Reconciler:
         self.settings = settings
         self.pool = pool
         self.events = events
-        self._plans: dict[str, tuple[int, Plan | InvalidStudy]] = {}  # by study uid
+        self._plans: dict[StudyKey, tuple[str, int, Plan | InvalidStudy]] = {}
         self._accounts: set[str] = set()
 
     # -- the loop body ------------------------------------------------------------------------
@@ -91,6 +91,7 @@ class Reconciler:
         body = self.cache.study(key)
         if body is None or body["metadata"].get("deletionTimestamp"):
             metrics.forget_study(*key)
+            self._plans.pop(key, None)
             return None  # ownerReferences let the garbage collector remove the rest
         plan = self._plan(body)
         now = utcnow()
@@ -157,9 +158,9 @@ class Reconciler:
     def _plan(self, body: Mapping[str, Any]) -> Plan | InvalidStudy:
         metadata = body["metadata"]
         uid, generation = metadata["uid"], int(metadata.get("generation") or 0)
-        cached = self._plans.get(uid)
-        if cached is not None and cached[0] == generation:
-            return cached[1]
+        cached = self._plans.get(_key(body))
+        if cached is not None and cached[:2] == (uid, generation):
+            return cached[2]
         document = {
             "apiVersion": body.get("apiVersion"),
             "kind": body.get("kind"),
@@ -174,11 +175,8 @@ class Reconciler:
             result = error
         except ValueError as error:  # a planner error parse_study did not anticipate
             result = InvalidStudy([FieldError("spec", str(error))])
-        self._plans[uid] = (generation, result)
+        self._plans[_key(body)] = (uid, generation, result)
         return result
-
-    def forget(self, uid: str) -> None:
-        self._plans.pop(uid, None)
 
     # -- trials ---------------------------------------------------------------------------------
 
@@ -387,6 +385,10 @@ class Reconciler:
             left = timeout_seconds - (now - start).total_seconds()
             wait = min(wait, max(left, 0.0) + 0.5)
         return max(wait, 0.05)
+
+
+def _key(body: Mapping[str, Any]) -> StudyKey:
+    return body["metadata"].get("namespace") or "", body["metadata"]["name"]
 
 
 def _snapshot(trial: Mapping[str, Any], phase: TrialPhase) -> TrialSnapshot:
