@@ -1,0 +1,111 @@
+"""A study's status from the engine's summary and decision: phases, conditions, best trial."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from kubetune.api.study import StudyPhase, StudySpec, StudyStatus
+from kubetune.api.trial import TrialPhase
+from kubetune.engine import Ending, Outcome, Planner, TrialSnapshot
+from kubetune.kube import study_status
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+SPEC = StudySpec.model_validate(
+    {
+        "objective": {"metric": "loss", "direction": "minimize"},
+        "parameters": [{"name": "x", "type": "float", "low": 0, "high": 1}],
+        "budget": {"maxTrials": 3, "parallelTrials": 2},
+        "trialTemplate": {
+            "job": {"template": {"spec": {"containers": [{"name": "t", "command": ["run"]}]}}}
+        },
+    }
+)
+
+
+def view(phases: list[TrialPhase], ending: Ending | None, spec: StudySpec = SPEC):
+    snapshots = {
+        i: TrialSnapshot(
+            i, {"x": i / 10}, phase, {"loss": 1.0 - i / 10} if phase is TrialPhase.SUCCEEDED else {}
+        )
+        for i, phase in enumerate(phases)
+    }
+    summary = Planner(spec, "s").summarize(list(snapshots.values()))
+    return study_status.StudyView("s", 2, spec, summary, snapshots, ending, NOW, 12.0)
+
+
+DONE = Ending(Outcome.BUDGET_EXHAUSTED, "all 3 trials (maxTrials) finished")
+
+
+def test_running_study_counts_trials_and_names_the_best() -> None:
+    status = study_status.desired(
+        view([TrialPhase.SUCCEEDED, TrialPhase.SUCCEEDED, TrialPhase.RUNNING], None),
+        StudyStatus(),
+        NOW,
+    )
+
+    assert status.phase is StudyPhase.RUNNING
+    assert (status.trials.succeeded, status.trials.running, status.trials.total) == (2, 1, 3)
+    assert status.progress == "2/3"
+    assert status.best_trial is not None
+    assert (status.best_trial.name, status.best_value) == ("s-1", 0.9)
+    assert status.observed_generation == 2
+    assert status.completion_time is None
+
+
+def test_an_ending_with_trials_still_active_keeps_running_while_they_stop() -> None:
+    ending = Ending(Outcome.GOAL_REACHED, "trial 0 reached loss=0")
+    status = study_status.desired(
+        view([TrialPhase.SUCCEEDED, TrialPhase.RUNNING], ending), StudyStatus(), NOW
+    )
+
+    assert status.phase is StudyPhase.RUNNING
+    running = next(c for c in status.conditions if c.type == "Running")
+    assert running.reason == "Ending" and "stopping 1" in running.message
+
+
+def test_an_ending_with_nothing_active_is_terminal_with_its_reason() -> None:
+    status = study_status.desired(view([TrialPhase.SUCCEEDED] * 3, DONE), StudyStatus(), NOW)
+
+    assert status.phase is StudyPhase.SUCCEEDED
+    succeeded = next(c for c in status.conditions if c.type == "Succeeded")
+    assert (succeeded.status, succeeded.reason) == ("True", "BudgetExhausted")
+    assert status.completion_time == NOW
+    later = study_status.desired(
+        view([TrialPhase.SUCCEEDED] * 3, DONE), status, NOW + timedelta(hours=1)
+    )
+    assert later.completion_time == NOW  # unchanged: no needless writes
+    assert not study_status.changed(study_status.to_patch_body(status), later)
+
+
+def test_too_many_failures_fail_the_study() -> None:
+    ending = Ending(Outcome.TOO_MANY_FAILED_TRIALS, "3 trials failed")
+    status = study_status.desired(view([TrialPhase.FAILED] * 3, ending), StudyStatus(), NOW)
+
+    assert status.phase is StudyPhase.FAILED
+    assert next(c for c in status.conditions if c.type == "Failed").reason == "TooManyFailedTrials"
+
+
+def test_a_finished_study_given_more_trials_runs_again_without_terminal_conditions() -> None:
+    finished = study_status.desired(view([TrialPhase.SUCCEEDED] * 3, DONE), StudyStatus(), NOW)
+    status = study_status.desired(view([TrialPhase.SUCCEEDED] * 3, None), finished, NOW)
+
+    assert status.phase is StudyPhase.RUNNING
+    assert {c.type for c in status.conditions} == {"Running"}
+    assert status.completion_time is None
+
+
+def test_suspended_study() -> None:
+    spec = SPEC.model_copy(update={"suspend": True})
+    status = study_status.desired(view([TrialPhase.RUNNING], None, spec), StudyStatus(), NOW)
+    assert status.phase is StudyPhase.SUSPENDED
+
+
+def test_invalid_spec_fails_with_the_message() -> None:
+    status = study_status.invalid(
+        StudyStatus(), 4, "spec.algorithm: grid needs a finite space", NOW
+    )
+
+    assert status.phase is StudyPhase.FAILED
+    failed = next(c for c in status.conditions if c.type == "Failed")
+    assert (failed.reason, failed.observed_generation) == ("InvalidSpec", 4)
+    assert "spec.algorithm" in failed.message
