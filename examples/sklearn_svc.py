@@ -4,12 +4,13 @@ Scored by stratified 5-fold cross-validation, so the number reported is an hones
 accuracy on unseen data. It calls the runner's Python API directly instead of printing.
 """
 
-from kubetune_runner import params, report
 from sklearn.datasets import load_breast_cancer
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
+
+from kubetune_runner import params, report
 
 
 def main() -> None:
