@@ -264,7 +264,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     checkpoints = [c for c in CHECKPOINTS if c <= args.trials] or [args.trials]
     table = regret_table(results, optima, checkpoints)
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps({"table": table, "runs": results}, indent=1))
+    # The runs themselves are in the .jsonl log next to it.
+    args.json.write_text(json.dumps(table, indent=1))
     command = "python -m benchmarks.quality " + " ".join(argv if argv is not None else sys.argv[1:])
     text = markdown(table, command.strip(), args.seeds, args.note, checkpoints)
     print(text)
