@@ -122,9 +122,8 @@ def _recency_weights(indices: np.ndarray) -> np.ndarray:
     if count < 25:
         return np.ones(count)
     ramp = np.concatenate([np.linspace(1.0 / count, 1.0, count - 25), np.ones(25)])
-    weights = np.empty(count)
-    weights[np.argsort(np.argsort(indices, kind="stable"), kind="stable")] = ramp
-    return weights
+    # The i-th trial gets the ramp value of its rank in trial order.
+    return np.asarray(ramp[np.argsort(np.argsort(indices, kind="stable"), kind="stable")])
 
 
 def _bandwidths(values: np.ndarray, floor: float) -> np.ndarray:
