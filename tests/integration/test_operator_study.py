@@ -88,7 +88,8 @@ def test_failed_trials_end_the_study_and_other_studies_go_on(
     assert broken["status"]["phase"] == "Failed", dump(broken["status"])
     failed = condition(broken, "Failed")
     assert failed["reason"] == "TooManyFailedTrials"
-    assert broken["status"]["trials"]["failed"] == 3  # more than maxFailedTrials (2)
+    # More than maxFailedTrials (2); two trials may fail in the same moment.
+    assert broken["status"]["trials"]["failed"] in (3, 4)
     trials = list_trials(custom, namespace, "broken")
     failures = [t for t in trials if t["status"]["phase"] == "Failed"]
     assert {t["status"]["exitCode"] for t in failures} == {3}

@@ -38,6 +38,21 @@ def study_key(kind: Kind, obj: Mapping[str, Any]) -> StudyKey | None:
     return (namespace, study) if study else None
 
 
+def slim(kind: Kind, obj: dict[str, Any]) -> dict[str, Any]:
+    """The parts of an object the operator reads: a 10,000-trial cache must stay small.
+
+    ``managedFields`` go everywhere; Jobs keep metadata and status (their spec is what the
+    operator rendered), pods keep metadata, status and the node they are bound to.
+    """
+    metadata = {k: v for k, v in obj["metadata"].items() if k != "managedFields"}
+    if kind is Kind.JOB:
+        return {"metadata": metadata, "status": obj.get("status") or {}}
+    if kind is Kind.POD:
+        node = (obj.get("spec") or {}).get("nodeName")
+        return {"metadata": metadata, "spec": {"nodeName": node}, "status": obj.get("status") or {}}
+    return {**obj, "metadata": metadata}
+
+
 def _version(obj: Mapping[str, Any]) -> int:
     try:
         return int(obj["metadata"].get("resourceVersion") or 0)
@@ -63,6 +78,7 @@ class ObjectCache:
         if key is None:
             return None
         name = obj["metadata"]["name"]
+        obj = slim(kind, obj)
         with self._lock:
             group = self._objects[kind][key]
             if event_type == "DELETED":
@@ -97,7 +113,7 @@ class ObjectCache:
         for obj in objects:
             key = study_key(kind, obj)
             if key is not None:
-                listed[key][obj["metadata"]["name"]] = obj
+                listed[key][obj["metadata"]["name"]] = slim(kind, obj)
         with self._lock:
             held = self._objects[kind]
             for key in set(held) | set(listed):
