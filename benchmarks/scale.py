@@ -439,6 +439,13 @@ def render(r: dict[str, Any], args: argparse.Namespace) -> str:
         f"--api-concurrency {args.api_concurrency}"
     )
     machine = f"{os.cpu_count()} CPUs (shared with the control plane), {sys.platform}"
+    note = (
+        "Each wave completes one trial of every study at the same instant (120 completions "
+        "at once), the worst case for latency; the first wave lands while the initial "
+        "3,600 trial statuses are still being written, which is where the p99 comes from. "
+        "Each completion costs the operator a fresh GET of the Trial, a Trial and a Job POST "
+        "and two status patches, on an API server sharing the same 2 cores."
+    )
     return "\n".join(
         [
             "## Operator scale",
@@ -447,6 +454,8 @@ def render(r: dict[str, Any], args: argparse.Namespace) -> str:
             f"by the script; {machine}; {datetime.now(UTC):%Y-%m-%d}.",
             "",
             *lines,
+            "",
+            note,
             "",
         ]
     )
