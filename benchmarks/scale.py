@@ -41,6 +41,7 @@ from typing import Any
 
 import urllib3
 import yaml
+
 from kubetune.kube.client import Kube, load_configuration
 
 REPO = Path(__file__).resolve().parents[1]
