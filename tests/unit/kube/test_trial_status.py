@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+
 from kubetune.api.trial import TrialPhase
 from kubetune.kube.objects import PRUNED_ANNOTATION
 from kubetune.kube.trial_status import derive, gpu_seconds, status_patch
