@@ -38,47 +38,21 @@ SCRIPT = Path(__file__).resolve().parent / "trial_scripts" / "quadratic.py"
 KUBETUNE = Path(sys.executable).parent / "kubetune"
 
 
-def _strip_cel(node: Any) -> None:
-    if isinstance(node, dict):
-        node.pop("x-kubernetes-validations", None)
-        for value in node.values():
-            _strip_cel(value)
-    elif isinstance(node, list):
-        for value in node:
-            _strip_cel(value)
-
-
 @pytest.fixture(scope="session")
 def crds(kube_api: client.ApiClient) -> None:
-    """Install the committed CRDs (replacing older versions) and wait until they serve.
-
-    If the API server rejects a CRD's CEL rules, they are dropped with a warning so the
-    operator can still be tested: the operator validates specs itself (InvalidSpec).
-    """
+    """Install the committed CRDs (replacing older versions) and wait until they serve."""
     extensions = client.ApiextensionsV1Api(kube_api)
     for path in sorted((REPO_ROOT / "crds").glob("*.yaml")):
         document = yaml.safe_load(path.read_text())
         name = document["metadata"]["name"]
-        for attempt in ("as committed", "without CEL rules"):
-            try:
-                try:
-                    existing = extensions.read_custom_resource_definition(name)
-                    document["metadata"]["resourceVersion"] = existing.metadata.resource_version
-                    extensions.replace_custom_resource_definition(name, document)
-                except client.ApiException as error:
-                    if error.status != 404:
-                        raise
-                    document["metadata"].pop("resourceVersion", None)
-                    extensions.create_custom_resource_definition(document)
-                break
-            except client.ApiException as error:
-                if error.status != 422 or attempt != "as committed":
-                    raise
-                print(
-                    f"\nWARNING: {path.name} rejected by the API server; installing it "
-                    f"without x-kubernetes-validations: {error.body[:300]}"
-                )
-                _strip_cel(document)
+        try:
+            existing = extensions.read_custom_resource_definition(name)
+            document["metadata"]["resourceVersion"] = existing.metadata.resource_version
+            extensions.replace_custom_resource_definition(name, document)
+        except client.ApiException as error:
+            if error.status != 404:
+                raise
+            extensions.create_custom_resource_definition(document)
         until(
             lambda n=name: extensions.read_custom_resource_definition(n),
             lambda crd: any(
