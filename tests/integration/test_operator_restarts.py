@@ -20,8 +20,6 @@ from tests.integration.operator_fixtures import (
     wait_for_phase,
 )
 
-pytest_plugins = ["tests.integration.operator_fixtures"]
-
 pytestmark = pytest.mark.integration
 
 

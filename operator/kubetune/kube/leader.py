@@ -140,13 +140,18 @@ class LeaderElector:
         }
 
     def _release(self) -> None:
-        lease = self.kube.get(paths.lease(self.namespace, self.name))
-        if lease is None or (lease.get("spec") or {}).get("holderIdentity") != self.identity:
-            return
-        lease["spec"]["holderIdentity"] = ""
-        lease["spec"]["renewTime"] = _micro_time(datetime(1970, 1, 1, tzinfo=UTC))
-        try:
-            self.kube.replace(paths.lease(self.namespace, self.name), lease)
-        except ApiError as error:
-            log.info("could not release the lease: %s", error)
+        """Hand the Lease over at once; best effort, since shutdown must never hang on it.
+
+        On ``helm uninstall`` the Role that grants the Lease may already be gone (403): the
+        Lease then simply expires after its duration.
+        """
         self._leading.clear()
+        try:
+            lease = self.kube.get(paths.lease(self.namespace, self.name))
+            if lease is None or (lease.get("spec") or {}).get("holderIdentity") != self.identity:
+                return
+            lease["spec"]["holderIdentity"] = ""
+            lease["spec"]["renewTime"] = _micro_time(datetime(1970, 1, 1, tzinfo=UTC))
+            self.kube.replace(paths.lease(self.namespace, self.name), lease)
+        except (ApiError, OSError) as error:
+            log.warning("could not release the lease, it will expire instead: %s", error)

@@ -81,6 +81,7 @@ def desired(view: StudyView, previous: StudyStatus, now: datetime) -> StudyStatu
         start_time=view.start_time,
         completion_time=completion,
         gpu_seconds=round(view.gpu_seconds, 1),
+        pruned_saved_steps=summary.saved_steps or None,
     )
 
 
