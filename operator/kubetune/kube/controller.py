@@ -1,7 +1,8 @@
 """The operator's machinery: cache, work queue, worker threads, leader election, metrics.
 
 kopf's watch handlers call ``observe`` with every event; it updates the cache and queues
-the event's study. Worker threads take studies off the queue and reconcile them, one worker
+the event's study (in the queue's priority lane when the event frees a trial slot: a Job
+finished or gone). Worker threads take studies off the queue and reconcile them, one worker
 per study at a time; each reconcile says when it wants its next look (the safety net that
 makes the operator correct even if an event is lost). Only the leader's workers act; the
 others keep their cache warm and wait.
@@ -17,7 +18,7 @@ from typing import Any
 
 from kubetune import metrics
 from kubetune.api.study import STUDY_LABEL
-from kubetune.kube import paths
+from kubetune.kube import paths, trial_status
 from kubetune.kube.cache import Kind, ObjectCache, StudyKey
 from kubetune.kube.client import Kube, credentials_of, load_configuration
 from kubetune.kube.events import EventRecorder
@@ -120,7 +121,7 @@ class Controller:
             return
         key = self.cache.apply(kind, event.get("type"), obj)
         if key is not None:
-            self.queue.add(key)
+            self.queue.add(key, urgent=frees_a_slot(kind, event.get("type"), obj))
 
     def enqueue_all(self) -> None:
         for key in self.cache.study_keys():
@@ -173,3 +174,8 @@ class Controller:
             except Exception:
                 log.exception("relisting failed; the watches keep the cache meanwhile")
             self.enqueue_all()
+
+
+def frees_a_slot(kind: Kind, event_type: str | None, obj: dict[str, Any]) -> bool:
+    """A trial's Job finished or is gone: its study may launch a successor now."""
+    return kind is Kind.JOB and (event_type == "DELETED" or trial_status.job_finished(obj))

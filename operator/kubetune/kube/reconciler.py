@@ -5,12 +5,13 @@ Level-triggered: nothing is remembered between calls except caches that can be r
 call reads the study, its Trials, Jobs and pods as they are now, derives each trial's phase
 (``trial_status``), asks ``Planner.decide`` and makes the API match:
 
-1. trial phases the cluster shows are written to the Trials' status;
-2. a Trial asked to stop gets ``stop_grace_seconds`` to end by itself, then its Job is
+1. a Trial asked to stop gets ``stop_grace_seconds`` to end by itself, then its Job is
    deleted; a trial not running yet is stopped at once;
-3. a Trial whose Job is missing (the operator died between the two creates) gets it;
-4. stop decisions set ``spec.stop`` (with ``kubetune.dev/pruned``) on their Trials;
-5. new trials are created — Trial, then its Job — many at once on the API pool;
+2. a Trial whose Job is missing (the operator died between the two creates) gets it;
+3. stop decisions set ``spec.stop`` (with ``kubetune.dev/pruned``) on their Trials;
+4. new trials are created — Trial, then its Job — many at once on the API pool;
+5. trial phases the cluster shows are written to the Trials' status, after the launches so
+   that a successor never queues behind status writes on the API pool;
 6. the study's status is written if it changed, and Events mark its milestones.
 
 Every write is idempotent: names are deterministic (409 is success), patches are merge
@@ -24,7 +25,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Mapping
-from concurrent.futures import Executor, Future
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -59,8 +60,8 @@ class TrialsObserved:
     missing_jobs: list[dict[str, Any]]
     gpu_seconds: float
     wake_in: float
-    writes: list[Future[None]]
-    """Trial status writes in flight: they need not hold up launching successors."""
+    patches: list[tuple[dict[str, Any], dict[str, Any], trial_status.Observation]]
+    """Trial status writes to make (trial, patch, observation), once successors are launched."""
 
 
 def utcnow() -> datetime:
@@ -125,6 +126,10 @@ class Reconciler:
         )
         self._stop(key, decision.stop, now)
         created = self._launch(key, body, plan, decision.launch, observed.missing_jobs)
+        writes = [
+            self.pool.submit(self._write_trial_status, key, trial, patch, observation)
+            for trial, patch, observation in observed.patches
+        ]
         snapshots = dict(observed.snapshots)
         for new in created:
             snapshots[new.index] = TrialSnapshot(
@@ -149,7 +154,7 @@ class Reconciler:
         metrics.observe_study(
             *key, status.phase, summary.counts, _best_values(plan, summary, snapshots)
         )
-        for write in observed.writes:
+        for write in writes:
             write.result()  # a failed write fails the reconcile: it is retried
         return self._next_look(observed.wake_in, spec.budget.timeout_seconds, start, now, decision)
 
@@ -240,9 +245,7 @@ class Reconciler:
                 trial, observation, resources.gpus, metrics_names[0], now
             )
             if patch is not None:
-                result.writes.append(
-                    self.pool.submit(self._write_trial_status, key, trial, patch, observation)
-                )
+                result.patches.append((trial, patch, observation))
             if observation.phase.is_finished():
                 result.gpu_seconds += float(desired["gpuSeconds"] or 0.0)
             elif trial["metadata"]["name"] not in jobs and not trial["spec"].get("stop"):

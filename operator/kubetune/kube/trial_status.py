@@ -38,6 +38,11 @@ WAITING_REASONS = frozenset(
 )
 """Container waiting reasons worth showing on a Pending trial as they are."""
 
+UNWRITTEN_PENDING_REASONS = frozenset({"CreatingJob", "WaitingForPod"})
+"""Pending reasons not worth a first status write: a Trial without status is Pending by
+definition, and these pass within a second. Skipping them saves one write per new trial,
+which in a burst of thousands of new trials would delay the launch of successors."""
+
 
 @dataclass(frozen=True)
 class Observation:
@@ -291,8 +296,14 @@ def status_patch(
     now: datetime,
 ) -> dict[str, Any] | None:
     """A merge patch of the status subresource, or None when nothing the operator owns changed."""
-    desired = desired_status(trial, observation, gpus, objective_metric, now)
     status = trial.get("status") or {}
+    if (
+        not status
+        and observation.phase is TrialPhase.PENDING
+        and observation.reason in UNWRITTEN_PENDING_REASONS
+    ):
+        return None
+    desired = desired_status(trial, observation, gpus, objective_metric, now)
     changed = {k: v for k, v in desired.items() if status.get(k) != v}
     if not changed:
         return None

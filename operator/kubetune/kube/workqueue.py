@@ -5,6 +5,10 @@ reconciliation cheap and safe: a burst of events for one study becomes one recon
 study is never reconciled by two workers at once (an event during its reconcile marks it
 dirty, and it runs again right after); ``add_after`` schedules the next look at a
 deadline (a stop grace period ending, a timeout) without a thread per study.
+
+``add(key, urgent=True)`` is a priority lane: the key goes to the front of the queue (or
+moves there). The controller uses it for studies with a slot just freed, so that launching
+a successor never waits behind reconciles that only have statuses to write.
 """
 
 from __future__ import annotations
@@ -29,23 +33,29 @@ class WorkQueue(Generic[Key]):
         self._queue: deque[Key] = deque()
         self._queued: set[Key] = set()
         self._processing: set[Key] = set()
-        self._dirty: set[Key] = set()
+        self._dirty: dict[Key, bool] = {}  # added while processing: urgent?
         self._delayed: list[tuple[float, int, Key]] = []
         self._due: dict[Key, float] = {}  # earliest pending deadline per key
         self._counter = 0
         self._shut_down = False
 
-    def add(self, key: Key) -> None:
+    def add(self, key: Key, urgent: bool = False) -> None:
         with self._cond:
-            self._add_locked(key)
+            self._add_locked(key, urgent)
 
-    def _add_locked(self, key: Key) -> None:
+    def _add_locked(self, key: Key, urgent: bool = False) -> None:
         if key in self._processing:
-            self._dirty.add(key)
+            self._dirty[key] = self._dirty.get(key, False) or urgent
         elif key not in self._queued:
             self._queued.add(key)
-            self._queue.append(key)
+            if urgent:
+                self._queue.appendleft(key)
+            else:
+                self._queue.append(key)
             self._cond.notify()
+        elif urgent:
+            self._queue.remove(key)
+            self._queue.appendleft(key)
 
     def add_after(self, key: Key, delay_seconds: float) -> None:
         if delay_seconds <= 0:
@@ -79,8 +89,7 @@ class WorkQueue(Generic[Key]):
         with self._cond:
             self._processing.discard(key)
             if key in self._dirty:
-                self._dirty.discard(key)
-                self._add_locked(key)
+                self._add_locked(key, self._dirty.pop(key))
 
     def _promote_due(self) -> None:
         now = time.monotonic()

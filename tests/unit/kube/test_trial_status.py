@@ -240,3 +240,29 @@ def test_status_patch_writes_operator_fields_only_and_only_when_changed() -> Non
         status_patch(written, observe(written, job(("Complete", "", "")), []), 1, "loss", NOW)
         is None
     )
+
+
+def test_a_new_trial_waiting_for_its_pod_is_not_written_but_a_pod_reason_is() -> None:
+    fresh = trial()
+    waiting = observe(fresh, job(), [])
+    assert waiting.reason == "WaitingForPod"
+    assert status_patch(fresh, waiting, 1, "loss", NOW) is None
+
+    unschedulable = pod(
+        "Pending",
+        node=None,
+        conditions=[
+            {
+                "type": "PodScheduled",
+                "status": "False",
+                "reason": "Unschedulable",
+                "message": "0/4 nodes are available: 4 Insufficient nvidia.com/gpu.",
+            }
+        ],
+    )
+    patch = status_patch(fresh, observe(fresh, job(), [unschedulable]), 1, "loss", NOW)
+    assert patch is not None and patch["status"]["reason"] == "WaitingForGPU"
+
+    seen_before = trial(phase="Pending", reason="Scheduling")  # e.g. its pod was deleted
+    patch = status_patch(seen_before, observe(seen_before, job(), []), 1, "loss", NOW)
+    assert patch is not None and patch["status"]["reason"] == "WaitingForPod"

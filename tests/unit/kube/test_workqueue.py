@@ -86,3 +86,23 @@ def test_cache_relist_drops_objects_deleted_meanwhile_but_keeps_newer_ones() -> 
 def test_objects_without_a_study_label_are_not_cached() -> None:
     cache = ObjectCache()
     assert cache.apply(Kind.POD, None, _trial("other", "1", study="")) is None
+
+
+def test_an_urgent_key_goes_to_the_front_even_if_already_queued() -> None:
+    queue: WorkQueue[str] = WorkQueue()
+    for key in ("a", "b", "c"):
+        queue.add(key)
+    queue.add("c", urgent=True)
+    queue.add("d", urgent=True)
+    assert [queue.get() for _ in range(4)] == ["d", "c", "a", "b"]
+
+
+def test_urgency_added_while_processing_is_kept_for_the_rerun() -> None:
+    queue: WorkQueue[str] = WorkQueue()
+    queue.add("a")
+    key = queue.get()
+    queue.add("b")
+    queue.add("a", urgent=True)
+    queue.add("a")  # a later plain add does not take the urgency back
+    queue.done(key)
+    assert queue.get() == "a"
