@@ -1,4 +1,4 @@
-"""GPU-bound trials queue on the scheduler; a reached goal stops the trials still running."""
+"""Pending trials say why (GPUs, a quota); a reached goal stops the trials still running."""
 
 from __future__ import annotations
 
@@ -132,3 +132,28 @@ def test_early_stopped_trials_end_pruned_through_the_stop_protocol(
         assert trial["status"]["intermediate"], "the curve up to the stop is kept"
     assert study["status"]["trials"]["pruned"] == 4
     assert study["status"]["phase"] == "Succeeded"
+
+
+def test_a_trial_whose_pod_a_quota_forbids_is_pending_with_the_quota_message(
+    operator, custom: client.CustomObjectsApi, kube_api: client.ApiClient, namespace: str
+) -> None:
+    client.CoreV1Api(kube_api).create_namespaced_resource_quota(
+        namespace,
+        {"metadata": {"name": "no-pods"}, "spec": {"hard": {"count/pods": "0"}}},
+    )
+    operator(job_events_interval_seconds=1)
+    create_study(custom, namespace, study_manifest("quota", max_trials=2, parallel=2))
+
+    def statuses() -> list[dict]:
+        return [t.get("status") or {} for t in list_trials(custom, namespace, "quota")]
+
+    seen = until(
+        statuses,
+        lambda s: len(s) == 2 and all(t.get("reason") == "QuotaExceeded" for t in s),
+        "both trials Pending with reason QuotaExceeded",
+        timeout=45,
+    )
+    for status in seen:
+        assert status["phase"] == "Pending"
+        assert "exceeded quota: no-pods" in status["message"], status
+    assert get_study(custom, namespace, "quota")["status"]["trials"]["pending"] == 2

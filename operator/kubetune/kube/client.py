@@ -132,8 +132,12 @@ class Kube:
                 return None
             raise
 
-    def list(self, path: str, label_selector: str | None = None) -> dict[str, Any]:
+    def list(
+        self, path: str, label_selector: str | None = None, field_selector: str | None = None
+    ) -> dict[str, Any]:
         query = [("labelSelector", label_selector)] if label_selector else []
+        if field_selector:
+            query.append(("fieldSelector", field_selector))
         return self.request("GET", path, query=query)
 
     def create(self, path: str, body: dict[str, Any]) -> dict[str, Any] | None:

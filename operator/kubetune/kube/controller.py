@@ -22,6 +22,7 @@ from kubetune.kube import paths, trial_status
 from kubetune.kube.cache import Kind, ObjectCache, StudyKey
 from kubetune.kube.client import Kube, credentials_of, load_configuration
 from kubetune.kube.events import EventRecorder
+from kubetune.kube.job_events import JobEvents
 from kubetune.kube.leader import LeaderElector
 from kubetune.kube.reconciler import Reconciler
 from kubetune.kube.settings import OperatorSettings
@@ -51,7 +52,14 @@ class Controller:
         self.queue: WorkQueue[StudyKey] = WorkQueue()
         self.pool = ThreadPoolExecutor(settings.api_concurrency, thread_name_prefix="kubetune-api")
         self.events = EventRecorder(self.kube, self.pool)
-        self.reconciler = Reconciler(self.kube, self.cache, settings, self.pool, self.events)
+        self.reconciler = Reconciler(
+            self.kube,
+            self.cache,
+            settings,
+            self.pool,
+            self.events,
+            JobEvents(self.kube, settings.job_events_interval_seconds),
+        )
         self.leader: LeaderElector | None = None
         if settings.leader_election:
             self.leader = LeaderElector(

@@ -39,6 +39,7 @@ from kubetune.kube import objects, paths, study_status, trial_status
 from kubetune.kube.cache import Kind, ObjectCache, StudyKey
 from kubetune.kube.client import Kube
 from kubetune.kube.events import EventRecorder
+from kubetune.kube.job_events import JobEvents
 from kubetune.kube.objects import PRUNED_ANNOTATION, STOP_REQUESTED_ANNOTATION, TRIAL_LABEL
 from kubetune.kube.settings import OperatorSettings
 from kubetune.validation import FieldError, InvalidStudy, parse_study
@@ -76,12 +77,14 @@ class Reconciler:
         settings: OperatorSettings,
         pool: Executor,
         events: EventRecorder,
+        job_events: JobEvents,
     ) -> None:
         self.kube = kube
         self.cache = cache
         self.settings = settings
         self.pool = pool
         self.events = events
+        self.job_events = job_events
         self._plans: dict[StudyKey, tuple[str, int, Plan | InvalidStudy]] = {}
         self._accounts: set[str] = set()
 
@@ -193,12 +196,16 @@ class Reconciler:
         pods_by_trial: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for pod in self.cache.get(Kind.POD, key).values():
             pods_by_trial[(pod["metadata"].get("labels") or {}).get(TRIAL_LABEL, "")].append(pod)
+        failed_creates: dict[str, str] = {}  # Job uid → message; read only if a trial needs it
 
         def observe(
             trial: Mapping[str, Any], job: Mapping[str, Any] | None
         ) -> trial_status.Observation:
             pods = pods_by_trial.get(trial["metadata"]["name"], [])
-            return trial_status.derive(trial, job, pods, metrics_names, resources.gpu_resource, now)
+            failed_create = failed_creates.get(job["metadata"].get("uid", "")) if job else None
+            return trial_status.derive(
+                trial, job, pods, metrics_names, resources.gpu_resource, now, failed_create
+            )
 
         def settle(trial: dict[str, Any]) -> tuple[dict[str, Any], trial_status.Observation, float]:
             """Act on one trial before deciding: stop it, confirm a missing metric (I/O)."""
@@ -223,9 +230,14 @@ class Reconciler:
             return trial, observation, wake_in
 
         trials = list(self.cache.get(Kind.TRIAL, key).values())
+        observations = [observe(t, jobs.get(t["metadata"]["name"])) for t in trials]
+        if any(o.reason == "WaitingForPod" for o in observations):
+            failed_creates.update(self.job_events.failed_creates(key[0]))
+            if failed_creates:
+                observations = [observe(t, jobs.get(t["metadata"]["name"])) for t in trials]
         quiet, busy = [], []
-        for trial in trials:  # most trials need no API call: keep those off the pool
-            observation = observe(trial, jobs.get(trial["metadata"]["name"]))
+        for trial, observation in zip(trials, observations, strict=True):
+            # most trials need no API call: keep those off the pool
             needs_io = (
                 trial["spec"].get("stop") and observation.phase.is_active()
             ) or observation.from_metrics

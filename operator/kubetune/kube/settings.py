@@ -41,6 +41,8 @@ class OperatorSettings:
     """How often the watch cache is checked against a full LIST of every kind."""
     stop_grace_seconds: float = 30.0
     """How long a trial asked to stop (spec.stop) may take to exit before its Job is deleted."""
+    job_events_interval_seconds: float = 10.0
+    """Most often a namespace's Job FailedCreate Events are read, while a trial awaits its pod."""
     metrics_port: int = 8080
     """Port of /metrics (Prometheus) and /healthz (liveness); 0 turns the server off."""
     metrics_host: str = "0.0.0.0"

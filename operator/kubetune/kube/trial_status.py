@@ -4,7 +4,9 @@ Pure functions over plain dicts (objects as the API returns them), so every rule
 trial lifecycle is unit-tested without a cluster:
 
 - Pending while no pod runs, with the pod's reason: ``WaitingForGPU`` (the scheduler's
-  "Insufficient nvidia.com/gpu"), ``Unschedulable``, ``ImagePullBackOff`` and the like;
+  "Insufficient nvidia.com/gpu"), ``Unschedulable``, ``ImagePullBackOff`` and the like; or,
+  with no pod, why the Job could not create one (``QuotaExceeded``, ``FailedCreate``, read
+  from the Job controller's Event by ``job_events``);
 - Running while a pod runs;
 - Succeeded when the Job completed *and* every objective metric was reported, else Failed
   with reason ``MetricsMissing``; Failed with the container's exit code when the Job failed;
@@ -107,7 +109,9 @@ def derive(
     objective_metrics: Sequence[str],
     gpu_resource: str,
     now: datetime,
+    failed_create: str | None = None,
 ) -> Observation:
+    """``failed_create``: the message of the Job's latest FailedCreate Event, if any."""
     status = trial.get("status") or {}
     spec = trial.get("spec") or {}
     current = TrialPhase(status.get("phase") or TrialPhase.PENDING)
@@ -147,7 +151,7 @@ def derive(
         return Observation(TrialPhase.RUNNING, "Running", "", None, started)
     if spec.get("stop"):
         return Observation(TrialPhase.PENDING, "Stopping", spec.get("stopReason") or "")
-    return _pending(pod, gpu_resource)
+    return _pending(pod, gpu_resource, failed_create)
 
 
 def _completed(
@@ -186,7 +190,12 @@ def _failed(
     return Observation(TrialPhase.FAILED, reason, message, code, started, finished)
 
 
-def _pending(pod: Mapping[str, Any] | None, gpu_resource: str) -> Observation:
+def _pending(
+    pod: Mapping[str, Any] | None, gpu_resource: str, failed_create: str | None
+) -> Observation:
+    if pod is None and failed_create:
+        reason = "QuotaExceeded" if "exceeded quota" in failed_create else "FailedCreate"
+        return Observation(TrialPhase.PENDING, reason, failed_create)
     if pod is None:
         return Observation(TrialPhase.PENDING, "WaitingForPod", "the Job has not created a pod yet")
     status = pod.get("status") or {}

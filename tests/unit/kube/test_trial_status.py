@@ -266,3 +266,19 @@ def test_a_new_trial_waiting_for_its_pod_is_not_written_but_a_pod_reason_is() ->
     seen_before = trial(phase="Pending", reason="Scheduling")  # e.g. its pod was deleted
     patch = status_patch(seen_before, observe(seen_before, job(), []), 1, "loss", NOW)
     assert patch is not None and patch["status"]["reason"] == "WaitingForPod"
+
+
+def test_a_job_that_cannot_create_its_pod_says_why() -> None:
+    quota = 'Error creating: pods "s-0-x" is forbidden: exceeded quota: q, requested: pods=1'
+    result = derive(trial(), job(), [], ["loss"], GPU, NOW, failed_create=quota)
+    assert (result.phase, result.reason, result.message) == (
+        TrialPhase.PENDING,
+        "QuotaExceeded",
+        quota,
+    )
+    webhook = 'Error creating: admission webhook "w" denied the request'
+    assert derive(trial(), job(), [], ["loss"], GPU, NOW, failed_create=webhook).reason == (
+        "FailedCreate"
+    )
+    running = derive(trial(), job(), [pod("Running")], ["loss"], GPU, NOW, failed_create=quota)
+    assert running.phase is TrialPhase.RUNNING  # an old Event does not outlive the pod
