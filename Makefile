@@ -12,7 +12,7 @@ STUDY ?= examples/branin.yaml
 
 $(INSTALLED): pyproject.toml trial-runner/pyproject.toml
 	$(PYTHON_BASE) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet --upgrade pip setuptools wheel
 	$(BIN)/pip install --quiet -e '.[dev]' -e ./trial-runner
 	touch $@
 

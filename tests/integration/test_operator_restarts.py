@@ -6,6 +6,7 @@ Two replicas elect one leader through a Lease; the other takes over when the lea
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 from kubernetes import client
@@ -73,15 +74,25 @@ def _progress(custom: client.CustomObjectsApi, namespace: str) -> tuple[str, int
     return status.get("phase", ""), len(trials), finished
 
 
+def _lease(kube_api: client.ApiClient, namespace: str) -> Any:
+    """The operator's Lease, or None until the first operator has created it."""
+    try:
+        return client.CoordinationV1Api(kube_api).read_namespaced_lease(
+            "kubetune-operator", namespace
+        )
+    except client.ApiException as error:
+        if error.status == 404:
+            return None
+        raise
+
+
 def test_only_the_leader_acts_and_a_follower_takes_over_when_it_dies(
     operator, custom: client.CustomObjectsApi, kube_api: client.ApiClient, namespace: str
 ) -> None:
     first = operator()
     until(
-        lambda: client.CoordinationV1Api(kube_api).read_namespaced_lease(
-            "kubetune-operator", namespace
-        ),
-        lambda lease: lease.spec.holder_identity == "operator-0",
+        lambda: _lease(kube_api, namespace),
+        lambda lease: lease is not None and lease.spec.holder_identity == "operator-0",
         "operator-0 to lead",
         timeout=20,
     )
@@ -97,10 +108,8 @@ def test_only_the_leader_acts_and_a_follower_takes_over_when_it_dies(
     first.kill()
     killed = time.monotonic()
     lease = until(
-        lambda: client.CoordinationV1Api(kube_api).read_namespaced_lease(
-            "kubetune-operator", namespace
-        ),
-        lambda lease: lease.spec.holder_identity == "operator-1",
+        lambda: _lease(kube_api, namespace),
+        lambda lease: lease is not None and lease.spec.holder_identity == "operator-1",
         "operator-1 to take over",
         timeout=20,
     )
