@@ -12,7 +12,8 @@ call reads the study, its Trials, Jobs and pods as they are now, derives each tr
 4. new trials are created — Trial, then its Job — many at once on the API pool;
 5. trial phases the cluster shows are written to the Trials' status, after the launches so
    that a successor never queues behind status writes on the API pool;
-6. the study's status is written if it changed, and Events mark its milestones.
+6. the study's status is written if it changed (alongside the trial status writes), and
+   Events mark its milestones.
 
 Every write is idempotent: names are deterministic (409 is success), patches are merge
 patches of fields only the operator owns. So a reconcile interrupted anywhere, or run twice,
@@ -153,7 +154,7 @@ class Reconciler:
         status = study_status.desired(view, previous, now)
         if study_status.changed(body.get("status"), status):
             self._announce(body, previous, status)
-            self._write_study_status(key, status)
+            writes.append(self.pool.submit(self._write_study_status, key, status))
         metrics.observe_study(
             *key, status.phase, summary.counts, _best_values(plan, summary, snapshots)
         )
