@@ -3,11 +3,11 @@
 Completed trials are split by loss into a "good" group (the best ``gamma(n)`` of them) and a
 "bad" group. Each group becomes a Parzen estimator, a weighted mixture with one component per
 trial plus a broad prior component: truncated Gaussians over the unit cube for numeric
-coordinates (one bandwidth per coordinate from a Scott-like rule; integer and stepped values
-get the mass of their cell) and smoothed one-hot kernels for categorical ones. Candidates are
-drawn from the good estimator and the one with the largest ratio good/bad density wins —
-the expected-improvement maximizer of Bergstra et al. (2011), in the multivariate form of
-Falkner et al. (2018) that keeps the dependencies between parameters.
+coordinates (each trial's bandwidth is its larger gap to its neighbours, Optuna's rule;
+integer and stepped values get the mass of their cell) and smoothed one-hot kernels for
+categorical ones. Candidates are drawn from the good estimator and the one with the largest
+ratio good/bad density wins — the expected-improvement maximizer of Bergstra et al. (2011), in
+the multivariate form of Falkner et al. (2018) that keeps the dependencies between parameters.
 
 Conditional parameters: a coordinate a trial left inactive contributes a flat factor to that
 trial's component, and a candidate is scored only on the coordinates it activates, so the
@@ -134,13 +134,14 @@ def _bandwidths(values: np.ndarray, floor: float) -> np.ndarray:
     """
     sigma = np.ones(len(values))
     active = np.flatnonzero(~np.isnan(values))
-    if len(active) < 2:
+    if not len(active):
         return sigma
     order = active[np.argsort(values[active], kind="stable")]
     ends = np.concatenate([[0.0], values[order], [1.0]])
     gaps = np.maximum(ends[1:-1] - ends[:-2], ends[2:] - ends[1:-1])
     if len(order) >= 2:
-        # The outermost trials look inward only, not at the bounds of the space.
+        # The outermost trials look inward only, not at the bounds of the space; a lone
+        # trial has nothing inside to look at and takes its larger gap to the bounds.
         gaps[0], gaps[-1] = ends[2] - ends[1], ends[-2] - ends[-3]
     sigma[order] = np.clip(gaps, floor, 1.0)
     return sigma

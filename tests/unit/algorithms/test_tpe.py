@@ -19,7 +19,7 @@ from model_based_checks import (
 )
 
 from kubetune.algorithms import SettingsError, create, parse_settings
-from kubetune.algorithms._tpe import _recency_weights
+from kubetune.algorithms._tpe import _bandwidths, _recency_weights
 from kubetune.api.study import ParameterSpec
 from kubetune.history import History, TrialRecord, TrialState
 from kubetune.space import SearchSpace
@@ -107,3 +107,11 @@ def test_older_bad_trials_weigh_less_like_optunas_default() -> None:
     by_age = weights[np.argsort(indices)]
     assert np.all(np.diff(by_age) >= 0) and by_age[-25:].min() == 1.0
     assert weights[2] == by_age[0] == 1.0 / len(indices)  # trial 0 is the oldest
+
+
+def test_kernel_widths_follow_optunas_neighbour_gaps() -> None:
+    # Inner trials take their larger gap to a neighbour, the outermost look inward only, a
+    # lone trial (nan: inactive elsewhere) takes its larger gap to the bounds; floor clips.
+    assert _bandwidths(np.array([0.1, 0.4, 0.5, 0.9]), 0.01) == pytest.approx([0.3, 0.3, 0.4, 0.4])
+    assert _bandwidths(np.array([np.nan, 0.2, np.nan]), 0.01)[1] == pytest.approx(0.8)
+    assert _bandwidths(np.array([0.5, 0.5]), 0.25) == pytest.approx([0.25, 0.25])
