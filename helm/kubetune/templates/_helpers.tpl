@@ -67,9 +67,11 @@ trials/status; holding them is narrower than the `escalate` and `bind` verbs.
 - apiGroups: [""]
   resources: [pods]
   verbs: [get, list, watch]
+# Events: the study's own (create, patch), and the Job controller's FailedCreate events,
+# listed to tell a trial blocked by a ResourceQuota (QuotaExceeded).
 - apiGroups: [""]
   resources: [events]
-  verbs: [create, patch]
+  verbs: [create, patch, list]
 # The kubetune-trial ServiceAccount, Role and RoleBinding in namespaces with studies:
 # created once (an existing one answers 409 and is left alone), never read or changed.
 - apiGroups: [""]
