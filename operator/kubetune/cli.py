@@ -29,7 +29,7 @@ from kubetune.local.progress import (
     status_line,
 )
 from kubetune.local.store import StudyStore
-from kubetune.validation import InvalidStudy, parse_study
+from kubetune.validation import FieldError, InvalidStudy, parse_study
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -90,14 +90,9 @@ def load_study(path: Path) -> TuningStudy:
     documents = [d for d in yaml.safe_load_all(path.read_text()) if d]
     studies = [d for d in documents if isinstance(d, dict) and d.get("kind") == "TuningStudy"]
     if len(studies) != 1:
-        raise InvalidStudy([_no_single_study(path, len(studies))])
+        found = f"expected one document of kind TuningStudy, found {len(studies)}"
+        raise InvalidStudy([FieldError(str(path), found)])
     return parse_study(studies[0])
-
-
-def _no_single_study(path: Path, count: int) -> Any:
-    from kubetune.validation import FieldError
-
-    return FieldError(str(path), f"expected one document of kind TuningStudy, found {count}")
 
 
 def _run(args: argparse.Namespace) -> int:

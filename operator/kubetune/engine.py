@@ -19,7 +19,6 @@ from kubetune import algorithms, stopping
 from kubetune.algorithms import Suggester, Suggestion
 from kubetune.api.study import (
     MAX_PARETO_FRONT,
-    Direction,
     Objective,
     ParameterValue,
     StudySpec,
@@ -181,7 +180,10 @@ class Planner:
                     best = trial
             best_index, best_values = best.index, best.values
         elif scored:
-            pareto = _pareto_front(scored, self.objectives)
+            scored_history = self.history(scored)
+            pareto = _pareto_front(
+                [(scored_history.losses(t) or (), t.index) for t in scored_history.trials]
+            )
         return Summary(counts, best_index, best_values, pareto, self._saved_steps(trials))
 
     def _saved_steps(self, trials: Sequence[TrialSnapshot]) -> int:
@@ -321,18 +323,9 @@ def _with_pending(history: History, launch: Sequence[NewTrial]) -> History:
     return History(history.trials + extra, history.objectives)
 
 
-def _pareto_front(
-    trials: Sequence[TrialSnapshot], objectives: Sequence[Objective]
-) -> tuple[int, ...]:
-    """Indices of non-dominated trials, at most MAX_PARETO_FRONT, spread along the first axis."""
-
-    def losses(trial: TrialSnapshot) -> tuple[float, ...]:
-        return tuple(
-            -trial.values[o.metric] if o.direction is Direction.MAXIMIZE else trial.values[o.metric]
-            for o in objectives
-        )
-
-    points = [(losses(t), t.index) for t in trials]
+def _pareto_front(points: Sequence[tuple[tuple[float, ...], int]]) -> tuple[int, ...]:
+    """Indices of non-dominated (losses, index) points, at most MAX_PARETO_FRONT, spread
+    along the first objective."""
     front = [
         (p, i)
         for p, i in points
