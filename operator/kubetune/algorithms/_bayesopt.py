@@ -156,7 +156,14 @@ class BayesOpt(Suggester):
     def _maximize(
         self, gp: GaussianProcess, best: float, incumbents: np.ndarray, rng: np.random.Generator
     ) -> np.ndarray:
-        """Candidate points, best acquisition first (several, in case the best is taken)."""
+        """Candidate points, best acquisition first (several, in case the best is taken).
+
+        The L-BFGS-B starts are the best of a Sobol pool plus points near the best trials.
+        Optuna's choice instead (the best of 2,048 random points plus nine drawn with
+        probability proportional to their EI) was measured on the seven synthetic benchmark
+        problems, 10 seeds: better on Levy-6 and Styblinski-Tang, but it loses the
+        near-incumbent precision (Hartmann6 regret after 50 trials 0.0096 against 0.0005).
+        """
         geometry = self.geometry
         dims = geometry.dims
         sobol = qmc.Sobol(d=dims, scramble=True, seed=rng)
