@@ -9,6 +9,7 @@ are driven directly through the ``Suggester`` API with a ``History`` (no operato
 from __future__ import annotations
 
 import importlib.util
+import json
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -326,6 +327,27 @@ def run_optuna(sampler: str, problem: Problem, trials: int, seed: int, batch: in
 
 
 def run_sampler(sampler: str, problem: Problem, trials: int, seed: int, batch: int = 1) -> Run:
-    if sampler.startswith("optuna-"):
-        return run_optuna(sampler, problem, trials, seed, batch)
-    return run_kubetune(sampler, problem, trials, seed, batch)
+    """Run a sampler by name; ``name:key=value,...`` gives a kubetune suggester settings (in
+    the manifest's spelling, e.g. ``bayesopt:batchStrategy=constant_liar``), so settings are
+    compared in the same run and table as the defaults."""
+    name, _, options = sampler.partition(":")
+    if name.startswith("optuna-"):
+        if options:
+            raise SystemExit(f"{sampler}: settings are only for kubetune suggesters")
+        return run_optuna(name, problem, trials, seed, batch)
+    return run_kubetune(name, problem, trials, seed, batch, parse_settings(options))
+
+
+def parse_settings(options: str) -> dict[str, Any]:
+    """``key=value,...`` to a settings mapping; values are JSON where they parse (numbers,
+    booleans), plain strings otherwise."""
+    settings: dict[str, Any] = {}
+    for item in filter(None, options.split(",")):
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"{item!r}: settings are written key=value")
+        try:
+            settings[key] = json.loads(value)
+        except json.JSONDecodeError:
+            settings[key] = value
+    return settings
