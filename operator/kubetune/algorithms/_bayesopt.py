@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import enum
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 from pydantic import Field
@@ -53,6 +54,11 @@ class BatchStrategy(enum.StrEnum):
     CONSTANT_LIAR = "constant_liar"
 
 
+class Incumbent(enum.StrEnum):
+    OBSERVED = "observed"
+    JOINT = "joint"
+
+
 class BayesOptSettings(AlgorithmSettings):
     """Settings of ``bayesopt`` (camelCase in manifests)."""
 
@@ -71,6 +77,13 @@ class BayesOptSettings(AlgorithmSettings):
         description="ei/logei only: improvement required over the best loss, in standard "
         "deviations of the observed losses; raise it to explore more.",
     )
+    ei_incumbent: Incumbent = Field(
+        default=Incumbent.OBSERVED,
+        description="ei/logei only: what a candidate must improve on: observed (the best loss "
+        "seen, a constant) or joint (the model's value at the best trial, uncertain jointly "
+        "with the candidate's: measuring the best trial again is worth nothing, so it explores "
+        "more; better on multimodal losses, less precise in the last digits).",
+    )
     batch_strategy: BatchStrategy = Field(
         default=BatchStrategy.KRIGING_BELIEVER,
         description="How running trials and earlier picks of a batch are fantasized: "
@@ -83,6 +96,15 @@ class BayesOptSettings(AlgorithmSettings):
         description="Largest number of completed trials the model is fitted on: beyond it, "
         "the best third plus a space-filling subset of the rest.",
     )
+
+
+@dataclass(frozen=True)
+class _Goal:
+    """What a candidate's loss must beat: ``best`` (a constant, in standardized units), or
+    with ``reference`` set, the model's value at that point plus ``best``."""
+
+    best: float
+    reference: np.ndarray | None = None
 
 
 class BayesOpt(Suggester):
@@ -125,8 +147,7 @@ class BayesOpt(Suggester):
         while len(chosen) < n:
             # Fantasies count as observations, incumbent included: a believed improvement
             # raises the bar for the rest of the batch instead of attracting it.
-            best = float(model.y.min()) - self.options.ei_margin
-            points = self._maximize(model, best, incumbents, rng)
+            points = self._maximize(model, self._goal(model), incumbents, rng)
             picked = geometry.fresh(points, taken, 1)
             if not picked:
                 uniform = geometry.snap(rng.random((100, geometry.dims)))
@@ -149,12 +170,22 @@ class BayesOpt(Suggester):
             values = gp.predict(features)[0]
         return gp.condition_on(features, values)
 
-    def _acquire(self, gp: GaussianProcess, best: float, x: np.ndarray) -> np.ndarray:
-        mean, var = gp.predict(_features(self.geometry, x))
-        return evaluate(self.options.acquisition, mean, var, best, self.options.ucb_beta)[0]
+    def _goal(self, model: GaussianProcess) -> _Goal:
+        margin = self.options.ei_margin
+        if self.options.ei_incumbent is Incumbent.JOINT:
+            return _Goal(-margin, model.x[int(np.argmin(model.y))])
+        return _Goal(float(model.y.min()) - margin)
+
+    def _acquire(self, gp: GaussianProcess, goal: _Goal, x: np.ndarray) -> np.ndarray:
+        features = _features(self.geometry, x)
+        if goal.reference is not None and self.options.acquisition is not Acquisition.UCB:
+            mean, var, _, _ = gp.predict_difference(features, goal.reference)
+        else:
+            mean, var = gp.predict(features)
+        return evaluate(self.options.acquisition, mean, var, goal.best, self.options.ucb_beta)[0]
 
     def _maximize(
-        self, gp: GaussianProcess, best: float, incumbents: np.ndarray, rng: np.random.Generator
+        self, gp: GaussianProcess, goal: _Goal, incumbents: np.ndarray, rng: np.random.Generator
     ) -> np.ndarray:
         """Candidate points, best acquisition first (several, in case the best is taken).
 
@@ -173,20 +204,20 @@ class BayesOpt(Suggester):
         for incumbent in incumbents:
             pool.append(_perturb(geometry, incumbent, rng, _LOCAL_PER_INCUMBENT))
         candidates = geometry.snap(np.vstack(pool))
-        values = self._acquire(gp, best, candidates)
+        values = self._acquire(gp, goal, candidates)
         order = np.argsort(-values, kind="stable")
         starts = candidates[order[:_STARTS]]
         relaxed = geometry.continuous | (geometry.levels > ENUMERABLE_LEVELS)
         for _ in range(2):
-            starts = self._gradient_ascent(gp, best, starts, relaxed)
-            starts = self._neighbour_search(gp, best, starts)
-        final = self._acquire(gp, best, starts)
+            starts = self._gradient_ascent(gp, goal, starts, relaxed)
+            starts = self._neighbour_search(gp, goal, starts)
+        final = self._acquire(gp, goal, starts)
         merged = np.vstack([starts, candidates[order[_STARTS : 4 * _STARTS]]])
         scores = np.concatenate([final, values[order[_STARTS : 4 * _STARTS]]])
         return merged[np.argsort(-scores, kind="stable")]
 
     def _gradient_ascent(
-        self, gp: GaussianProcess, best: float, starts: np.ndarray, relaxed: np.ndarray
+        self, gp: GaussianProcess, goal: _Goal, starts: np.ndarray, relaxed: np.ndarray
     ) -> np.ndarray:
         """L-BFGS-B over the continuous (and many-valued integer) coordinates of every start.
 
@@ -206,11 +237,13 @@ class BayesOpt(Suggester):
             return np.asarray(x)
 
         def negative(flat: np.ndarray) -> tuple[float, np.ndarray]:
-            mean, var, dmean, dvar = gp.predict_with_gradient(
-                _features(self.geometry, assemble(flat))
-            )
+            features = _features(self.geometry, assemble(flat))
+            if goal.reference is not None and self.options.acquisition is not Acquisition.UCB:
+                mean, var, dmean, dvar = gp.predict_difference(features, goal.reference, True)
+            else:
+                mean, var, dmean, dvar = gp.predict_with_gradient(features)
             value, grad = evaluate(
-                self.options.acquisition, mean, var, best, self.options.ucb_beta, dmean, dvar
+                self.options.acquisition, mean, var, goal.best, self.options.ucb_beta, dmean, dvar
             )
             assert grad is not None
             return -float(value.sum()), -grad[free]
@@ -225,14 +258,14 @@ class BayesOpt(Suggester):
         )
         return self.geometry.snap(assemble(result.x))
 
-    def _neighbour_search(self, gp: GaussianProcess, best: float, points: np.ndarray) -> np.ndarray:
+    def _neighbour_search(self, gp: GaussianProcess, goal: _Goal, points: np.ndarray) -> np.ndarray:
         """Greedy moves of one discrete coordinate at a time to a better nearby value."""
         geometry = self.geometry
         discrete = np.flatnonzero(geometry.discrete)
         if not len(discrete):
             return points
         points = points.copy()
-        current = self._acquire(gp, best, points)
+        current = self._acquire(gp, goal, points)
         for i in range(len(points)):
             for _ in range(4):
                 moves = []
@@ -246,7 +279,7 @@ class BayesOpt(Suggester):
                 if not moves:
                     break
                 trial = geometry.snap(np.array(moves))
-                scores = self._acquire(gp, best, trial)
+                scores = self._acquire(gp, goal, trial)
                 j = int(np.argmax(scores))
                 if scores[j] <= current[i]:
                     break

@@ -115,6 +115,45 @@ class GaussianProcess:
         var = np.maximum(self.params.signal - (v * v).sum(0), 1e-12)
         return mean, var
 
+    def predict_difference(
+        self, xq: np.ndarray, ref: np.ndarray, gradient: bool = False
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """Posterior of f(xq) - f(ref) for one reference point ``ref`` (d,): mean, variance
+        and, with ``gradient``, their gradients (m, d) in the numeric coordinates.
+
+        This is what an improvement over the incumbent is when the incumbent's value is itself
+        uncertain: its variance is 0 at the incumbent and small near it, where ``predict``'s
+        variance never drops below the noise floor.
+        """
+        if gradient:
+            mean, var, dmean, dvar = self.predict_with_gradient(xq)
+        else:
+            (mean, var), dmean, dvar = self.predict(xq), None, None
+        signal = self.params.signal
+        k_ref = (
+            signal
+            * _matern(_scaled_sq_dist(ref[None, :], self.x, self.inv_sq, self.categorical))[0]
+        )
+        w = scipy.linalg.cho_solve((self.chol, True), k_ref, check_finite=False)  # K^-1 k(X, ref)
+        var_ref = max(signal - float(k_ref @ w), 0.0)
+        r2 = _scaled_sq_dist(xq, self.x, self.inv_sq, self.categorical)  # (m, n)
+        r2_ref = _scaled_sq_dist(xq, ref[None, :], self.inv_sq, self.categorical)[:, 0]  # (m,)
+        cov = signal * _matern(r2_ref) - (signal * _matern(r2)) @ w
+        var_diff = np.maximum(var + var_ref - 2.0 * cov, 1e-12)
+        if dmean is None or dvar is None:
+            return mean - float(k_ref @ self.alpha), var_diff, None, None
+        # d cov / d x_q = dk(x_q, ref) - sum_i dk(x_q, x_i) w_i (dk as in predict_with_gradient).
+        numeric = ~self.categorical
+        r, r_ref = np.sqrt(r2), np.sqrt(r2_ref)
+        g = -(5.0 / 3.0) * signal * (1.0 + _SQRT5 * r) * np.exp(-_SQRT5 * r) * w  # (m, n)
+        g_ref = -(5.0 / 3.0) * signal * (1.0 + _SQRT5 * r_ref) * np.exp(-_SQRT5 * r_ref)  # (m,)
+        dcov = np.zeros_like(xq)
+        dcov[:, numeric] = (
+            g_ref[:, None] * (xq[:, numeric] - ref[numeric])
+            - (g.sum(1)[:, None] * xq[:, numeric] - g @ self.x[:, numeric])
+        ) * self.inv_sq[numeric]
+        return mean - float(k_ref @ self.alpha), var_diff, dmean, dvar - 2.0 * dcov
+
     def predict_with_gradient(
         self, xq: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

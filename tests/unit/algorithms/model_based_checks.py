@@ -68,10 +68,16 @@ def random_history(space: SearchSpace, seed: int, completed: int, running: int) 
 
 
 def check_contract(
-    algorithm: str, space: SearchSpace, seed: int, completed: int, running: int, n: int
+    algorithm: str,
+    space: SearchSpace,
+    seed: int,
+    completed: int,
+    running: int,
+    n: int,
+    settings: Mapping[str, Any] | None = None,
 ) -> None:
     history = random_history(space, seed, completed, running)
-    suggestions = create(algorithm, space, {}, seed).suggest(history, n)
+    suggestions = create(algorithm, space, dict(settings or {}), seed).suggest(history, n)
     # Small finite spaces run out of fresh parameter sets: then fewer, but never duplicates.
     finite = all(p.levels is not None for p in space.parameters)
     capacity = len(list(space.grid())) if finite and space.grid_size() <= 10_000 else None
@@ -82,7 +88,7 @@ def check_contract(
     assert not set(keys) & history.taken(space), "a suggestion repeats a taken parameter set"
     for s in suggestions:
         assert space.errors(s.params) == []
-    again = create(algorithm, space, {}, seed).suggest(history, n)
+    again = create(algorithm, space, dict(settings or {}), seed).suggest(history, n)
     assert [s.params for s in again] == [s.params for s in suggestions]
 
 
@@ -148,8 +154,11 @@ def check_beats_random(
     trials: int,
     seeds: int = 5,
     batch: int = 1,
+    settings: Mapping[str, Any] | None = None,
 ) -> None:
-    ours = [best_after(algorithm, space, objective, trials, s, batch) for s in range(seeds)]
+    ours = [
+        best_after(algorithm, space, objective, trials, s, batch, settings) for s in range(seeds)
+    ]
     baseline = [best_after("random", space, objective, trials, s) for s in range(seeds)]
     wins = sum(a < b for a, b in zip(ours, baseline, strict=True))
     assert wins == seeds, f"{algorithm} {ours} vs random {baseline}"

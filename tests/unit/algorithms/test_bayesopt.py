@@ -16,6 +16,7 @@ from model_based_checks import (
     mixed_objective,
     mixed_space,
     random_history,
+    rastrigin_like,
     shifted_sphere,
     spaces,
 )
@@ -24,7 +25,7 @@ from scipy import stats
 from kubetune.algorithms import SettingsError, create, parse_settings
 from kubetune.algorithms._acquisition import Acquisition, evaluate, log_h
 from kubetune.algorithms._bayesopt import _warp
-from kubetune.algorithms._gp import GaussianProcess, fit_kernel
+from kubetune.algorithms._gp import GaussianProcess, _matern, _scaled_sq_dist, fit_kernel
 from kubetune.history import History, TrialRecord, TrialState
 from kubetune.space import SearchSpace
 
@@ -45,6 +46,58 @@ def test_suggestions_are_valid_fresh_and_deterministic(
 
 def test_beats_random_search_on_a_bowl() -> None:
     check_beats_random("bayesopt", float_space(3), shifted_sphere, trials=20)
+
+
+def test_the_joint_incumbent_beats_random_search_on_a_multimodal_surface() -> None:
+    check_beats_random(
+        "bayesopt", float_space(2), rastrigin_like, trials=25, settings={"eiIncumbent": "joint"}
+    )
+
+
+@pytest.mark.parametrize(("completed", "running", "n"), [(15, 0, 1), (12, 3, 4), (30, 5, 8)])
+def test_the_joint_incumbent_keeps_the_contract(completed: int, running: int, n: int) -> None:
+    for space in (float_space(3), mixed_space()):
+        check_contract("bayesopt", space, 3, completed, running, n, {"eiIncumbent": "joint"})
+
+
+def test_the_difference_to_the_incumbent_is_the_joint_posterior() -> None:
+    """Mean and variance of f(q) - f(ref) against the full posterior covariance, and their
+    gradients against finite differences; at the incumbent itself the difference is certain."""
+    rng = np.random.default_rng(3)
+    x = rng.random((20, 3))
+    x[:, 2] = rng.integers(0, 3, 20)
+    categorical = np.array([False, False, True])
+    y = np.cos(4 * x[:, 0]) * x[:, 1] + 0.2 * x[:, 2]
+    y = (y - y.mean()) / y.std()
+    gp = GaussianProcess(x, y, fit_kernel(x, y, categorical), categorical)
+    ref = x[int(np.argmin(y))]
+    query = np.column_stack([rng.random((4, 2)), rng.integers(0, 3, 4)])
+
+    def kernel(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return gp.params.signal * _matern(_scaled_sq_dist(a, b, gp.inv_sq, categorical))
+
+    k_train = kernel(x, x) + (gp.params.noise + 1e-8) * np.eye(len(x))
+    for q in query:
+        points = np.vstack([q, ref])
+        cross = kernel(points, x)
+        mean = cross @ np.linalg.solve(k_train, y)
+        cov = kernel(points, points) - cross @ np.linalg.solve(k_train, cross.T)
+        got_mean, got_var, _, _ = gp.predict_difference(q[None, :], ref)
+        np.testing.assert_allclose(got_mean[0], mean[0] - mean[1], atol=1e-6)
+        np.testing.assert_allclose(
+            got_var[0], cov[0, 0] + cov[1, 1] - 2 * cov[0, 1], rtol=1e-4, atol=1e-8
+        )
+    _, _, dmean, dvar = gp.predict_difference(query, ref, gradient=True)
+    assert dmean is not None and dvar is not None
+    for dim in range(2):
+        step = np.zeros(3)
+        step[dim] = 1e-6
+        up_mean, up_var, _, _ = gp.predict_difference(query + step, ref)
+        down_mean, down_var, _, _ = gp.predict_difference(query - step, ref)
+        np.testing.assert_allclose(dmean[:, dim], (up_mean - down_mean) / 2e-6, rtol=1e-3)
+        np.testing.assert_allclose(dvar[:, dim], (up_var - down_var) / 2e-6, rtol=2e-3, atol=1e-7)
+    at_ref_mean, at_ref_var, _, _ = gp.predict_difference(ref[None, :], ref)
+    assert abs(at_ref_mean[0]) < 1e-12 and at_ref_var[0] <= 1e-10
 
 
 def test_beats_random_search_on_a_mixed_space() -> None:
@@ -106,6 +159,7 @@ def test_initial_trials_follow_a_sobol_design() -> None:
         ({"nInitialTrials": 0}, "nInitialTrials"),
         ({"acquisition": "pi"}, "acquisition"),
         ({"batchStrategy": "greedy"}, "batchStrategy"),
+        ({"eiIncumbent": "posterior"}, "eiIncumbent"),
         ({"maxModelTrials": 5}, "maxModelTrials"),
         ({"noSuchSetting": 1}, "noSuchSetting"),
     ],
