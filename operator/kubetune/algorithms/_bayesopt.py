@@ -172,16 +172,26 @@ class BayesOpt(Suggester):
 
     def _goal(self, model: GaussianProcess) -> _Goal:
         margin = self.options.ei_margin
-        if self.options.ei_incumbent is Incumbent.JOINT:
+        joint = self.options.ei_incumbent is Incumbent.JOINT
+        if joint and self.options.acquisition is not Acquisition.UCB:
             return _Goal(-margin, model.x[int(np.argmin(model.y))])
         return _Goal(float(model.y.min()) - margin)
 
-    def _acquire(self, gp: GaussianProcess, goal: _Goal, x: np.ndarray) -> np.ndarray:
+    def _posterior(
+        self, gp: GaussianProcess, goal: _Goal, x: np.ndarray, gradient: bool = False
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """Mean and variance of the loss at ``x`` (of its difference to the reference's, with
+        a joint goal), and their gradients when asked."""
         features = _features(self.geometry, x)
-        if goal.reference is not None and self.options.acquisition is not Acquisition.UCB:
-            mean, var, _, _ = gp.predict_difference(features, goal.reference)
-        else:
-            mean, var = gp.predict(features)
+        if goal.reference is not None:
+            return gp.predict_difference(features, goal.reference, gradient)
+        if gradient:
+            return gp.predict_with_gradient(features)
+        mean, var = gp.predict(features)
+        return mean, var, None, None
+
+    def _acquire(self, gp: GaussianProcess, goal: _Goal, x: np.ndarray) -> np.ndarray:
+        mean, var, _, _ = self._posterior(gp, goal, x)
         return evaluate(self.options.acquisition, mean, var, goal.best, self.options.ucb_beta)[0]
 
     def _maximize(
@@ -237,11 +247,7 @@ class BayesOpt(Suggester):
             return np.asarray(x)
 
         def negative(flat: np.ndarray) -> tuple[float, np.ndarray]:
-            features = _features(self.geometry, assemble(flat))
-            if goal.reference is not None and self.options.acquisition is not Acquisition.UCB:
-                mean, var, dmean, dvar = gp.predict_difference(features, goal.reference, True)
-            else:
-                mean, var, dmean, dvar = gp.predict_with_gradient(features)
+            mean, var, dmean, dvar = self._posterior(gp, goal, assemble(flat), gradient=True)
             value, grad = evaluate(
                 self.options.acquisition, mean, var, goal.best, self.options.ucb_beta, dmean, dvar
             )
