@@ -335,10 +335,10 @@ def run_sampler(sampler: str, problem: Problem, trials: int, seed: int, batch: i
         if options:
             raise SystemExit(f"{sampler}: settings are only for kubetune suggesters")
         return run_optuna(name, problem, trials, seed, batch)
-    return run_kubetune(name, problem, trials, seed, batch, parse_settings(options))
+    return run_kubetune(name, problem, trials, seed, batch, settings_from_text(options))
 
 
-def parse_settings(options: str) -> dict[str, Any]:
+def settings_from_text(options: str) -> dict[str, Any]:
     """``key=value,...`` to a settings mapping; values are JSON where they parse (numbers,
     booleans), plain strings otherwise."""
     settings: dict[str, Any] = {}
