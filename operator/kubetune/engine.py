@@ -120,11 +120,12 @@ def study_seed(spec: StudySpec, study_name: str) -> int:
 
 
 def algorithm_settings(spec: StudySpec) -> dict[str, Any]:
-    """The algorithm's settings, with the study's resource budget filled in where it takes one."""
+    """The algorithm's settings, with the study's resource budget filled in for an algorithm
+    that declares it needs one (its settings then have minResource/maxResource)."""
     settings = dict(spec.algorithm.settings)
     resource = spec.budget.resource
-    fields = algorithms.ALGORITHMS[spec.algorithm.name].Settings.model_fields
-    if resource is not None and "min_resource" in fields and "max_resource" in fields:
+    declaration = algorithms.REGISTRY.get(spec.algorithm.name)
+    if resource is not None and declaration is not None and declaration.capabilities.needs_resource:
         settings.setdefault("minResource", resource.min)
         settings.setdefault("maxResource", resource.max)
     return settings
@@ -143,7 +144,7 @@ class Planner:
         self.objectives: tuple[Objective, ...] = tuple(spec.objective_list)
         self.space = SearchSpace.from_specs(spec.parameters)
         self.seed = study_seed(spec, study_name)
-        self.suggester: Suggester = algorithms.create(
+        self.suggester: Suggester[Any] = algorithms.create(
             spec.algorithm.name, self.space, algorithm_settings(spec), self.seed
         )
         self.rule = stopping.create(spec.early_stopping.rule, spec.early_stopping.settings)

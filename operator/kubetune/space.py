@@ -4,6 +4,10 @@ Every algorithm works in the unit cube ``[0, 1]^d`` — one coordinate per param
 scales, integer steps and categorical choices are handled here once instead of in each
 suggester. ``encode`` and ``decode`` are inverse on the space's values; conditional parameters
 (``when``) that are inactive for a parameter set encode as ``nan`` and are left out when decoded.
+
+Whether a conditional parameter is active depends on its parents' values, so parameters are
+*decided* parents first (a topological order of the ``when`` graph), whatever order the
+manifest lists them in; the list order only fixes the unit-cube coordinates.
 """
 
 from __future__ import annotations
@@ -16,10 +20,25 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from kubetune.api.study import ParameterSpec
+from kubetune.api.study import ParameterSpec, condition_cycle
 
 Value = float | int | str | bool
 Params = Mapping[str, Value]
+
+LEVEL_TOLERANCE = 1e-9
+"""Added before flooring (high - low) / step, so a range that is an exact multiple of the step
+(0.3 / 0.1) does not lose its last level to float error."""
+
+ON_STEP_TOLERANCE = 1e-6
+"""How far from a multiple of ``step`` (in steps) a value may be and still count as on it."""
+
+STEP_EXTRA_DECIMALS = 8
+"""Stepped floats are rounded this many decimals finer than the step, removing the float noise
+of ``low + i * step`` while staying far below the step."""
+
+CANONICAL_DIGITS = 12
+"""Significant digits under which two continuous floats count as the same value (duplicate
+checks), so values that went through an encode/decode round trip still match."""
 
 
 class SpaceError(ValueError):
@@ -55,7 +74,7 @@ class Parameter:
         if self.is_categorical:
             return len(self.choices)
         if self.step is not None:
-            return math.floor((self.high - self.low) / self.step + 1e-9) + 1
+            return math.floor((self.high - self.low) / self.step + LEVEL_TOLERANCE) + 1
         if self.kind is ParameterKind.INT:
             return int(self.high - self.low) + 1
         return None
@@ -67,7 +86,7 @@ class Parameter:
         x = float(value)
         if self.step is not None:
             index = round((x - self.low) / self.step)
-            return (index + 0.5) / self._levels()
+            return (index + 0.5) / self.discrete_levels()
         low, high = self._continuous_bounds()
         if self.log:
             return (math.log(x) - math.log(low)) / (math.log(high) - math.log(low))
@@ -79,7 +98,7 @@ class Parameter:
         if self.is_categorical:
             return self.choices[min(int(u * len(self.choices)), len(self.choices) - 1)]
         if self.step is not None:
-            index = min(int(u * self._levels()), self._levels() - 1)
+            index = min(int(u * self.discrete_levels()), self.discrete_levels() - 1)
             return self._typed(self.low + index * self.step)
         low, high = self._continuous_bounds()
         if self.log:
@@ -99,7 +118,7 @@ class Parameter:
             return False
         if self.step is not None:
             offset = (value - self.low) / self.step
-            return abs(offset - round(offset)) < 1e-6
+            return abs(offset - round(offset)) < ON_STEP_TOLERANCE
         return True
 
     def grid_values(self) -> list[Value]:
@@ -114,9 +133,11 @@ class Parameter:
         step = self.step if self.step is not None else 1.0
         return [self._typed(self.low + i * step) for i in range(levels)]
 
-    def _levels(self) -> int:
+    def discrete_levels(self) -> int:
+        """Levels of a parameter known to be discrete (categorical or stepped)."""
         levels = self.levels
-        assert levels is not None
+        if levels is None:
+            raise SpaceError(f"parameter {self.name!r} is continuous: it has no levels")
         return levels
 
     def _continuous_bounds(self) -> tuple[float, float]:
@@ -132,7 +153,7 @@ class Parameter:
         if self.step is not None:
             # Round away the float noise of low + i * step (0.1 * 3 = 0.30000000000000004),
             # at a precision far finer than the step so the value stays on its grid.
-            decimals = math.ceil(-math.log10(self.step)) + 8
+            decimals = math.ceil(-math.log10(self.step)) + STEP_EXTRA_DECIMALS
             return min(max(round(x, decimals), self.low), self.high)
         return x
 
@@ -153,11 +174,39 @@ class SearchSpace:
     """An ordered set of parameters; the order fixes the unit-cube coordinates."""
 
     parameters: tuple[Parameter, ...]
+    _decision_order: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    """Positions of the parameters, every parent before the parameters whose ``when`` names it."""
 
     def __post_init__(self) -> None:
         names = [p.name for p in self.parameters]
         if len(set(names)) != len(names):
             raise SpaceError(f"parameter names must be unique, got {names}")
+        for parameter in self.parameters:
+            for parent in parameter.when:
+                if parent not in names:
+                    raise SpaceError(f"{parameter.name}: 'when' names no parameter {parent!r}")
+        cycle = condition_cycle({p.name: list(p.when) for p in self.parameters})
+        if cycle:
+            raise SpaceError(f"'when' conditions form a cycle: {' -> '.join(cycle)}")
+        object.__setattr__(self, "_decision_order", self._parents_first())
+
+    def _parents_first(self) -> tuple[int, ...]:
+        """A topological order of the ``when`` graph, stable with respect to the list order."""
+        position = {p.name: i for i, p in enumerate(self.parameters)}
+        order: list[int] = []
+        placed: set[int] = set()
+
+        def place(i: int) -> None:
+            if i in placed:
+                return
+            for parent in self.parameters[i].when:
+                place(position[parent])
+            placed.add(i)
+            order.append(i)
+
+        for i in range(len(self.parameters)):
+            place(i)
+        return tuple(order)
 
     @classmethod
     def from_specs(cls, specs: Sequence[ParameterSpec]) -> SearchSpace:
@@ -199,11 +248,14 @@ class SearchSpace:
 
     def decode(self, point: Sequence[float] | np.ndarray) -> dict[str, Value]:
         """The parameter set at a unit-cube point, keeping only the parameters it activates."""
-        params: dict[str, Value] = {}
-        for parameter, u in zip(self.parameters, point, strict=True):
-            if self.is_active(parameter, params):
-                params[parameter.name] = parameter.from_unit(0.5 if math.isnan(u) else u)
-        return params
+        if len(point) != self.dims:
+            raise SpaceError(f"a point of this space has {self.dims} coordinates, not {len(point)}")
+        decided: dict[str, Value] = {}
+        for i in self._decision_order:
+            parameter, u = self.parameters[i], float(point[i])
+            if self.is_active(parameter, decided):
+                decided[parameter.name] = parameter.from_unit(0.5 if math.isnan(u) else u)
+        return self._in_list_order(decided)
 
     def sample(self, rng: np.random.Generator, n: int) -> list[dict[str, Value]]:
         return [self.decode(u) for u in rng.random((n, self.dims))]
@@ -215,7 +267,7 @@ class SearchSpace:
             if parameter.name in params and self.is_active(parameter, params):
                 value = params[parameter.name]
                 if parameter.kind is ParameterKind.FLOAT and parameter.step is None:
-                    value = float(f"{float(value):.12g}")
+                    value = float(f"{float(value):.{CANONICAL_DIGITS}g}")
                 key.append((parameter.name, value))
         return tuple(key)
 
@@ -236,11 +288,15 @@ class SearchSpace:
 
     def decode_values(self, values: Params) -> dict[str, Value]:
         """Keep only the parameters a full assignment activates."""
-        params: dict[str, Value] = {}
-        for parameter in self.parameters:
-            if self.is_active(parameter, params):
-                params[parameter.name] = values[parameter.name]
-        return params
+        decided: dict[str, Value] = {}
+        for i in self._decision_order:
+            parameter = self.parameters[i]
+            if self.is_active(parameter, decided):
+                decided[parameter.name] = values[parameter.name]
+        return self._in_list_order(decided)
+
+    def _in_list_order(self, params: Mapping[str, Value]) -> dict[str, Value]:
+        return {p.name: params[p.name] for p in self.parameters if p.name in params}
 
     def errors(self, params: Params) -> list[str]:
         """Why a given parameter set (e.g. one of ``initialTrials``) is not in the space."""
@@ -281,7 +337,8 @@ def _parameter_from_spec(spec: ParameterSpec) -> Parameter:
     when = {parent: tuple(values) for parent, values in (spec.when or {}).items()}
     if kind is ParameterKind.CATEGORICAL:
         return Parameter(spec.name, kind, choices=tuple(spec.choices or ()), when=when)
-    assert spec.low is not None and spec.high is not None
+    if spec.low is None or spec.high is None:
+        raise SpaceError(f"parameter {spec.name!r} needs both 'low' and 'high'")
     step = spec.step
     if kind is ParameterKind.INT and step == 1:
         step = None  # plain integers use the padded continuous encoding, log-friendly

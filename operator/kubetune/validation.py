@@ -4,17 +4,24 @@
 the rest (algorithm settings, a finite space for grid search, initialTrials inside the space)
 into an InvalidSpec condition. ``kubetune validate`` and ``kubetune run`` run every one of
 those checks offline, and each error names the field path and the fix.
+
+What a study asks of its algorithm and stopping rule (several objectives, a training
+resource) is checked against the capabilities each declares (``kubetune.algorithms``,
+``kubetune.stopping``), and a refusal names the ones that can.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
 
-from kubetune.api.study import StudySpec, TuningStudy
+from kubetune import algorithms, stopping
+from kubetune.api.capabilities import Capabilities
+from kubetune.api.study import NO_RULE, StudySpec, TuningStudy
 from kubetune.engine import Planner
 from kubetune.space import SearchSpace
 from kubetune.template import references
@@ -39,29 +46,127 @@ class InvalidStudy(ValueError):
 
 def parse_study(document: Mapping[str, Any]) -> TuningStudy:
     """A validated study, or InvalidStudy naming every bad field."""
+    non_finite = non_finite_errors(document)
     try:
         study = TuningStudy.model_validate(document)
     except ValidationError as error:
-        raise InvalidStudy([_from_pydantic(e) for e in error.errors()]) from None
+        reported = {e.path for e in non_finite}
+        errors = [e for e in map(_from_pydantic, error.errors()) if e.path not in reported]
+        raise InvalidStudy(non_finite + errors) from None
+    if non_finite:  # in a free-form part (the job spec): the models never looked
+        raise InvalidStudy(non_finite)
     errors = semantic_errors(study.spec, study.metadata.name)
     if errors:
         raise InvalidStudy(errors)
     return study
 
 
+def non_finite_errors(node: Any, path: str = "") -> list[FieldError]:
+    """Every ``.inf``/``.nan`` anywhere in a manifest, by field path.
+
+    No field of a study can mean infinity or "not a number"; the models refuse them in typed
+    fields, and this walk also finds them in free-form ones (settings, the job spec) with the
+    same message.
+    """
+    if isinstance(node, float) and not math.isfinite(node):
+        spelt = ".nan" if math.isnan(node) else ("-.inf" if node < 0 else ".inf")
+        return [FieldError(path or "(document)", f"{spelt} is not allowed; give a finite number")]
+    if isinstance(node, Mapping):
+        return [
+            error
+            for key, child in node.items()
+            for error in non_finite_errors(child, f"{path}.{key}" if path else str(key))
+        ]
+    if isinstance(node, list | tuple):
+        return [
+            error
+            for i, child in enumerate(node)
+            for error in non_finite_errors(child, f"{path}[{i}]")
+        ]
+    return []
+
+
 def semantic_errors(spec: StudySpec, name: str) -> list[FieldError]:
-    """What the schema cannot say: initial trials in the space, algorithm and rule settings."""
+    """What the schema cannot say: initial trials in the space, algorithm and rule settings,
+    and whether the algorithm and rule can do what the study asks."""
     errors: list[FieldError] = []
     space = SearchSpace.from_specs(spec.parameters)
     for i, params in enumerate(spec.initial_trials):
         for problem in space.errors(params):
             errors.append(FieldError(f"spec.initialTrials[{i}]", problem))
     errors.extend(_template_errors(spec))
+    capability = capability_errors(spec)
+    errors.extend(capability)
+    if capability:
+        return errors  # building the algorithm would only repeat them less clearly
     try:
         Planner(spec, name)
-    except ValueError as error:  # settings, grid on a continuous space, missing resource
+    except ValueError as error:  # unknown names, settings, grid on a continuous space
         errors.extend(_planner_errors(str(error), spec))
     return errors
+
+
+def capability_errors(spec: StudySpec) -> list[FieldError]:
+    """Unknown algorithm or rule names, and what the study asks of its algorithm and rule
+    that they cannot do."""
+    errors: list[FieldError] = []
+    objectives = len(spec.objective_list)
+    algorithm = algorithms.REGISTRY.get(spec.algorithm.name)
+    if algorithm is None:
+        errors.append(
+            FieldError(
+                "spec.algorithm.name",
+                f"{spec.algorithm.name!r} is not an algorithm; choose one of "
+                f"{', '.join(algorithms.REGISTRY)}",
+            )
+        )
+    else:
+        caps = algorithm.capabilities
+        if objectives > 1 and not caps.several_objectives:
+            able = _able(algorithms.REGISTRY, lambda c: c.several_objectives)
+            errors.append(
+                FieldError(
+                    "spec.algorithm.name",
+                    f"{algorithm.name} optimizes one objective, this study has {objectives}; "
+                    f"choose one that handles several: {able}",
+                )
+            )
+        if caps.needs_resource and spec.budget.resource is None:
+            errors.append(
+                FieldError(
+                    "spec.budget.resource",
+                    f"{algorithm.name} hands out a training resource: set "
+                    "spec.budget.resource {name, min, max} and pass ${budget} to the trial; "
+                    "algorithms that need none: "
+                    + _able(algorithms.REGISTRY, lambda c: not c.needs_resource),
+                )
+            )
+    rule = stopping.REGISTRY.get(spec.early_stopping.rule)
+    if rule is None and spec.early_stopping.rule != NO_RULE:
+        errors.append(
+            FieldError(
+                "spec.earlyStopping.rule",
+                f"{spec.early_stopping.rule!r} is not a stopping rule; choose one of "
+                f"{', '.join(stopping.names())}",
+            )
+        )
+    if rule is not None and objectives > 1 and not rule.capabilities.several_objectives:
+        able = _able(stopping.REGISTRY, lambda c: c.several_objectives)
+        errors.append(
+            FieldError(
+                "spec.earlyStopping.rule",
+                f"{rule.name} judges one objective, this study has {objectives}; "
+                f"choose one that handles several: {able or stopping.NO_RULE}",
+            )
+        )
+    return errors
+
+
+def _able(
+    registry: Mapping[str, algorithms.Algorithm | stopping.Rule],
+    can: Callable[[Capabilities], bool],
+) -> str:
+    return ", ".join(name for name, d in registry.items() if can(d.capabilities))
 
 
 def _template_errors(spec: StudySpec) -> list[FieldError]:

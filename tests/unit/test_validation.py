@@ -37,7 +37,7 @@ BROKEN = [
     (
         "unknown algorithm",
         lambda s: s["algorithm"].update(name="annealing"),
-        "spec.algorithm.name: Input should be 'random'",
+        "spec.algorithm.name: 'annealing' is not an algorithm; choose one of grid, random",
     ),
     (
         "settings of the wrong type",

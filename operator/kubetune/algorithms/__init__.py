@@ -1,78 +1,108 @@
 """Suggestion algorithms, one module each, behind the ``Suggester`` contract of ``base``.
 
-``create`` turns a manifest's ``algorithm: {name, settings}`` into a ready suggester and turns
-bad settings into errors that name the field.
+**The registry.** Every algorithm is declared once, in its own module, by a module-level
+``ALGORITHM = Algorithm(name=…, suggester=…, family=…, summary=…, use_when=…,
+capabilities=Capabilities(…))``. Importing this package imports every module in it
+(``pkgutil``) and collects those declarations into ``REGISTRY``; nothing here lists them.
+Adding an algorithm therefore touches its module, its test and its row of
+docs/algorithms.md (generated, see ``docs_table``), nothing else.
+
+Everything else derives from the registry: the names ``spec.algorithm.name`` accepts (the
+CRD's ``enum`` and ``kubetune validate``), the CRD's typed settings, the capability checks of
+``kubetune.validation`` and the docs table. ``kubetune.api`` sits *below* this package and
+cannot import it, so ``AlgorithmSpec.name`` is a plain string there: the CRD generator is
+handed the registry's names (``kubetune crds``), and validation looks the name up here.
 """
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import ValidationError
-
-from kubetune.algorithms._asha import Asha
-from kubetune.algorithms._bayesopt import BayesOpt
-from kubetune.algorithms._cmaes import CmaEs
-from kubetune.algorithms._grid import GridSearch
-from kubetune.algorithms._hyperband import Hyperband
-from kubetune.algorithms._random import RandomSearch
-from kubetune.algorithms._sobol import SobolSearch
-from kubetune.algorithms._tpe import Tpe
 from kubetune.algorithms.base import (
+    Algorithm,
     AlgorithmSettings,
+    Family,
     History,
     IntermediateValue,
+    NoSettings,
+    SettingsError,
     StopDecision,
     Suggester,
     Suggestion,
     TrialRecord,
     TrialState,
+    next_index,
 )
+from kubetune.api.capabilities import capability_table
 from kubetune.space import SearchSpace
 
-ALGORITHMS: dict[str, type[Suggester]] = {
-    "random": RandomSearch,
-    "grid": GridSearch,
-    "sobol": SobolSearch,
-    "asha": Asha,
-    "hyperband": Hyperband,
-    "bayesopt": BayesOpt,
-    "tpe": Tpe,
-    "cmaes": CmaEs,
+DECLARATION = "ALGORITHM"
+"""The module-level name under which an algorithm module declares its ``Algorithm``."""
+
+
+def _discover() -> dict[str, Algorithm]:
+    """Every ``ALGORITHM`` declared by a module of this package, by name."""
+    found: dict[str, Algorithm] = {}
+    for module_info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"{__name__}.{module_info.name}")
+        declaration = getattr(module, DECLARATION, None)
+        if not isinstance(declaration, Algorithm):
+            continue
+        if declaration.name in found:
+            raise ImportError(f"two modules declare the algorithm {declaration.name!r}")
+        found[declaration.name] = declaration
+    return dict(sorted(found.items(), key=lambda item: (item[1].family, item[0])))
+
+
+REGISTRY: Mapping[str, Algorithm] = _discover()
+"""Every algorithm, by manifest name, simple search first."""
+
+ALGORITHMS: Mapping[str, type[Suggester[Any]]] = {
+    name: declaration.suggester for name, declaration in REGISTRY.items()
 }
+"""The suggester class of each algorithm (derived from ``REGISTRY``)."""
 
 
-class SettingsError(ValueError):
-    """Algorithm settings that do not fit the algorithm; the message names each bad field."""
+def lookup(name: str) -> Algorithm:
+    """The declaration of ``spec.algorithm.name``, or SettingsError listing the choices."""
+    declaration = REGISTRY.get(name)
+    if declaration is None:
+        raise SettingsError(
+            f"spec.algorithm.name: {name!r} is not available; choose one of {sorted(REGISTRY)}"
+        )
+    return declaration
 
 
 def parse_settings(name: str, settings: Mapping[str, Any]) -> AlgorithmSettings:
-    algorithm = ALGORITHMS.get(name)
-    if algorithm is None:
-        raise SettingsError(
-            f"spec.algorithm.name: {name!r} is not available; choose one of {sorted(ALGORITHMS)}"
-        )
-    try:
-        return algorithm.Settings.model_validate(dict(settings))
-    except ValidationError as error:
-        problems = "; ".join(
-            f"spec.algorithm.settings.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
-            for e in error.errors()
-        )
-        raise SettingsError(problems) from None
+    return lookup(name).parse_settings(settings)
 
 
-def create(name: str, space: SearchSpace, settings: Mapping[str, Any], seed: int) -> Suggester:
+def create(name: str, space: SearchSpace, settings: Mapping[str, Any], seed: int) -> Suggester[Any]:
     """A suggester for a manifest's algorithm section; raises SettingsError or SpaceError."""
-    return ALGORITHMS[name](space, parse_settings(name, settings), seed)
+    return lookup(name).create(space, settings, seed)
+
+
+def docs_table() -> str:
+    """The algorithms table of docs/algorithms.md, generated from the declarations."""
+    return capability_table(
+        ["name", "what", "choose it when"],
+        [((f"`{d.name}`", d.summary, d.use_when), d.capabilities) for d in REGISTRY.values()],
+    )
 
 
 __all__ = [
     "ALGORITHMS",
+    "DECLARATION",
+    "REGISTRY",
+    "Algorithm",
     "AlgorithmSettings",
+    "Family",
     "History",
     "IntermediateValue",
+    "NoSettings",
     "SettingsError",
     "StopDecision",
     "Suggester",
@@ -80,5 +110,8 @@ __all__ = [
     "TrialRecord",
     "TrialState",
     "create",
+    "docs_table",
+    "lookup",
+    "next_index",
     "parse_settings",
 ]

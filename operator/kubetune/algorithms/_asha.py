@@ -8,11 +8,27 @@ the best 1/η of its peers. Scales to any number of parallel trials; see
 
 from __future__ import annotations
 
-from kubetune.algorithms._successive_halving import Bracket, SuccessiveHalving
+from kubetune.algorithms._successive_halving import (
+    Bracket,
+    SuccessiveHalving,
+    SuccessiveHalvingSettings,
+)
+from kubetune.algorithms.base import Algorithm, Family
+from kubetune.api.capabilities import Capabilities
 
 
-class Asha(SuccessiveHalving):
+class Asha(SuccessiveHalving[SuccessiveHalvingSettings]):
     name = "asha"
 
     def make_brackets(self) -> tuple[Bracket, ...]:
         return (Bracket.ladder(self.min_resource, self.max_resource, self.eta),)
+
+
+ALGORITHM = Algorithm(
+    name="asha",
+    suggester=Asha,
+    family=Family.MULTI_FIDELITY,
+    summary="asynchronous successive halving (a scheduler)",
+    use_when="trials that report a learning curve over a resource",
+    capabilities=Capabilities(needs_resource=True, reads_intermediate=True, stops_trials=True),
+)

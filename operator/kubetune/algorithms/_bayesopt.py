@@ -31,11 +31,16 @@ from kubetune.algorithms._geometry import ENUMERABLE_LEVELS, Geometry
 from kubetune.algorithms._gp import GaussianProcess, fit_kernel
 from kubetune.algorithms._sobol import SobolSearch
 from kubetune.algorithms.base import (
+    Algorithm,
     AlgorithmSettings,
+    Family,
     History,
+    NoSettings,
     Suggester,
     Suggestion,
+    next_index,
 )
+from kubetune.api.capabilities import Capabilities
 from kubetune.space import SearchSpace
 
 # Losses more than this many robust standard deviations above the median are compressed
@@ -107,23 +112,19 @@ class _Goal:
     reference: np.ndarray | None = None
 
 
-class BayesOpt(Suggester):
+class BayesOpt(Suggester[BayesOptSettings]):
     Settings = BayesOptSettings
 
-    def __init__(self, space: SearchSpace, settings: AlgorithmSettings, seed: int) -> None:
+    def __init__(self, space: SearchSpace, settings: BayesOptSettings, seed: int) -> None:
         super().__init__(space, settings, seed)
-        assert isinstance(settings, BayesOptSettings)
-        self.options = settings
         self.geometry = Geometry.of(space)
 
     def suggest(self, history: History, n: int) -> list[Suggestion]:
         geometry = self.geometry
         chosen: list[Suggestion] = []
-        initial = min(n, max(0, self.options.n_initial_trials - len(history.trials)))
+        initial = min(n, max(0, self.settings.n_initial_trials - next_index(history)))
         if initial:
-            chosen = SobolSearch(self.space, AlgorithmSettings(), self.seed).suggest(
-                history, initial
-            )
+            chosen = SobolSearch(self.space, NoSettings(), self.seed).suggest(history, initial)
         x, y, taken = geometry.read(history, chosen)
         rng = self.rng(history, "bayesopt")
         if len(chosen) < n and (len(y) < 2 or np.ptp(y) == 0):
@@ -132,7 +133,7 @@ class BayesOpt(Suggester):
             return chosen + geometry.fresh(uniform, taken, n - len(chosen))
         if len(chosen) == n:
             return chosen
-        model_index = _subset(x, y, self.options.max_model_trials)
+        model_index = _subset(x, y, self.settings.max_model_trials)
         x, y = x[model_index], y[model_index]
         features = _features(self.geometry, x)
         target = _warp(y)
@@ -164,16 +165,16 @@ class BayesOpt(Suggester):
         if not len(points):
             return gp
         features = _features(self.geometry, points)
-        if self.options.batch_strategy is BatchStrategy.CONSTANT_LIAR:
+        if self.settings.batch_strategy is BatchStrategy.CONSTANT_LIAR:
             values = np.full(len(points), float(target.min()))
         else:
             values = gp.predict(features)[0]
         return gp.condition_on(features, values)
 
     def _goal(self, model: GaussianProcess) -> _Goal:
-        margin = self.options.ei_margin
-        joint = self.options.ei_incumbent is Incumbent.JOINT
-        if joint and self.options.acquisition is not Acquisition.UCB:
+        margin = self.settings.ei_margin
+        joint = self.settings.ei_incumbent is Incumbent.JOINT
+        if joint and self.settings.acquisition is not Acquisition.UCB:
             return _Goal(-margin, model.x[int(np.argmin(model.y))])
         return _Goal(float(model.y.min()) - margin)
 
@@ -192,7 +193,7 @@ class BayesOpt(Suggester):
 
     def _acquire(self, gp: GaussianProcess, goal: _Goal, x: np.ndarray) -> np.ndarray:
         mean, var, _, _ = self._posterior(gp, goal, x)
-        return evaluate(self.options.acquisition, mean, var, goal.best, self.options.ucb_beta)[0]
+        return evaluate(self.settings.acquisition, mean, var, goal.best, self.settings.ucb_beta)[0]
 
     def _maximize(
         self, gp: GaussianProcess, goal: _Goal, incumbents: np.ndarray, rng: np.random.Generator
@@ -249,9 +250,10 @@ class BayesOpt(Suggester):
         def negative(flat: np.ndarray) -> tuple[float, np.ndarray]:
             mean, var, dmean, dvar = self._posterior(gp, goal, assemble(flat), gradient=True)
             value, grad = evaluate(
-                self.options.acquisition, mean, var, goal.best, self.options.ucb_beta, dmean, dvar
+                self.settings.acquisition, mean, var, goal.best, self.settings.ucb_beta, dmean, dvar
             )
-            assert grad is not None
+            if grad is None:  # evaluate returns a gradient whenever it is given dmean/dvar
+                raise RuntimeError("the acquisition gave no gradient")
             return -float(value.sum()), -grad[free]
 
         result = optimize.minimize(
@@ -346,3 +348,13 @@ def _perturb(
         points[flip, dim] = rng.random(int(flip.sum()))
         points[~flip, dim] = base[dim]
     return np.asarray(np.clip(points, 0.0, 1.0))
+
+
+ALGORITHM = Algorithm(
+    name="bayesopt",
+    suggester=BayesOpt,
+    family=Family.MODEL_BASED,
+    summary="Gaussian-process Bayesian optimization",
+    use_when="expensive trials, up to ~20 parameters",
+    capabilities=Capabilities(),
+)

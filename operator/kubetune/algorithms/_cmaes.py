@@ -34,7 +34,16 @@ from scipy import special
 
 from kubetune.algorithms._geometry import Geometry
 from kubetune.algorithms._random import RandomSearch
-from kubetune.algorithms.base import AlgorithmSettings, History, Suggester, Suggestion
+from kubetune.algorithms.base import (
+    Algorithm,
+    AlgorithmSettings,
+    Family,
+    History,
+    NoSettings,
+    Suggester,
+    Suggestion,
+)
+from kubetune.api.capabilities import Capabilities
 from kubetune.space import SearchSpace
 
 _TOL_X = 1e-6  # restart once every coordinate's spread is below this (unit cube)
@@ -106,13 +115,11 @@ class _State:
         return np.asarray(((y @ self.basis) / self.scales) @ self.basis.T)
 
 
-class CmaEs(Suggester):
+class CmaEs(Suggester[CmaEsSettings]):
     Settings = CmaEsSettings
 
-    def __init__(self, space: SearchSpace, settings: AlgorithmSettings, seed: int) -> None:
+    def __init__(self, space: SearchSpace, settings: CmaEsSettings, seed: int) -> None:
         super().__init__(space, settings, seed)
-        assert isinstance(settings, CmaEsSettings)
-        self.options = settings
         self.geometry = Geometry.of(space)
         self.numeric = np.flatnonzero(~self.geometry.categorical)
         n = len(self.numeric)
@@ -124,7 +131,7 @@ class CmaEs(Suggester):
         taken = self.geometry.read(history)[2]
         rng = self.rng(history, "cmaes")
         if not len(self.numeric):
-            return RandomSearch(self.space, AlgorithmSettings(), self.seed).suggest(history, n)
+            return RandomSearch(self.space, NoSettings(), self.seed).suggest(history, n)
         state = self._replay(history)
         scale = self._margin(state)
         chosen: list[Suggestion] = []
@@ -143,7 +150,7 @@ class CmaEs(Suggester):
             mean = np.full(dims, 0.5)
         else:
             mean = np.random.default_rng([self.seed, restart]).random(dims)
-        return _State(dims, population, mean, self.options.sigma0, restart)
+        return _State(dims, population, mean, self.settings.sigma0, restart)
 
     def _replay(self, history: History) -> _State:
         state = self._start(0, self.base_population)
@@ -159,14 +166,14 @@ class CmaEs(Suggester):
             x = np.where(np.isnan(x), state.mean, x)
             self._update(state, x, f, scale)
             if self._should_restart(state):
-                grown = int(state.population * self.options.population_growth)
+                grown = int(state.population * self.settings.population_growth)
                 state = self._start(state.restart + 1, max(grown, state.population + 1))
         return state
 
     def _margin(self, state: _State) -> np.ndarray:
         """Per-coordinate sampling scale: 1, or more for discrete coordinates near freezing."""
         scale = np.ones(state.dims)
-        if not self.options.margin or not len(self.discrete):
+        if not self.settings.margin or not len(self.discrete):
             return scale
         alpha = 1.0 / (state.dims * state.population)
         quantile = float(special.ndtri(1.0 - alpha))
@@ -236,7 +243,7 @@ class CmaEs(Suggester):
         state.best_history.append(float(f.min()))
 
     def _should_restart(self, state: _State) -> bool:
-        if self.options.restart_strategy is RestartStrategy.NONE:
+        if self.settings.restart_strategy is RestartStrategy.NONE:
             return False
         spread = state.sigma * np.sqrt(np.diag(state.cov))
         continuous = np.setdiff1d(np.arange(state.dims), self.discrete)
@@ -249,3 +256,13 @@ class CmaEs(Suggester):
         window = 10 + math.ceil(30 * state.dims / state.population)
         recent = state.best_history[-window:]
         return len(recent) == window and max(recent) - min(recent) < _TOL_FUN
+
+
+ALGORITHM = Algorithm(
+    name="cmaes",
+    suggester=CmaEs,
+    family=Family.MODEL_BASED,
+    summary="CMA-ES with restarts",
+    use_when="continuous spaces, long studies",
+    capabilities=Capabilities(population=True),
+)

@@ -198,8 +198,7 @@ def _to_unit_many(parameter: Parameter, values: list[Value]) -> np.ndarray:
         )
     x = np.array(values, dtype=float)
     if parameter.step is not None:
-        count = parameter.levels
-        assert count is not None
+        count = parameter.discrete_levels()
         return np.asarray((np.round((x - parameter.low) / parameter.step) + 0.5) / count)
     if parameter.kind is ParameterKind.INT:
         return _int_unit(parameter, x)
@@ -217,8 +216,7 @@ def _category_index(column: np.ndarray, count: int) -> np.ndarray:
 def _snap_parameter(parameter: Parameter, u: np.ndarray) -> np.ndarray:
     if parameter.kind is ParameterKind.INT and parameter.step is None:
         return _int_unit(parameter, _int_value(parameter, u))
-    count = parameter.levels
-    assert count is not None
+    count = parameter.discrete_levels()
     return np.asarray((np.minimum(np.floor(u * count), count - 1) + 0.5) / count)
 
 

@@ -2,6 +2,8 @@
 
 The order is shuffled with the seed so that a study stopped after a fraction of the grid has
 still seen all of it coarsely, rather than only the first values of the first parameter.
+Trial ``i`` gets the first point of that order not taken by trials before it, so each trial
+gets the same point at any parallelism.
 """
 
 from __future__ import annotations
@@ -9,17 +11,27 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field
 
-from kubetune.algorithms.base import AlgorithmSettings, History, Suggester, Suggestion, fresh
+from kubetune.algorithms.base import (
+    Algorithm,
+    AlgorithmSettings,
+    Family,
+    History,
+    Suggester,
+    Suggestion,
+    fresh,
+)
+from kubetune.api.capabilities import Capabilities
 from kubetune.space import SearchSpace, SpaceError
 
 MAX_GRID_POINTS = 1_000_000
+"""Largest grid accepted: enumerating it happens in the operator, on every restart."""
 
 
 class GridSettings(AlgorithmSettings):
     shuffle: bool = Field(default=True, description="Visit the grid in a seeded random order.")
 
 
-class GridSearch(Suggester):
+class GridSearch(Suggester[GridSettings]):
     Settings = GridSettings
 
     def __init__(self, space: SearchSpace, settings: GridSettings, seed: int) -> None:
@@ -37,3 +49,13 @@ class GridSearch(Suggester):
 
     def suggest(self, history: History, n: int) -> list[Suggestion]:
         return fresh(self.space, self._points, history.taken(self.space), n)
+
+
+ALGORITHM = Algorithm(
+    name="grid",
+    suggester=GridSearch,
+    family=Family.SIMPLE,
+    summary="every combination of a finite space",
+    use_when="few discrete parameters you want covered exactly",
+    capabilities=Capabilities(several_objectives=True),
+)

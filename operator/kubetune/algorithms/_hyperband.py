@@ -24,8 +24,13 @@ from kubetune.algorithms._successive_halving import (
     SuccessiveHalvingSettings,
     smooth_round_robin,
 )
-from kubetune.algorithms.base import AlgorithmSettings
+from kubetune.algorithms.base import Algorithm, Family
+from kubetune.api.capabilities import Capabilities
 from kubetune.space import SearchSpace
+
+FLOOR_TOLERANCE = 1e-9
+"""Added before flooring log_η(max/min), so a ratio that is an exact power of η (81/1 for η = 3)
+is not floored one short by float error."""
 
 
 class HyperbandSettings(SuccessiveHalvingSettings):
@@ -37,11 +42,11 @@ class HyperbandSettings(SuccessiveHalvingSettings):
     )
 
 
-class Hyperband(SuccessiveHalving):
+class Hyperband(SuccessiveHalving[HyperbandSettings]):
     name = "hyperband"
     Settings = HyperbandSettings
 
-    def __init__(self, space: SearchSpace, settings: AlgorithmSettings, seed: int) -> None:
+    def __init__(self, space: SearchSpace, settings: HyperbandSettings, seed: int) -> None:
         super().__init__(space, settings, seed)
         # Li et al.: bracket with s halvings gets ceil(B/(s+1) · η^s) of every round's trials.
         count = len(self.brackets)
@@ -52,11 +57,10 @@ class Hyperband(SuccessiveHalving):
 
     def make_brackets(self) -> tuple[Bracket, ...]:
         ratio = self.max_resource / self.min_resource
-        s_max = math.floor(math.log(ratio) / math.log(self.eta) + 1e-9)
+        s_max = math.floor(math.log(ratio) / math.log(self.eta) + FLOOR_TOLERANCE)
         count = s_max + 1
-        wanted = getattr(self.settings, "brackets", None)
-        if isinstance(wanted, int):
-            count = min(count, wanted)
+        if self.settings.brackets is not None:
+            count = min(count, self.settings.brackets)
         return tuple(
             Bracket.ladder(self.min_resource * self.eta**b, self.max_resource, self.eta)
             for b in range(count)
@@ -64,3 +68,13 @@ class Hyperband(SuccessiveHalving):
 
     def bracket_of(self, index: int) -> int:
         return self.schedule[index % len(self.schedule)]
+
+
+ALGORITHM = Algorithm(
+    name="hyperband",
+    suggester=Hyperband,
+    family=Family.MULTI_FIDELITY,
+    summary="successive halving in several brackets (a scheduler)",
+    use_when="like asha, when you do not know how early the resource predicts the end",
+    capabilities=Capabilities(needs_resource=True, reads_intermediate=True, stops_trials=True),
+)

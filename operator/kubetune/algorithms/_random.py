@@ -1,21 +1,58 @@
 """Random search: independent uniform draws in the unit cube (log scales honoured by the space).
 
 The baseline every other algorithm must beat, and the right choice for a first look at a
-space or for many cheap parallel trials.
+space or for many cheap parallel trials. Trial ``i`` draws from a stream keyed on ``i`` alone,
+so it gets the same parameters at any parallelism.
 """
 
 from __future__ import annotations
 
-from kubetune.algorithms.base import History, Suggester, Suggestion, fresh
+from kubetune.algorithms.base import (
+    Algorithm,
+    Family,
+    History,
+    NoSettings,
+    Suggester,
+    Suggestion,
+    next_index,
+)
+from kubetune.api.capabilities import Capabilities
+from kubetune.space import Value
 
-# Finite spaces can be nearly used up; draw this many candidates per wanted suggestion so a
-# duplicate is replaced by another draw instead of returning short.
-_OVERSAMPLING = 20
+DRAWS_PER_TRIAL = 20
+"""Finite spaces can be nearly used up: each trial draws this many candidates from its own
+stream and takes the first one not yet taken, instead of returning short."""
 
 
-class RandomSearch(Suggester):
+class RandomSearch(Suggester[NoSettings]):
     def suggest(self, history: History, n: int) -> list[Suggestion]:
-        rng = self.rng(history, "random")
-        return fresh(
-            self.space, self.space.sample(rng, n * _OVERSAMPLING), history.taken(self.space), n
-        )
+        taken = history.taken(self.space)
+        first = next_index(history)
+        chosen: list[Suggestion] = []
+        for index in range(first, first + n):
+            params = self._draw(index, taken)
+            if params is None:
+                break
+            chosen.append(Suggestion(params))
+        return chosen
+
+    def _draw(
+        self, index: int, taken: set[tuple[tuple[str, Value], ...]]
+    ) -> dict[str, Value] | None:
+        """Trial ``index``'s parameters: its stream's first untaken draw (then marked taken)."""
+        for params in self.space.sample(self.index_rng(index, "random"), DRAWS_PER_TRIAL):
+            key = self.space.canonical(params)
+            if key not in taken:
+                taken.add(key)
+                return params
+        return None
+
+
+ALGORITHM = Algorithm(
+    name="random",
+    suggester=RandomSearch,
+    family=Family.SIMPLE,
+    summary="independent uniform draws",
+    use_when="a first look, or very many cheap parallel trials",
+    capabilities=Capabilities(several_objectives=True),
+)

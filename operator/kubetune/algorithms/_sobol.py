@@ -1,7 +1,8 @@
 """Sobol search: a scrambled low-discrepancy sequence, covering the space more evenly than random.
 
-Point ``i`` of the sequence goes to the ``i``-th suggestion in the order trials were created,
-so the sequence resumes exactly where it stopped after a restart.
+Point ``i`` of the sequence goes to trial ``i`` (the first one not yet taken at or after
+``i``, in finite spaces), so the sequence resumes exactly where it stopped after a restart and
+each trial gets the same point at any parallelism.
 """
 
 from __future__ import annotations
@@ -11,22 +12,42 @@ import warnings
 import numpy as np
 from scipy.stats import qmc
 
-from kubetune.algorithms.base import History, Suggester, Suggestion, fresh
+from kubetune.algorithms.base import (
+    Algorithm,
+    Family,
+    History,
+    NoSettings,
+    Suggester,
+    Suggestion,
+    fresh,
+    next_index,
+)
+from kubetune.api.capabilities import Capabilities
 
-# How far past the already-used prefix of the sequence to look when duplicates (finite
-# spaces) swallow points.
-_LOOKAHEAD = 20
+LOOKAHEAD = 20
+"""How many points past the wanted ones to look at when duplicates (finite spaces) swallow
+points, per wanted suggestion."""
 
 
-class SobolSearch(Suggester):
+class SobolSearch(Suggester[NoSettings]):
     def suggest(self, history: History, n: int) -> list[Suggestion]:
-        start = len(history.trials)
+        start = next_index(history)
         engine = qmc.Sobol(d=self.space.dims, scramble=True, seed=np.random.default_rng(self.seed))
         if start:
             engine.fast_forward(start)
         with warnings.catch_warnings():
             # Any prefix of the sequence is well spread; the power-of-two advice does not apply.
             warnings.simplefilter("ignore", UserWarning)
-            points = engine.random(n * _LOOKAHEAD)
+            points = engine.random(n * LOOKAHEAD)
         candidates = [self.space.decode(u) for u in points]
         return fresh(self.space, candidates, history.taken(self.space), n)
+
+
+ALGORITHM = Algorithm(
+    name="sobol",
+    suggester=SobolSearch,
+    family=Family.SIMPLE,
+    summary="a scrambled low-discrepancy sequence",
+    use_when="like random, but evenly spread: better coverage for the same count",
+    capabilities=Capabilities(several_objectives=True),
+)

@@ -30,7 +30,7 @@ import bisect
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 import numpy as np
 from pydantic import Field, ValidationInfo, field_validator, model_validator
@@ -38,6 +38,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 from kubetune.algorithms.base import (
     AlgorithmSettings,
     History,
+    SettingsError,
     StopDecision,
     Suggester,
     Suggestion,
@@ -50,11 +51,13 @@ from kubetune.space import SearchSpace
 Sampler = Literal["random", "sobol", "tpe", "bayesopt"]
 _MODEL_SAMPLERS = ("tpe", "bayesopt")
 
-# A model sampler is fitted once a resource level has this many observations beyond the
-# number of parameters (BOHB's ``min_points_in_model`` is dims + 1).
-_MODEL_EXTRA_POINTS = 2
-# Rung positions are products of floats; treat a rung this close to maxResource as the end.
-_RELATIVE_TOLERANCE = 1e-9
+MODEL_EXTRA_POINTS = 2
+"""A model sampler is fitted once a resource level has this many observations beyond the
+number of parameters (BOHB's ``min_points_in_model`` is dims + 1)."""
+
+RELATIVE_TOLERANCE = 1e-9
+"""Rung positions are products of floats: a rung this close (relatively) to a level, or to
+maxResource, counts as reaching it."""
 
 
 class SuccessiveHalvingSettings(AlgorithmSettings):
@@ -118,7 +121,7 @@ class Bracket:
     def ladder(cls, first: float, end: float, eta: float) -> Bracket:
         rungs = []
         level = first
-        while level < end * (1 - _RELATIVE_TOLERANCE):
+        while level < end * (1 - RELATIVE_TOLERANCE):
             rungs.append(level)
             level *= eta
         return cls(tuple(rungs))
@@ -134,7 +137,7 @@ class _Trajectory:
 
     def at(self, level: float) -> float | None:
         """Loss at the first report at or past ``level``; None if the trial is not there yet."""
-        i = bisect.bisect_left(self.steps, level - _RELATIVE_TOLERANCE)
+        i = bisect.bisect_left(self.steps, level - RELATIVE_TOLERANCE)
         return self.losses[i] if i < len(self.steps) else None
 
     @property
@@ -142,21 +145,25 @@ class _Trajectory:
         return self.steps[-1] if self.steps else -math.inf
 
 
-class SuccessiveHalving(Suggester):
-    """Base of ``asha`` and ``hyperband``: subclasses say which brackets exist and who is where."""
+HalvingSettingsT = TypeVar("HalvingSettingsT", bound=SuccessiveHalvingSettings)
+
+
+class SuccessiveHalving(Suggester[HalvingSettingsT], Generic[HalvingSettingsT]):
+    """Base of ``asha`` and ``hyperband``: subclasses say which brackets exist and who is where.
+
+    Both declare ``needs_resource``: the engine fills minResource/maxResource from
+    ``spec.budget.resource`` and validation refuses a study without one.
+    """
 
     Settings = SuccessiveHalvingSettings
-    requires_resource: ClassVar[bool] = True
-    """The engine fills minResource/maxResource from spec.budget.resource; without one, invalid."""
 
     name: ClassVar[str]
 
-    def __init__(self, space: SearchSpace, settings: AlgorithmSettings, seed: int) -> None:
+    def __init__(self, space: SearchSpace, settings: HalvingSettingsT, seed: int) -> None:
         super().__init__(space, settings, seed)
-        if not isinstance(settings, SuccessiveHalvingSettings):
-            raise TypeError(f"{self.name} needs SuccessiveHalvingSettings, got {type(settings)}")
+        # The settings validator refuses a missing resource; this narrows the type.
         if settings.min_resource is None or settings.max_resource is None:
-            raise ValueError(f"{self.name} needs minResource and maxResource (budget.resource)")
+            raise SettingsError(f"{self.name} needs minResource and maxResource (budget.resource)")
         self.min_resource = settings.min_resource
         self.max_resource = settings.max_resource
         self.eta = settings.reduction_factor
@@ -190,7 +197,9 @@ class SuccessiveHalving(Suggester):
         for trial in history.running:
             bracket = self.bracket_of(trial.index)
             own = paths[trial.index]
-            reached = [r for r in self.brackets[bracket].rungs if own.last_step >= r - 1e-9]
+            reached = [
+                r for r in self.brackets[bracket].rungs if own.last_step >= r - RELATIVE_TOLERANCE
+            ]
             value = own.at(reached[-1]) if reached else None
             if value is None:
                 continue
@@ -237,7 +246,7 @@ class SuccessiveHalving(Suggester):
         """
         levels = sorted({r for b in self.brackets for r in b.rungs} | {self.max_resource})
         paths = [(t, _Trajectory(history, t)) for t in history.trials]
-        enough = self.space.dims + 1 + _MODEL_EXTRA_POINTS
+        enough = self.space.dims + 1 + MODEL_EXTRA_POINTS
         for level in reversed(levels):
             values = {t.index: self._value_at(history, t, path, level) for t, path in paths}
             if sum(v is not None for v in values.values()) < enough:
@@ -268,14 +277,14 @@ class SuccessiveHalving(Suggester):
 
 def _samplers(
     space: SearchSpace, settings: SuccessiveHalvingSettings, seed: int
-) -> tuple[Suggester, Suggester | None]:
+) -> tuple[Suggester[Any], Suggester[Any] | None]:
     """The plain sampler, and the model sampler when one is asked for (looked up at call time:
     model algorithms live beside this module and register in the same registry)."""
     from kubetune import algorithms
 
     if settings.sampler in _MODEL_SAMPLERS:
-        if settings.sampler not in algorithms.ALGORITHMS:
-            raise algorithms.SettingsError(
+        if settings.sampler not in algorithms.REGISTRY:
+            raise SettingsError(
                 f"spec.algorithm.settings.sampler: {settings.sampler!r} is not available here"
             )
         model = algorithms.create(settings.sampler, space, settings.sampler_settings, seed)

@@ -28,7 +28,17 @@ from scipy import special
 
 from kubetune.algorithms._geometry import Geometry
 from kubetune.algorithms._sobol import SobolSearch
-from kubetune.algorithms.base import AlgorithmSettings, History, Suggester, Suggestion
+from kubetune.algorithms.base import (
+    Algorithm,
+    AlgorithmSettings,
+    Family,
+    History,
+    NoSettings,
+    Suggester,
+    Suggestion,
+    next_index,
+)
+from kubetune.api.capabilities import Capabilities
 from kubetune.space import SearchSpace
 
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
@@ -58,45 +68,41 @@ class TpeSettings(AlgorithmSettings):
     )
 
 
-class Tpe(Suggester):
+class Tpe(Suggester[TpeSettings]):
     Settings = TpeSettings
 
-    def __init__(self, space: SearchSpace, settings: AlgorithmSettings, seed: int) -> None:
+    def __init__(self, space: SearchSpace, settings: TpeSettings, seed: int) -> None:
         super().__init__(space, settings, seed)
-        assert isinstance(settings, TpeSettings)
-        self.options = settings
         self.geometry = Geometry.of(space)
 
     def suggest(self, history: History, n: int) -> list[Suggestion]:
         geometry = self.geometry
         chosen: list[Suggestion] = []
-        startup = min(n, max(0, self.options.n_startup_trials - len(history.trials)))
+        startup = min(n, max(0, self.settings.n_startup_trials - next_index(history)))
         if startup:
-            chosen = SobolSearch(self.space, AlgorithmSettings(), self.seed).suggest(
-                history, startup
-            )
+            chosen = SobolSearch(self.space, NoSettings(), self.seed).suggest(history, startup)
         x, y, taken = geometry.read(history, chosen)
         rng = self.rng(history, "tpe")
         if len(y) < 2:
             uniform = geometry.snap(rng.random((20 * n, geometry.dims)))
             return chosen + geometry.fresh(uniform, taken, n - len(chosen))
         order = np.argsort(y, kind="stable")
-        n_good = min(math.ceil(self.options.gamma * len(y)), self.options.max_good_trials)
+        n_good = min(math.ceil(self.settings.gamma * len(y)), self.settings.max_good_trials)
         good = x[order[:n_good]]
         bad = x[order[n_good:]]
         bad_weights = _recency_weights(order[n_good:])
         liars = list(
             geometry.encode_many([t.params for t in history.running] + [s.params for s in chosen])
         )
-        good_estimator = _Parzen(self.geometry, good, np.ones(len(good)), self.options)
+        good_estimator = _Parzen(self.geometry, good, np.ones(len(good)), self.settings)
         while len(chosen) < n:
-            if self.options.constant_liar and liars:
+            if self.settings.constant_liar and liars:
                 bad_points = np.vstack([bad, np.array(liars)])
                 weights = np.concatenate([bad_weights, np.ones(len(liars))])
             else:
                 bad_points, weights = bad, bad_weights
-            bad_estimator = _Parzen(self.geometry, bad_points, weights, self.options)
-            candidates = good_estimator.sample(rng, self.options.n_ei_candidates)
+            bad_estimator = _Parzen(self.geometry, bad_points, weights, self.settings)
+            candidates = good_estimator.sample(rng, self.settings.n_ei_candidates)
             score = good_estimator.log_density(candidates) - bad_estimator.log_density(candidates)
             ranked = candidates[np.argsort(-score, kind="stable")]
             picked = geometry.fresh(ranked, taken, 1)
@@ -219,3 +225,13 @@ class _Parzen:
                 term = np.where(self.inactive[:, dim], 0.0, term)
             total += np.where(active[:, None], term, 0.0)
         return _logsumexp(total + self.log_weights)
+
+
+ALGORITHM = Algorithm(
+    name="tpe",
+    suggester=Tpe,
+    family=Family.MODEL_BASED,
+    summary="tree-structured Parzen estimator",
+    use_when="any space, many trials, conditional parameters",
+    capabilities=Capabilities(),
+)

@@ -11,20 +11,32 @@ A suggester is a pure object built from (search space, settings, seed). It is as
 
 Algorithms always *minimize*: see ``kubetune.history``. Schedulers that also end running
 trials (ASHA, Hyperband, PBT) override ``stops``.
+
+Randomness is keyed on the trial index, not on how many trials the history holds: the
+``k``-th suggestion of a call goes to trial ``next_index(history) + k`` (the engine numbers
+new trials so), and ``rng``/``index_rng`` derive their streams from that index. With parallel
+trials the history at a given index differs only in which trials have *finished*, so random,
+sobol and grid give each trial index the same parameters at any parallelism.
+
+Each algorithm module declares itself once with an ``Algorithm`` (name, suggester class,
+docs, capabilities) in a module-level ``ALGORITHM``; the package discovers it (see
+``kubetune.algorithms``).
 """
 
 from __future__ import annotations
 
 import abc
+import enum
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic.alias_generators import to_camel
 
+from kubetune.api.capabilities import Capabilities
 from kubetune.history import (
     History,
     IntermediateValue,
@@ -35,15 +47,20 @@ from kubetune.history import (
 from kubetune.space import Params, SearchSpace, Value
 
 __all__ = [
+    "Algorithm",
     "AlgorithmSettings",
+    "Family",
     "History",
     "IntermediateValue",
+    "NoSettings",
+    "SettingsError",
     "StopDecision",
     "Suggester",
     "Suggestion",
     "TrialRecord",
     "TrialState",
     "fresh",
+    "next_index",
 ]
 
 
@@ -56,39 +73,122 @@ class Suggestion:
 
 
 class AlgorithmSettings(BaseModel):
-    """Base of each algorithm's typed settings: camelCase in manifests, unknown keys rejected."""
+    """Base of each algorithm's typed settings: camelCase in manifests, unknown keys rejected,
+    non-finite numbers (``.inf``, ``.nan``) refused."""
 
     model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        frozen=True,
+        allow_inf_nan=False,
     )
 
 
-class Suggester(abc.ABC):
-    """Base of all suggestion algorithms; subclasses set ``Settings`` and implement ``suggest``."""
+class NoSettings(AlgorithmSettings):
+    """The settings of an algorithm that takes none: any key is an error naming it."""
 
-    Settings: ClassVar[type[AlgorithmSettings]] = AlgorithmSettings
 
-    def __init__(self, space: SearchSpace, settings: AlgorithmSettings, seed: int) -> None:
+SettingsT = TypeVar("SettingsT", bound=AlgorithmSettings)
+
+
+class SettingsError(ValueError):
+    """Algorithm settings that do not fit the algorithm; the message names each bad field."""
+
+
+def next_index(history: History) -> int:
+    """The index the engine gives the first suggestion of a call.
+
+    The engine numbers new trials from the largest index so far, counting trials it is about
+    to launch in the same decision (they are in the history as running).
+    """
+    return max((t.index for t in history.trials), default=-1) + 1
+
+
+class Suggester(abc.ABC, Generic[SettingsT]):
+    """Base of all suggestion algorithms, generic over their typed settings.
+
+    Subclasses set ``Settings`` to the class they are parameterized with and implement
+    ``suggest``; ``self.settings`` then has that type, with no runtime check.
+    """
+
+    Settings: ClassVar[type[AlgorithmSettings]] = NoSettings
+
+    def __init__(self, space: SearchSpace, settings: SettingsT, seed: int) -> None:
         self.space = space
-        self.settings = settings
+        self.settings: SettingsT = settings
         self.seed = seed
 
     @abc.abstractmethod
     def suggest(self, history: History, n: int) -> list[Suggestion]:
-        """Up to ``n`` new parameter sets, none equal to one already in ``history``."""
+        """Up to ``n`` new parameter sets, none equal to one already in ``history``.
+
+        Suggestion ``k`` becomes trial ``next_index(history) + k``.
+        """
 
     def stops(self, history: History) -> list[StopDecision]:
         """Running trials this algorithm ends itself (schedulers); most algorithms end none."""
         return []
 
     def rng(self, history: History, salt: str = "") -> np.random.Generator:
-        """A generator that depends only on the seed and the history's size.
+        """A generator for one call, keyed on the seed and the index of its first suggestion.
 
         Restarting the operator rebuilds exactly the same stream, so suggestions are the same
-        whether a study ran straight through or was interrupted ten times.
+        whether a study ran straight through or was interrupted ten times; keying on the
+        index (not on how many trials happen to be in the history) keeps it so whatever the
+        parallelism.
         """
-        digest = hashlib.sha256(f"{salt}/{len(history.trials)}".encode()).digest()
+        return self.index_rng(next_index(history), salt)
+
+    def index_rng(self, index: int, salt: str = "") -> np.random.Generator:
+        """A generator that depends only on the seed, ``salt`` and one trial index."""
+        digest = hashlib.sha256(f"{salt}/{index}".encode()).digest()
         return np.random.default_rng([self.seed, int.from_bytes(digest[:8], "little")])
+
+
+class Family(enum.IntEnum):
+    """How an algorithm searches; orders the docs table (simple search first)."""
+
+    SIMPLE = 1
+    MODEL_BASED = 2
+    MULTI_FIDELITY = 3
+    POPULATION = 4
+
+
+@dataclass(frozen=True)
+class Algorithm:
+    """An algorithm's one declaration: the manifest name, CRD, validation and docs derive
+    from it. Each algorithm module sets a module-level ``ALGORITHM = Algorithm(...)``."""
+
+    name: str
+    """``spec.algorithm.name``."""
+    suggester: type[Suggester[Any]]
+    """The class; its ``Settings`` types ``spec.algorithm.settings``."""
+    family: Family
+    summary: str
+    """What it does, in a few words (the docs table's "what")."""
+    use_when: str
+    """When to choose it (the docs table's "choose it when")."""
+    capabilities: Capabilities
+
+    @property
+    def settings(self) -> type[AlgorithmSettings]:
+        return self.suggester.Settings
+
+    def parse_settings(self, raw: Mapping[str, Any]) -> AlgorithmSettings:
+        """Typed settings, or SettingsError naming each bad field under spec.algorithm.settings."""
+        try:
+            return self.settings.model_validate(dict(raw))
+        except ValidationError as error:
+            problems = "; ".join(
+                f"spec.algorithm.settings.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+                for e in error.errors()
+            )
+            raise SettingsError(problems) from None
+
+    def create(self, space: SearchSpace, raw: Mapping[str, Any], seed: int) -> Suggester[Any]:
+        """A ready suggester; raises SettingsError or SpaceError naming the field."""
+        return self.suggester(space, self.parse_settings(raw), seed)
 
 
 def fresh(

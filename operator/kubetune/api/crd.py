@@ -21,6 +21,7 @@ from kubetune.api.study import (
     MAX_CHOICES,
     MAX_INITIAL_TRIALS,
     MAX_PARAMETERS,
+    NO_RULE,
     VERSION,
     StudySpec,
     StudyStatus,
@@ -205,6 +206,8 @@ def study_schema(
     algorithm_settings: Mapping[str, type[BaseModel]],
     rule_settings: Mapping[str, type[BaseModel]],
 ) -> Schema:
+    """The TuningStudy schema; the keys of the two mappings are the only names
+    ``spec.algorithm.name`` and ``spec.earlyStopping.rule`` (besides ``none``) accept."""
     spec = structural(StudySpec)
     props = spec["properties"]
     parameter = props["parameters"]["items"]
@@ -217,9 +220,12 @@ def study_schema(
     parameter["properties"]["when"]["additionalProperties"]["maxItems"] = MAX_CHOICES
     props["budget"]["x-kubernetes-validations"] = _rules(_BUDGET_RULES)
     algorithm = props["algorithm"]
+    # The names come from the registries (api cannot import them): see AlgorithmSpec.
+    algorithm["properties"]["name"]["enum"] = list(algorithm_settings)
     algorithm["properties"]["settings"] = _merged_settings(algorithm_settings, "algorithm")
     algorithm["x-kubernetes-validations"] = _settings_rules("name", algorithm_settings)
     early = props["earlyStopping"]
+    early["properties"]["rule"]["enum"] = [NO_RULE, *rule_settings]
     early["properties"]["settings"] = _merged_settings(rule_settings, "stopping rule")
     early["x-kubernetes-validations"] = _settings_rules("rule", rule_settings)
     template = props["trialTemplate"]["properties"]

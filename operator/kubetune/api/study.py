@@ -10,6 +10,7 @@ mirror the CEL rules of the CRD, so a broken study is rejected the same way on a
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
@@ -24,6 +25,18 @@ API_VERSION = f"{GROUP}/{VERSION}"
 STUDY_LABEL = f"{GROUP}/study"
 
 ParameterValue = float | int | str | bool
+
+
+class SpecModel(KubeModel):
+    """Base of the spec's models: numbers must be finite.
+
+    YAML spells infinity and NaN ``.inf`` and ``.nan``; no bound, step, choice, target or
+    setting can mean either, and letting one through crashes far from the manifest
+    (``int(inf)``) or turns into a misleading message (``nan < high`` is false).
+    """
+
+    model_config = KubeModel.model_config | {"allow_inf_nan": False}
+
 
 MAX_PARAMETERS = 64
 MAX_CHOICES = 256
@@ -41,7 +54,7 @@ class Direction(enum.StrEnum):
         return a < b if self is Direction.MINIMIZE else a > b
 
 
-class Objective(KubeModel):
+class Objective(SpecModel):
     metric: str = Field(min_length=1, max_length=63, description="Metric name the trial reports.")
     direction: Direction = Field(description="minimize or maximize.")
     target: float | None = Field(
@@ -56,7 +69,7 @@ class ParameterType(enum.StrEnum):
     CATEGORICAL = "categorical"
 
 
-class ParameterSpec(KubeModel):
+class ParameterSpec(SpecModel):
     name: str = Field(
         min_length=1,
         max_length=63,
@@ -123,20 +136,28 @@ def _choice_key(value: ParameterValue) -> tuple[str, ParameterValue]:
     return (type(value).__name__ if isinstance(value, bool | str) else "number", value)
 
 
-class AlgorithmName(enum.StrEnum):
-    RANDOM = "random"
-    GRID = "grid"
-    SOBOL = "sobol"
-    BAYESOPT = "bayesopt"
-    TPE = "tpe"
-    CMAES = "cmaes"
-    HYPERBAND = "hyperband"
-    ASHA = "asha"
+DEFAULT_ALGORITHM = "random"
+NO_RULE = "none"
+"""``spec.earlyStopping.rule`` for no early stopping (the default)."""
+_NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
 
 
-class AlgorithmSpec(KubeModel):
-    name: AlgorithmName = Field(
-        default=AlgorithmName.RANDOM, description="The suggestion algorithm."
+# ``AlgorithmSpec.name`` and ``EarlyStoppingSpec.rule`` are strings, not enums: algorithms and
+# rules are each declared once, in their own module of ``kubetune.algorithms`` /
+# ``kubetune.stopping``, a layer *above* this one, so their names cannot be imported here. The
+# CRD generator is handed the registries' names (the schema's ``enum``), and
+# ``kubetune.validation`` refuses an unknown name listing the known ones; these models only
+# check the shape. (Class docstrings here become CRD descriptions: they speak to users.)
+
+
+class AlgorithmSpec(SpecModel):
+    """Which algorithm suggests trials, and its settings."""
+
+    name: str = Field(
+        default=DEFAULT_ALGORITHM,
+        pattern=_NAME_PATTERN,
+        max_length=63,
+        description="The suggestion algorithm; see docs/algorithms.md.",
     )
     settings: dict[str, Any] = Field(
         default_factory=dict,
@@ -144,19 +165,19 @@ class AlgorithmSpec(KubeModel):
     )
 
 
-class StoppingRuleName(enum.StrEnum):
-    NONE = "none"
-    MEDIAN = "median"
-    PERCENTILE = "percentile"
-    THRESHOLD = "threshold"
+class EarlyStoppingSpec(SpecModel):
+    """An early-stopping rule that ends unpromising trials, and its settings."""
 
-
-class EarlyStoppingSpec(KubeModel):
-    rule: StoppingRuleName = Field(default=StoppingRuleName.NONE)
+    rule: str = Field(
+        default=NO_RULE,
+        pattern=_NAME_PATTERN,
+        max_length=63,
+        description="The early-stopping rule (none: no early stopping); see docs/algorithms.md.",
+    )
     settings: dict[str, Any] = Field(default_factory=dict)
 
 
-class ResourceBudget(KubeModel):
+class ResourceBudget(SpecModel):
     """The training resource multi-fidelity algorithms hand out (epochs, steps, samples)."""
 
     name: str = Field(min_length=1, max_length=63, description="What the trial reads as ${budget}.")
@@ -170,7 +191,7 @@ class ResourceBudget(KubeModel):
         return self
 
 
-class BudgetSpec(KubeModel):
+class BudgetSpec(SpecModel):
     max_trials: int = Field(default=20, ge=1, le=100_000, description="Trials to run in all.")
     parallel_trials: int = Field(default=1, ge=1, le=10_000, description="Trials at once.")
     max_failed_trials: int | None = Field(
@@ -179,7 +200,10 @@ class BudgetSpec(KubeModel):
         description="The study fails once more trials than this have failed (unset: no limit).",
     )
     timeout_seconds: int | None = Field(
-        default=None, ge=1, description="Stop the study (BudgetExhausted) after this long."
+        default=None,
+        ge=1,
+        description="End the study after this long (condition reason TimedOut); running trials "
+        "are stopped.",
     )
     resource: ResourceBudget | None = Field(
         default=None, description="Training resource for asha/hyperband, given as ${budget}."
@@ -195,7 +219,7 @@ class BudgetSpec(KubeModel):
         return self
 
 
-class ResourcesSpec(KubeModel):
+class ResourcesSpec(SpecModel):
     gpus: int = Field(default=0, ge=0, le=64, description="GPUs per trial, added to the container.")
     gpu_resource: str = Field(
         default="nvidia.com/gpu",
@@ -204,7 +228,7 @@ class ResourcesSpec(KubeModel):
     )
 
 
-class TrialTemplate(KubeModel):
+class TrialTemplate(SpecModel):
     resources: ResourcesSpec = Field(default_factory=ResourcesSpec)
     primary_container: str | None = Field(
         default=None,
@@ -239,7 +263,7 @@ class TrialTemplate(KubeModel):
         return self
 
 
-class StudySpec(KubeModel):
+class StudySpec(SpecModel):
     objective: Objective | None = Field(default=None, description="One metric to optimize.")
     objectives: list[Objective] | None = Field(
         default=None,
@@ -280,6 +304,12 @@ class StudySpec(KubeModel):
         for i, parameter in enumerate(self.parameters):
             for parent, values in (parameter.when or {}).items():
                 _check_condition(i, parameter.name, parent, values, by_name)
+        cycle = condition_cycle({p.name: list(p.when or {}) for p in self.parameters})
+        if cycle:
+            raise ValueError(
+                f"'when' conditions form a cycle: {' -> '.join(cycle)}; "
+                "a parameter cannot depend on itself through others"
+            )
         return self
 
     @property
@@ -314,6 +344,36 @@ def _check_condition(
     for value in values:
         if _choice_key(value) not in known:
             raise ValueError(f"{where}: {value!r} is not one of {target.choices}")
+
+
+def condition_cycle(parents: Mapping[str, Sequence[str]]) -> list[str] | None:
+    """A cycle of ``when`` dependencies, as names from a parameter back to itself, or None.
+
+    ``parents`` maps each parameter to the parameters its ``when`` names. Depth-first search
+    in the order given, so the reported cycle is stable.
+    """
+    done: set[str] = set()
+    path: list[str] = []
+
+    def visit(name: str) -> list[str] | None:
+        if name in path:
+            return [*path[path.index(name) :], name]
+        if name in done or name not in parents:
+            return None
+        path.append(name)
+        for parent in parents[name]:
+            cycle = visit(parent)
+            if cycle:
+                return cycle
+        path.pop()
+        done.add(name)
+        return None
+
+    for name in parents:
+        cycle = visit(name)
+        if cycle:
+            return cycle
+    return None
 
 
 class StudyPhase(enum.StrEnum):

@@ -1,57 +1,84 @@
-"""Early-stopping rules (pruners), one module each, behind ``StoppingRule`` of ``base``."""
+"""Early-stopping rules (pruners), one module each, behind ``StoppingRule`` of ``base``.
+
+Like algorithms, each rule is declared once in its module (``RULE = Rule(...)``) and found by
+importing every module of this package; ``REGISTRY`` is the result. The rule ``none`` is not a
+module: it is the absence of a rule (``NO_RULE``).
+"""
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import ValidationError
+from kubetune.api.capabilities import capability_table
+from kubetune.api.study import NO_RULE
+from kubetune.stopping.base import Rule, RuleSettings, RuleSettingsError, StoppingRule
 
-from kubetune.stopping._median import MedianRule
-from kubetune.stopping._percentile import PercentileRule
-from kubetune.stopping._threshold import ThresholdRule
-from kubetune.stopping.base import RuleSettings, StoppingRule
+DECLARATION = "RULE"
+"""The module-level name under which a rule module declares its ``Rule``."""
 
-RULES: dict[str, type[StoppingRule]] = {
-    "median": MedianRule,
-    "percentile": PercentileRule,
-    "threshold": ThresholdRule,
+
+def _discover() -> dict[str, Rule]:
+    found: dict[str, Rule] = {}
+    for module_info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"{__name__}.{module_info.name}")
+        declaration = getattr(module, DECLARATION, None)
+        if not isinstance(declaration, Rule):
+            continue
+        if declaration.name in found or declaration.name == NO_RULE:
+            raise ImportError(f"the stopping rule name {declaration.name!r} is taken")
+        found[declaration.name] = declaration
+    return dict(sorted(found.items()))
+
+
+REGISTRY: Mapping[str, Rule] = _discover()
+"""Every stopping rule, by manifest name (``none`` excluded)."""
+
+RULES: Mapping[str, type[StoppingRule[Any]]] = {
+    name: declaration.rule for name, declaration in REGISTRY.items()
 }
+"""The class of each rule (derived from ``REGISTRY``)."""
 
 
-class RuleSettingsError(ValueError):
-    """Stopping-rule settings that do not fit the rule; the message names each bad field."""
+def names() -> list[str]:
+    """Every value ``spec.earlyStopping.rule`` accepts."""
+    return [NO_RULE, *REGISTRY]
 
 
-def create(name: str, settings: Mapping[str, Any]) -> StoppingRule | None:
+def create(name: str, settings: Mapping[str, Any]) -> StoppingRule[Any] | None:
     """The rule a manifest's ``earlyStopping`` names, or None for ``none``."""
-    if name == "none":
+    if name == NO_RULE:
         if settings:
             raise RuleSettingsError("spec.earlyStopping.settings: rule 'none' takes no settings")
         return None
-    rule = RULES.get(name)
-    if rule is None:
+    declaration = REGISTRY.get(name)
+    if declaration is None:
         raise RuleSettingsError(
-            f"spec.earlyStopping.rule: {name!r} is not available; choose one of "
-            f"{sorted([*RULES, 'none'])}"
+            f"spec.earlyStopping.rule: {name!r} is not available; choose one of {names()}"
         )
-    try:
-        return rule(rule.Settings.model_validate(dict(settings)))
-    except ValidationError as error:
-        problems = "; ".join(
-            f"spec.earlyStopping.settings.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
-            for e in error.errors()
-        )
-        raise RuleSettingsError(problems) from None
+    return declaration.create(settings)
+
+
+def docs_table() -> str:
+    """The stopping-rule table of docs/algorithms.md, generated from the declarations."""
+    return capability_table(
+        ["rule", "what"],
+        [((f"`{d.name}`", d.summary), d.capabilities) for d in REGISTRY.values()],
+    )
 
 
 __all__ = [
+    "DECLARATION",
+    "NO_RULE",
+    "REGISTRY",
     "RULES",
-    "MedianRule",
-    "PercentileRule",
+    "Rule",
     "RuleSettings",
     "RuleSettingsError",
     "StoppingRule",
-    "ThresholdRule",
     "create",
+    "docs_table",
+    "names",
 ]

@@ -21,8 +21,9 @@ from dataclasses import dataclass
 import numpy as np
 from pydantic import Field
 
+from kubetune.api.capabilities import Capabilities
 from kubetune.history import History, StopDecision, TrialRecord, TrialState
-from kubetune.stopping.base import RuleSettings, StoppingRule
+from kubetune.stopping.base import Rule, RuleSettings, StoppingRule
 
 
 class WarmupSettings(RuleSettings):
@@ -139,17 +140,23 @@ def percentile_stops(
     return decisions
 
 
-class PercentileRule(StoppingRule):
+class PercentileRule(StoppingRule[PercentileSettings]):
     """Stop trials outside the best ``percentile`` percent of their peers at the same step."""
 
     Settings = PercentileSettings
 
-    def __init__(self, settings: RuleSettings) -> None:
+    def __init__(self, settings: PercentileSettings) -> None:
         super().__init__(settings)
         self._cache = CurveCache()
 
     def decide(self, history: History) -> list[StopDecision]:
         settings = self.settings
-        if not isinstance(settings, PercentileSettings):
-            raise TypeError(f"percentile rule needs PercentileSettings, got {type(settings)}")
         return percentile_stops(history, settings, settings.percentile, "percentile", self._cache)
+
+
+RULE = Rule(
+    name="percentile",
+    rule=PercentileRule,
+    summary="stop trials outside the best p percent of their peers at the same step",
+    capabilities=Capabilities(reads_intermediate=True, stops_trials=True),
+)

@@ -13,9 +13,10 @@ import math
 
 from pydantic import Field
 
+from kubetune.api.capabilities import Capabilities
 from kubetune.api.study import Direction
 from kubetune.history import History, StopDecision
-from kubetune.stopping.base import RuleSettings, StoppingRule
+from kubetune.stopping.base import Rule, RuleSettings, StoppingRule
 
 
 class ThresholdSettings(RuleSettings):
@@ -27,15 +28,13 @@ class ThresholdSettings(RuleSettings):
     )
 
 
-class ThresholdRule(StoppingRule):
+class ThresholdRule(StoppingRule[ThresholdSettings]):
     """Stop trials whose latest objective value is worse than ``value``."""
 
     Settings = ThresholdSettings
 
     def decide(self, history: History) -> list[StopDecision]:
         settings = self.settings
-        if not isinstance(settings, ThresholdSettings):
-            raise TypeError(f"threshold rule needs ThresholdSettings, got {type(settings)}")
         objective = history.objectives[0]
         worse = "below" if objective.direction is Direction.MAXIMIZE else "above"
         decisions = []
@@ -60,3 +59,11 @@ class ThresholdRule(StoppingRule):
                     )
                 )
         return decisions
+
+
+RULE = Rule(
+    name="threshold",
+    rule=ThresholdRule,
+    summary="stop a trial as soon as its objective is worse than a fixed bound",
+    capabilities=Capabilities(reads_intermediate=True, stops_trials=True),
+)

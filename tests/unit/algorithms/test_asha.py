@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import ClassVar
+from dataclasses import dataclass, field, replace
+from typing import Any, ClassVar
 
 import numpy as np
 import pytest
 
-from kubetune.algorithms import ALGORITHMS, SettingsError, Suggester, create, parse_settings
+from kubetune.algorithms import REGISTRY, SettingsError, Suggester, create, parse_settings
 from kubetune.api.study import Direction, Objective
 from kubetune.history import History, IntermediateValue, TrialRecord, TrialState
 from kubetune.space import Parameter, ParameterKind, SearchSpace, Value
@@ -151,25 +151,27 @@ def test_bad_settings(settings: dict[str, object], message: str) -> None:
         parse_settings("asha", settings)
 
 
-def test_the_engine_can_tell_it_needs_a_resource() -> None:
-    assert getattr(ALGORITHMS["asha"], "requires_resource", False)
-    assert not getattr(ALGORITHMS["random"], "requires_resource", False)
+def test_declares_that_it_needs_a_resource_and_stops_trials() -> None:
+    capabilities = REGISTRY["asha"].capabilities
+    assert capabilities.needs_resource and capabilities.stops_trials
+    assert not capabilities.several_objectives
+    assert not REGISTRY["random"].capabilities.needs_resource
 
 
-class _RecordingModel(Suggester):
+class _RecordingModel(Suggester[Any]):
     """Stands in for tpe/bayesopt: remembers the history it was shown."""
 
     seen: ClassVar[list[History]] = []
 
-    def suggest(self, history: History, n: int) -> list:  # type: ignore[type-arg]
+    def suggest(self, history: History, n: int) -> list[Any]:
         _RecordingModel.seen.append(history)
-        return ALGORITHMS["random"](self.space, self.settings, self.seed).suggest(history, n)
+        return REGISTRY["random"].create(self.space, {}, self.seed).suggest(history, n)
 
 
 def test_model_sampler_is_fitted_on_the_largest_well_observed_rung(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setitem(ALGORITHMS, "tpe", _RecordingModel)
+    monkeypatch.setitem(REGISTRY, "tpe", replace(REGISTRY["tpe"], suggester=_RecordingModel))
     _RecordingModel.seen = []
     sampler = asha(sampler="tpe")
     # Two dims need five points: six trials reached rung 1, five rung 3, two finished.
@@ -192,7 +194,7 @@ def test_model_sampler_is_fitted_on_the_largest_well_observed_rung(
 
 @pytest.mark.parametrize("model", ["tpe", "bayesopt"])
 def test_real_model_samplers_when_available(model: str) -> None:
-    if model not in ALGORITHMS:
+    if model not in REGISTRY:
         pytest.skip(f"{model} is not registered yet")
     result = simulate(asha(sampler=model), synthetic_loss, workers=4, max_trials=24)
     assert len(result.history.trials) == 24
