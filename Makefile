@@ -28,7 +28,7 @@ lint: $(INSTALLED)
 	$(BIN)/lint-imports
 
 unit: $(INSTALLED)
-	$(BIN)/pytest -m "not integration and not slow" -q
+	$(BIN)/pytest -m "not integration and not slow and not quality" -q
 
 test: $(INSTALLED) cluster-build lint
 	$(BIN)/pytest -q

@@ -293,6 +293,7 @@ def test_an_asynchronous_run_launches_and_finishes_every_trial(workers: int) -> 
     assert sum(t.state is COMPLETE for t in trials) < 20  # most were stopped early
 
 
+@pytest.mark.quality
 def test_stopping_finds_better_configurations_for_the_same_compute() -> None:
     """ASHA with random configurations against random search that runs every trial to the end,
     both spending 20 full trainings (27 units each). ASHA must win on at least 9 of 10 seeds —

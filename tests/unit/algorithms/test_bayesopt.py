@@ -44,10 +44,12 @@ def test_suggestions_are_valid_fresh_and_deterministic(
     check_contract("bayesopt", space, seed, completed, running, n)
 
 
+@pytest.mark.quality
 def test_beats_random_search_on_a_bowl() -> None:
     check_beats_random("bayesopt", float_space(3), shifted_sphere, trials=20)
 
 
+@pytest.mark.quality
 def test_the_joint_incumbent_beats_random_search_on_a_multimodal_surface() -> None:
     check_beats_random(
         "bayesopt", float_space(2), rastrigin_like, trials=25, settings={"eiIncumbent": "joint"}
@@ -100,6 +102,7 @@ def test_the_difference_to_the_incumbent_is_the_joint_posterior() -> None:
     assert abs(at_ref_mean[0]) < 1e-12 and at_ref_var[0] <= 1e-10
 
 
+@pytest.mark.quality
 def test_beats_random_search_on_a_mixed_space() -> None:
     check_beats_random("bayesopt", mixed_space(), mixed_objective, trials=20)
 

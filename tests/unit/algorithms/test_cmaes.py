@@ -38,10 +38,12 @@ def test_suggestions_are_valid_fresh_and_deterministic(
     check_contract("cmaes", space, seed, completed, running, n)
 
 
+@pytest.mark.quality
 def test_beats_random_search_on_a_bowl() -> None:
     check_beats_random("cmaes", float_space(4), shifted_sphere, trials=120)
 
 
+@pytest.mark.quality
 def test_beats_random_search_in_batches() -> None:
     check_beats_random("cmaes", float_space(4), shifted_sphere, trials=120, batch=8)
 
@@ -55,6 +57,7 @@ def int_bowl(params: Mapping[str, Value]) -> float:
     return float(sum((int(v) - 11 - i) ** 2 for i, v in enumerate(params.values())))  # type: ignore[call-overload]
 
 
+@pytest.mark.quality
 def test_integers_reach_the_optimum_with_margin() -> None:
     results = [best_after("cmaes", int_space(3), int_bowl, 150, seed) for seed in range(3)]
     assert results == [0.0, 0.0, 0.0]

@@ -39,14 +39,17 @@ def test_suggestions_are_valid_fresh_and_deterministic(
     check_contract("tpe", space, seed, completed, running, n)
 
 
+@pytest.mark.quality
 def test_beats_random_search_on_a_bowl() -> None:
     check_beats_random("tpe", float_space(3), shifted_sphere, trials=60)
 
 
+@pytest.mark.quality
 def test_beats_random_search_on_a_mixed_space() -> None:
     check_beats_random("tpe", mixed_space(), mixed_objective, trials=80)
 
 
+@pytest.mark.quality
 def test_learns_which_branch_of_a_conditional_space_is_better() -> None:
     specs = [
         {"name": "model", "type": "categorical", "choices": ["linear", "tree"]},
