@@ -51,3 +51,11 @@ def test_printer_columns_and_names() -> None:
     assert studies["spec"]["names"]["shortNames"] == ["study", "studies"]
     assert studies["spec"]["names"]["categories"] == ["kubetune"]
     assert version["subresources"] == {"status": {}}
+
+
+def test_timeout_is_described_with_the_reason_it_ends_with() -> None:
+    """``kubectl explain`` shows this text; the study ends with reason TimedOut."""
+    studies = yaml.safe_load(generated_crds()["tuningstudies.yaml"])
+    spec = studies["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    description = spec["properties"]["budget"]["properties"]["timeoutSeconds"]["description"]
+    assert "TimedOut" in description and "BudgetExhausted" not in description

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -10,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kubetune.api.study import ParameterSpec
-from kubetune.space import SearchSpace, SpaceError
+from kubetune.space import Parameter, ParameterKind, SearchSpace, SpaceError
 
 
 def space(*specs: dict) -> SearchSpace:
@@ -122,3 +123,59 @@ def test_errors_name_the_parameter_and_the_range() -> None:
         "bs: 20 is outside the integers in [16, 256] in steps of 16 from 16",
         "x: not a parameter of the study; known: ['lr', 'bs']",
     ]
+
+
+# --- conditions: list order does not matter, cycles are refused ------------------------------
+
+CONDITIONAL = [
+    {"name": "momentum", "type": "float", "low": 0.0, "high": 0.9, "when": {"optimizer": ["sgd"]}},
+    {"name": "nesterov", "type": "categorical", "choices": [True, False],
+     "when": {"optimizer": ["sgd"]}},
+    {"name": "dampening", "type": "float", "low": 0.0, "high": 0.5, "when": {"nesterov": [False]}},
+    {"name": "optimizer", "type": "categorical", "choices": ["sgd", "adam"]},
+    {"name": "beta1", "type": "float", "low": 0.8, "high": 0.99, "when": {"optimizer": ["adam"]}},
+    {"name": "lr", "type": "float", "low": 1e-4, "high": 1.0, "log": True},
+]  # fmt: skip
+
+
+def test_a_conditional_parameter_listed_before_its_parent_is_sampled() -> None:
+    s = space(*CONDITIONAL)  # momentum, nesterov and dampening come before their parents
+    samples = s.sample(np.random.default_rng(0), 200)
+    for name in ("momentum", "nesterov", "dampening", "beta1"):
+        assert any(name in p for p in samples), name
+    for p in samples:
+        assert ("momentum" in p) == (p["optimizer"] == "sgd")
+        assert ("dampening" in p) == (p.get("nesterov") is False)
+        assert s.errors(p) == []
+
+
+def _active_sets(s: SearchSpace) -> set[frozenset[str]]:
+    """Which sets of parameters can be active together (over a coarse grid of every value)."""
+    levels = {p.name: p.grid_values() if p.levels else [p.low] for p in s.parameters}
+    sets = set()
+    for combination in itertools.product(*levels.values()):
+        params = s.decode_values(dict(zip(levels, combination, strict=True)))
+        sets.add(frozenset(params))
+    return sets
+
+
+@given(st.permutations(CONDITIONAL))
+@settings(max_examples=40, deadline=None)
+def test_permuting_the_parameters_does_not_change_which_can_be_active(order: list[dict]) -> None:
+    reference = _active_sets(space(*CONDITIONAL))
+    permuted = space(*order)
+    assert _active_sets(permuted) == reference
+    for point in np.random.default_rng(1).random((20, permuted.dims)):
+        params = permuted.decode(point)
+        assert list(params) == [n for n in permuted.names if n in params]  # list order kept
+        assert permuted.errors(params) == []
+
+
+def test_a_when_cycle_is_refused_naming_it() -> None:
+    with pytest.raises(SpaceError, match="cycle: a -> b -> a"):
+        SearchSpace(
+            (
+                Parameter("a", ParameterKind.CATEGORICAL, choices=("x", "y"), when={"b": ("u",)}),
+                Parameter("b", ParameterKind.CATEGORICAL, choices=("u", "v"), when={"a": ("x",)}),
+            )
+        )
