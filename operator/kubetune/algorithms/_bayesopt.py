@@ -31,6 +31,8 @@ from kubetune.algorithms._geometry import ENUMERABLE_LEVELS, Geometry
 from kubetune.algorithms._gp import GaussianProcess, fit_kernel
 from kubetune.algorithms._sobol import SobolSearch
 from kubetune.algorithms.base import (
+    UNIFORM_CANDIDATES_PER_SUGGESTION,
+    UNIFORM_RESCUE_CANDIDATES,
     Algorithm,
     AlgorithmSettings,
     Family,
@@ -49,6 +51,9 @@ _TAIL = 2.0
 _STARTS = 8  # L-BFGS-B starts per acquisition search
 _LOCAL_PER_INCUMBENT = 64
 _INCUMBENTS = 5
+_PERTURBATION_SCALES = (0.01, 0.05, 0.2)
+"""Step sizes (fractions of the unit cube) of the local candidates around each incumbent:
+fine, medium and coarse, so the search polishes and still escapes a shallow basin."""
 # Kernel parameters are fitted on at most this many trials (the best third plus a space-filling
 # subset): the fit costs O(n^3) per likelihood evaluation, the posterior only one factorization.
 _FIT_TRIALS = 100
@@ -129,7 +134,9 @@ class BayesOpt(Suggester[BayesOptSettings]):
         rng = self.rng(history, "bayesopt")
         if len(chosen) < n and (len(y) < 2 or np.ptp(y) == 0):
             # Nothing to model yet: spread out like the initial design.
-            uniform = geometry.snap(rng.random((20 * n, geometry.dims)))
+            uniform = geometry.snap(
+                rng.random((UNIFORM_CANDIDATES_PER_SUGGESTION * n, geometry.dims))
+            )
             return chosen + geometry.fresh(uniform, taken, n - len(chosen))
         if len(chosen) == n:
             return chosen
@@ -151,7 +158,7 @@ class BayesOpt(Suggester[BayesOptSettings]):
             points = self._maximize(model, self._goal(model), incumbents, rng)
             picked = geometry.fresh(points, taken, 1)
             if not picked:
-                uniform = geometry.snap(rng.random((100, geometry.dims)))
+                uniform = geometry.snap(rng.random((UNIFORM_RESCUE_CANDIDATES, geometry.dims)))
                 picked = geometry.fresh(uniform, taken, 1)
                 if not picked:
                     break  # the space is used up
@@ -341,7 +348,7 @@ def _perturb(
 ) -> np.ndarray:
     """Points near an incumbent: Gaussian steps, and occasionally another category."""
     base = np.nan_to_num(center, nan=0.5)
-    scale = rng.choice([0.01, 0.05, 0.2], size=(count, 1))
+    scale = rng.choice(_PERTURBATION_SCALES, size=(count, 1))
     points = base + scale * rng.standard_normal((count, geometry.dims))
     for dim in np.flatnonzero(geometry.categorical):
         flip = rng.random(count) < 1.0 / geometry.dims

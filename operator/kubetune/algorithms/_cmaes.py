@@ -35,6 +35,7 @@ from scipy import special
 from kubetune.algorithms._geometry import Geometry
 from kubetune.algorithms._random import RandomSearch
 from kubetune.algorithms.base import (
+    UNIFORM_CANDIDATES_PER_SUGGESTION,
     Algorithm,
     AlgorithmSettings,
     Family,
@@ -50,6 +51,11 @@ _TOL_X = 1e-6  # restart once every coordinate's spread is below this (unit cube
 _TOL_FUN = 1e-12
 _MAX_CONDITION = 1e14
 _RESAMPLES = 50  # draws to land inside the cube before clipping
+SAMPLING_ROUNDS = 4
+"""Rounds of drawing from the strategy before falling back to uniform draws: a distribution
+concentrated on used values (integers, late in a run) yields duplicates."""
+DRAWS_PER_SUGGESTION = 4
+"""Candidates drawn from the strategy per wanted suggestion in each round."""
 
 
 class RestartStrategy(enum.StrEnum):
@@ -135,13 +141,15 @@ class CmaEs(Suggester[CmaEsSettings]):
         state = self._replay(history)
         scale = self._margin(state)
         chosen: list[Suggestion] = []
-        for _ in range(4):
+        for _ in range(SAMPLING_ROUNDS):
             if len(chosen) == n:
                 return chosen
-            points = self._sample(state, scale, rng, 4 * n)
+            points = self._sample(state, scale, rng, DRAWS_PER_SUGGESTION * n)
             chosen += self.geometry.fresh(points, taken, n - len(chosen))
         # The distribution has collapsed onto used values: fill up uniformly.
-        uniform = self.geometry.snap(rng.random((20 * n, self.geometry.dims)))
+        uniform = self.geometry.snap(
+            rng.random((UNIFORM_CANDIDATES_PER_SUGGESTION * n, self.geometry.dims))
+        )
         return chosen + self.geometry.fresh(uniform, taken, n - len(chosen))
 
     def _start(self, restart: int, population: int) -> _State:

@@ -29,6 +29,9 @@ import scipy.optimize
 _SQRT5 = math.sqrt(5.0)
 _MIN_NOISE = 1e-6
 _JITTER = 1e-8
+_EIGENVALUE_FLOOR = 1e-6
+"""Last resort when even growing jitter fails to factor the kernel matrix: eigenvalues are
+raised to this floor (relative to unit signal variance), which always yields a factor."""
 _SIGNAL_LOG_SD = 1.5
 _LENGTHSCALE_PRIOR_RATE = 0.1
 _NOISE_CONCENTRATION, _NOISE_RATE = 1.1, 30.0
@@ -76,8 +79,8 @@ def _cholesky(k: np.ndarray) -> np.ndarray:
             jitter *= 10.0
     # Last resort: an eigenvalue floor always yields a usable factor.
     values, vectors = np.linalg.eigh(k)
-    fixed = (vectors * np.maximum(values, 1e-6)) @ vectors.T
-    return np.linalg.cholesky(fixed + 1e-6 * eye)
+    fixed = (vectors * np.maximum(values, _EIGENVALUE_FLOOR)) @ vectors.T
+    return np.linalg.cholesky(fixed + _EIGENVALUE_FLOOR * eye)
 
 
 def _inverse_from_cholesky(chol: np.ndarray) -> np.ndarray:

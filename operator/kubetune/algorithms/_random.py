@@ -8,6 +8,7 @@ so it gets the same parameters at any parallelism.
 from __future__ import annotations
 
 from kubetune.algorithms.base import (
+    UNIFORM_CANDIDATES_PER_SUGGESTION,
     Algorithm,
     Family,
     History,
@@ -18,10 +19,6 @@ from kubetune.algorithms.base import (
 )
 from kubetune.api.capabilities import Capabilities
 from kubetune.space import Value
-
-DRAWS_PER_TRIAL = 20
-"""Finite spaces can be nearly used up: each trial draws this many candidates from its own
-stream and takes the first one not yet taken, instead of returning short."""
 
 
 class RandomSearch(Suggester[NoSettings]):
@@ -40,7 +37,8 @@ class RandomSearch(Suggester[NoSettings]):
         self, index: int, taken: set[tuple[tuple[str, Value], ...]]
     ) -> dict[str, Value] | None:
         """Trial ``index``'s parameters: its stream's first untaken draw (then marked taken)."""
-        for params in self.space.sample(self.index_rng(index, "random"), DRAWS_PER_TRIAL):
+        rng = self.index_rng(index, "random")
+        for params in self.space.sample(rng, UNIFORM_CANDIDATES_PER_SUGGESTION):
             key = self.space.canonical(params)
             if key not in taken:
                 taken.add(key)

@@ -29,6 +29,8 @@ from scipy import special
 from kubetune.algorithms._geometry import Geometry
 from kubetune.algorithms._sobol import SobolSearch
 from kubetune.algorithms.base import (
+    UNIFORM_CANDIDATES_PER_SUGGESTION,
+    UNIFORM_RESCUE_CANDIDATES,
     Algorithm,
     AlgorithmSettings,
     Family,
@@ -84,7 +86,9 @@ class Tpe(Suggester[TpeSettings]):
         x, y, taken = geometry.read(history, chosen)
         rng = self.rng(history, "tpe")
         if len(y) < 2:
-            uniform = geometry.snap(rng.random((20 * n, geometry.dims)))
+            uniform = geometry.snap(
+                rng.random((UNIFORM_CANDIDATES_PER_SUGGESTION * n, geometry.dims))
+            )
             return chosen + geometry.fresh(uniform, taken, n - len(chosen))
         order = np.argsort(y, kind="stable")
         n_good = min(math.ceil(self.settings.gamma * len(y)), self.settings.max_good_trials)
@@ -107,7 +111,7 @@ class Tpe(Suggester[TpeSettings]):
             ranked = candidates[np.argsort(-score, kind="stable")]
             picked = geometry.fresh(ranked, taken, 1)
             if not picked:
-                uniform = geometry.snap(rng.random((100, geometry.dims)))
+                uniform = geometry.snap(rng.random((UNIFORM_RESCUE_CANDIDATES, geometry.dims)))
                 picked = geometry.fresh(uniform, taken, 1)
                 if not picked:
                     break
@@ -122,12 +126,24 @@ def _logsumexp(a: np.ndarray) -> np.ndarray:
     return np.asarray(top + np.log(np.exp(a - top[:, None]).sum(axis=1)))
 
 
+RECENT_FULL_WEIGHT = 25
+"""Optuna's default weighting of bad trials: this many most recent ones weigh 1."""
+
+MAGIC_CLIP_COMPONENTS = 100
+"""Bandwidths are floored at 1 / min(this, components + 1) (Optuna's "magic clip")."""
+
+
 def _recency_weights(indices: np.ndarray) -> np.ndarray:
-    """Optuna's default: the 25 most recent trials weigh 1, older ones ramp down to 1/n."""
+    """The ``RECENT_FULL_WEIGHT`` most recent trials weigh 1, older ones ramp down to 1/n."""
     count = len(indices)
-    if count < 25:
+    if count < RECENT_FULL_WEIGHT:
         return np.ones(count)
-    ramp = np.concatenate([np.linspace(1.0 / count, 1.0, count - 25), np.ones(25)])
+    ramp = np.concatenate(
+        [
+            np.linspace(1.0 / count, 1.0, count - RECENT_FULL_WEIGHT),
+            np.ones(RECENT_FULL_WEIGHT),
+        ]
+    )
     # The i-th trial gets the ramp value of its rank in trial order.
     return np.asarray(ramp[np.argsort(np.argsort(indices, kind="stable"), kind="stable")])
 
@@ -169,7 +185,9 @@ class _Parzen:
         components = count + 1
         self.sigma = np.ones((components, dims))  # the prior component (last) stays broad
         for dim in np.flatnonzero(~geometry.categorical):
-            self.sigma[:-1, dim] = _bandwidths(points[:, dim], 1.0 / min(100, components + 1))
+            self.sigma[:-1, dim] = _bandwidths(
+                points[:, dim], 1.0 / min(MAGIC_CLIP_COMPONENTS, components + 1)
+            )
         # Categorical kernels: each trial's category plus prior_weight spread evenly.
         self.categories: dict[int, np.ndarray] = {}
         for dim in np.flatnonzero(geometry.categorical):

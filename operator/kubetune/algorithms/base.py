@@ -47,6 +47,8 @@ from kubetune.history import (
 from kubetune.space import Params, SearchSpace, Value
 
 __all__ = [
+    "UNIFORM_CANDIDATES_PER_SUGGESTION",
+    "UNIFORM_RESCUE_CANDIDATES",
     "Algorithm",
     "AlgorithmSettings",
     "Family",
@@ -90,6 +92,14 @@ class NoSettings(AlgorithmSettings):
 
 
 SettingsT = TypeVar("SettingsT", bound=AlgorithmSettings)
+
+UNIFORM_CANDIDATES_PER_SUGGESTION = 20
+"""Uniform candidates drawn per wanted suggestion when an algorithm draws uniformly (random
+search, or a model with nothing to learn yet): enough that, in a nearly used-up finite
+space, a duplicate is replaced by another draw instead of the call returning short."""
+
+UNIFORM_RESCUE_CANDIDATES = 100
+"""Uniform candidates drawn to replace one model pick whose proposals were all taken."""
 
 
 class SettingsError(ValueError):
