@@ -6,9 +6,10 @@ from typing import Any
 
 import pytest
 
+from kubetune.algorithms import History, NoSettings, Suggester, Suggestion, next_index
 from kubetune.api.study import StudySpec
 from kubetune.api.trial import TrialPhase
-from kubetune.engine import Outcome, Planner, TrialSnapshot
+from kubetune.engine import Outcome, Planner, TrialSnapshot, algorithm_settings
 from kubetune.history import IntermediateValue
 
 P = TrialPhase
@@ -242,3 +243,38 @@ def test_saved_steps_count_what_pruned_trials_did_not_run() -> None:
     assert Planner(spec(), "s").summarize(trials).saved_steps == 7 + 4
     with_resource = spec(budget={"resource": {"name": "epochs", "min": 1, "max": 27}})
     assert Planner(with_resource, "s").summarize(trials).saved_steps == 24 + 21
+
+
+class _RecordingSuggester(Suggester[NoSettings]):
+    """Suggests x = index/100 for the index it believes each suggestion gets."""
+
+    def suggest(self, history: History, n: int) -> list[Suggestion]:
+        first = next_index(history)
+        return [Suggestion({"x": (first + k) / 100}) for k in range(n)]
+
+
+@pytest.mark.parametrize(
+    ("initial", "existing"),
+    [(0, []), (0, [0, 1, 2]), (3, []), (3, [0]), (3, [0, 1, 2, 3, 4]), (2, [0, 1, 5])],
+)
+def test_suggestion_k_becomes_trial_next_index_plus_k(initial: int, existing: list[int]) -> None:
+    """The contract suggesters key their randomness on (see ``algorithms.base``)."""
+    planner = Planner(
+        spec(
+            budget={"maxTrials": 20, "parallelTrials": 12},
+            initialTrials=[{"x": 0.9 - i / 100} for i in range(initial)],
+        ),
+        "s",
+    )
+    planner.suggester = _RecordingSuggester(planner.space, NoSettings(), 0)
+    decision = planner.decide([trial(i, P.RUNNING) for i in existing])
+    suggested = [t for t in decision.launch if t.index >= initial]
+    assert suggested
+    assert all(t.params == {"x": t.index / 100} for t in suggested), decision.launch
+
+
+def test_the_resource_is_filled_in_for_an_algorithm_that_declares_it_needs_one() -> None:
+    resource = {"resource": {"name": "epochs", "min": 1, "max": 27}}
+    asha = spec(algorithm={"name": "asha"}, budget=resource)
+    assert algorithm_settings(asha) == {"minResource": 1, "maxResource": 27}
+    assert algorithm_settings(spec(budget=resource)) == {}  # random takes no resource

@@ -35,12 +35,20 @@ GRID_PARAMETERS: list[dict[str, Any]] = [
     {"name": "width", "type": "categorical", "choices": [64, 128, 256]},
 ]
 
+INITIAL = [
+    {"lr": 0.01, "layers": 2, "optimizer": "adam"},
+    {"lr": 0.1, "layers": 1, "optimizer": "sgd", "momentum": 0.3},
+]
+GRID_INITIAL = [{"layers": 2, "optimizer": "sgd", "width": 128}]
+
 
 def study(algorithm: str, parallel: int) -> StudySpec:
     return StudySpec.model_validate(
         {
             "objective": {"metric": "loss", "direction": "minimize"},
             "parameters": GRID_PARAMETERS if algorithm == "grid" else PARAMETERS,
+            # Manual trials first: suggestions must be numbered after them at any parallelism.
+            "initialTrials": GRID_INITIAL if algorithm == "grid" else INITIAL,
             "algorithm": {"name": algorithm},
             "budget": {"maxTrials": TRIALS, "parallelTrials": parallel},
             "seed": 11,
