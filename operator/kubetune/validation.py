@@ -46,7 +46,8 @@ class InvalidStudy(ValueError):
 
 def parse_study(document: Mapping[str, Any]) -> TuningStudy:
     """A validated study, or InvalidStudy naming every bad field."""
-    non_finite = non_finite_errors(document)
+    # The spec is what the user wrote; a cluster object's status is kubetune's own.
+    non_finite = non_finite_errors(document.get("spec"), "spec")
     try:
         study = TuningStudy.model_validate(document)
     except ValidationError as error:
