@@ -206,7 +206,9 @@ class BudgetSpec(SpecModel):
         "are stopped.",
     )
     resource: ResourceBudget | None = Field(
-        default=None, description="Training resource for asha/hyperband, given as ${budget}."
+        default=None,
+        description="Training resource for the algorithms that hand one out (asha, hyperband; "
+        "see docs/algorithms.md), given to trials as ${budget}.",
     )
 
     @model_validator(mode="after")
