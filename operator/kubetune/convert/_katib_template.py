@@ -1,0 +1,392 @@
+"""Katib ``spec.trialTemplate`` and ``spec.metricsCollectorSpec`` → kubetune ``trialTemplate``.
+
+Katib renders a whole trial object from ``${trialParameters.NAME}`` placeholders, each naming
+a parameter or a piece of trial metadata, and collects metrics with a sidecar it injects.
+kubetune runs one ``batch/v1`` Job per trial, substitutes ``${params.NAME}``, ``${trial}`` and
+``${budget}`` in the containers' command, args and env values, and has the program report
+through ``kubetune-runner``, which wraps the primary container's command. So: placeholders
+are rewritten, the collector becomes runner options, and other trial kinds are refused with
+what to do instead.
+"""
+
+from __future__ import annotations
+
+import copy
+import enum
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from kubetune.convert.notes import ConversionError, Note, NoteKind
+
+SOURCE = "spec.trialTemplate"
+TARGET = "spec.trialTemplate"
+JOB_API = ("batch/v1", "Job")
+RUNNER = "kubetune-runner"
+KATIB_TEXT_FILTER = r"([\w|-]+)\s*=\s*([+-]?\d*(\.\d+)?([Ee][+-]?\d+)?)"
+"""Katib's default metricsFormat: name=value pairs, which kubetune-runner parses as well."""
+
+_PLACEHOLDER = re.compile(r"\$\{trialParameters\.([^}]*)\}")
+_METADATA = re.compile(
+    r"^\$\{trialSpec\.(Name|Namespace|Kind|APIVersion|(Labels|Annotations)\[(.+)\])\}$"
+)
+_SUBSTITUTED = re.compile(
+    r"^template\.spec\.(?:initContainers|containers)\[\d+\]\.(?:command\[\d+\]|args\[\d+\]|env\[\d+\]\.value)$"
+)
+"""Where kubetune substitutes placeholders in a JobSpec (see ``kubetune.template``)."""
+
+OTHER_KINDS = {
+    "PyTorchJob": "run the training as one Job: torchrun --nproc-per-node=N on one node with "
+    "N GPUs (trialTemplate.resources.gpus: N), or an indexed Job for several nodes",
+    "TFJob": "run the training as one Job with a MirroredStrategy over the node's GPUs",
+    "MPIJob": "run mpirun/horovodrun inside one Job on one multi-GPU node",
+    "XGBoostJob": "run XGBoost in one Job (it is usually fast enough on one node)",
+    "PaddleJob": "run the training as one Job on one multi-GPU node",
+    "JAXJob": "run the training as one Job on one multi-GPU node",
+    "TrainJob": "run the trainer's command as one Job's container",
+    "Workflow": "run the Argo step that trains as the Job's container; keep the rest of the "
+    "workflow outside the study",
+    "PipelineRun": "run the Tekton task that trains as the Job's container; keep the rest of "
+    "the pipeline outside the study",
+}
+"""Trial kinds kubetune refuses, and what to do instead of each."""
+
+
+class CollectorKind(enum.StrEnum):
+    STDOUT = "StdOut"
+    FILE = "File"
+    TENSORFLOW_EVENT = "TensorFlowEvent"
+    PROMETHEUS = "PrometheusMetric"
+    PUSH = "Push"
+    CUSTOM = "Custom"
+    NONE = "None"
+
+
+@dataclass(frozen=True)
+class TemplateContext:
+    """What the template conversion needs from the rest of the Experiment."""
+
+    parameters: Mapping[str, str]
+    """Katib parameter name → kubetune parameter name."""
+    resource_parameter: str | None
+    metrics: Sequence[str]
+    namespace: str | None
+
+
+def convert_template(
+    template: Any,
+    collector: Any,
+    context: TemplateContext,
+    notes: list[Note],
+    trial_spec: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """kubetune's ``trialTemplate``; ``trial_spec`` stands in for a ConfigMap's template."""
+    if not isinstance(template, Mapping):
+        raise ConversionError(SOURCE, "required: the trial's Job (trialSpec) and trialParameters")
+    spec = _trial_spec(template, trial_spec, notes)
+    replacements = _replacements(template, spec, context, notes)
+    job = _substitute(copy.deepcopy(spec.get("spec") or {}), "", replacements, notes)
+    result: dict[str, Any] = {"job": job}
+    containers = job.get("template", {}).get("spec", {}).get("containers")
+    if not isinstance(containers, list) or not containers:
+        raise ConversionError(
+            f"{SOURCE}.trialSpec.spec.template.spec.containers",
+            "the Job needs at least one container",
+        )
+    primary = template.get("primaryContainerName")
+    container = containers[0]
+    if primary:
+        found = [c for c in containers if isinstance(c, Mapping) and c.get("name") == primary]
+        if not found:
+            raise ConversionError(
+                f"{SOURCE}.primaryContainerName", f"{primary!r} is not a container of the Job"
+            )
+        container, result["primaryContainer"] = found[0], primary
+    _wrap(container, collector, context.metrics, notes)
+    _report_trial_fields(template, spec, notes)
+    return result
+
+
+def _trial_spec(
+    template: Mapping[str, Any], given: Mapping[str, Any] | None, notes: list[Note]
+) -> Mapping[str, Any]:
+    config_map = template.get("configMap")
+    if given is not None:
+        if config_map is not None:
+            notes.append(
+                Note(
+                    NoteKind.CHANGED,
+                    f"{SOURCE}.configMap",
+                    "the ConfigMap's template (given with --trial-spec) is now inline",
+                    TARGET,
+                )
+            )
+        spec: Any = given
+    elif config_map is not None:
+        name = (
+            config_map.get("configMapName", "NAME") if isinstance(config_map, Mapping) else "NAME"
+        )
+        path = config_map.get("templatePath", "PATH") if isinstance(config_map, Mapping) else "PATH"
+        raise ConversionError(
+            f"{SOURCE}.configMap",
+            "the trial template lives in a ConfigMap, which a file conversion cannot read; a "
+            "kubetune study holds its Job inline. Fetch it and pass it along: kubectl get "
+            f"configmap {name} -o jsonpath='{{.data.{path}}}' > trial.yaml; kubetune convert "
+            "EXPERIMENT --trial-spec trial.yaml",
+        )
+    else:
+        spec = template.get("trialSpec")
+    if not isinstance(spec, Mapping):
+        raise ConversionError(f"{SOURCE}.trialSpec", "required: the trial's batch/v1 Job")
+    kind = (spec.get("apiVersion"), spec.get("kind"))
+    if kind != JOB_API:
+        instead = OTHER_KINDS.get(str(kind[1]), "put the training container in a batch/v1 Job")
+        raise ConversionError(
+            f"{SOURCE}.trialSpec.kind",
+            f"{kind[1]} ({kind[0]}) trials are not supported: kubetune runs each trial as one "
+            f"batch/v1 Job. Instead, {instead}.",
+        )
+    return spec
+
+
+def _replacements(
+    template: Mapping[str, Any],
+    spec: Mapping[str, Any],
+    context: TemplateContext,
+    notes: list[Note],
+) -> dict[str, str]:
+    """``${trialParameters.NAME}`` → what kubetune substitutes (or a constant) for each NAME."""
+    raw = template.get("trialParameters") or []
+    if not isinstance(raw, list):
+        raise ConversionError(f"{SOURCE}.trialParameters", "expected a list of {name, reference}")
+    replacements = {}
+    for i, item in enumerate(raw):
+        source = f"{SOURCE}.trialParameters[{i}]"
+        if not isinstance(item, Mapping) or not item.get("name"):
+            raise ConversionError(f"{source}.name", "every trial parameter needs a name")
+        reference = str(item.get("reference") or item["name"])
+        replacements[str(item["name"])] = _replacement(reference, source, spec, context, notes)
+    return replacements
+
+
+def _replacement(
+    reference: str,
+    source: str,
+    spec: Mapping[str, Any],
+    context: TemplateContext,
+    notes: list[Note],
+) -> str:
+    if reference == context.resource_parameter:
+        return "${budget}"
+    if reference in context.parameters:
+        return f"${{params.{context.parameters[reference]}}}"
+    match = _METADATA.match(reference)
+    if match is None:
+        raise ConversionError(
+            f"{source}.reference",
+            f"{reference!r} names no parameter; use one of {sorted(context.parameters)} or "
+            "${trialSpec.Name}",
+        )
+    field = match.group(1)
+    if field == "Name":
+        notes.append(Note(NoteKind.CHANGED, source, "${trialSpec.Name} became ${trial}", TARGET))
+        return "${trial}"
+    constants = {"Kind": JOB_API[1], "APIVersion": JOB_API[0], "Namespace": context.namespace}
+    if match.group(2):
+        metadata = spec.get("metadata") or {}
+        constants[field] = (metadata.get(match.group(2).lower()) or {}).get(match.group(3))
+    value = constants.get(field)
+    if value is None:
+        notes.append(
+            Note(
+                NoteKind.DROPPED,
+                source,
+                f"{reference} is unknown before the trial runs here; it becomes an "
+                "empty string (read KUBETUNE_TRIAL/KUBETUNE_NAMESPACE in the program)",
+                TARGET,
+            )
+        )
+        return ""
+    notes.append(
+        Note(
+            NoteKind.CHANGED,
+            source,
+            f"{reference} is the same for every trial: written as {value!r}",
+            TARGET,
+        )
+    )
+    return str(value)
+
+
+def _substitute(node: Any, path: str, replacements: Mapping[str, str], notes: list[Note]) -> Any:
+    if isinstance(node, dict):
+        return {
+            k: _substitute(v, f"{path}.{k}" if path else str(k), replacements, notes)
+            for k, v in node.items()
+        }
+    if isinstance(node, list):
+        return [_substitute(v, f"{path}[{i}]", replacements, notes) for i, v in enumerate(node)]
+    if not isinstance(node, str) or not _PLACEHOLDER.search(node):
+        return node
+    where = f"{SOURCE}.trialSpec.spec.{path}"
+
+    def replace(match: re.Match[str]) -> str:
+        if match.group(1) not in replacements:
+            raise ConversionError(
+                where,
+                f"${{trialParameters.{match.group(1)}}} is not in "
+                f"trialTemplate.trialParameters ({sorted(replacements)})",
+            )
+        return replacements[match.group(1)]
+
+    text = _PLACEHOLDER.sub(replace, node)
+    if "${" in text and not _SUBSTITUTED.match(path):
+        notes.append(
+            Note(
+                NoteKind.APPROXIMATED,
+                where,
+                "kubetune substitutes only in containers' command, args and env "
+                "values; here the placeholder stays as written. Pass the value "
+                "through an env var or an argument instead",
+                TARGET,
+            )
+        )
+    return text
+
+
+def _wrap(
+    container: dict[str, Any], collector: Any, metrics: Sequence[str], notes: list[Note]
+) -> None:
+    """Prefix the primary container's command with kubetune-runner, as the collector asks."""
+    options = _runner_options(collector, metrics, notes)
+    command = container.get("command")
+    source = f"{SOURCE}.trialSpec.spec.template.spec.containers[{container.get('name')}].command"
+    if not command:
+        notes.append(
+            Note(
+                NoteKind.APPROXIMATED,
+                source,
+                "no command (the image's entrypoint runs): put the entrypoint in "
+                f"command, after {RUNNER} {' '.join(options)} --, or nothing reports "
+                "metrics",
+                TARGET,
+            )
+        )
+        return
+    if str(command[0]).rsplit("/", 1)[-1] == RUNNER:
+        return
+    container["command"] = [RUNNER, *options, "--", *command]
+    notes.append(
+        Note(
+            NoteKind.CHANGED,
+            source,
+            f"wrapped as {RUNNER} {' '.join(options)} -- …: the image needs the "
+            "runner (pip install kubetune-runner, no dependencies); it replaces "
+            "Katib's metrics-collector sidecar",
+            TARGET,
+        )
+    )
+
+
+def _runner_options(collector: Any, metrics: Sequence[str], notes: list[Note]) -> list[str]:
+    source = "spec.metricsCollectorSpec"
+    collector = collector if isinstance(collector, Mapping) else {}
+    raw = (collector.get("collector") or {}).get("kind", CollectorKind.STDOUT)
+    try:
+        kind = CollectorKind(raw)
+    except ValueError:
+        known = ", ".join(k.value for k in CollectorKind)
+        raise ConversionError(
+            f"{source}.collector.kind", f"{raw!r} is not one of {known}"
+        ) from None
+    names = ["--metrics", ",".join(metrics)]
+    origin = collector.get("source") or {}
+    if kind is CollectorKind.PUSH:
+        notes.append(
+            Note(
+                NoteKind.CHANGED,
+                f"{source}.collector.kind",
+                "Push: the program's report_metrics() calls go to kubetune through "
+                "kubetune_runner.katib.report_metrics (see docs/from-katib.md); the "
+                "runner only ends the program when the trial is stopped",
+                TARGET,
+            )
+        )
+        return ["--no-parse"]
+    _report_filter(origin, source, notes)
+    if kind is CollectorKind.FILE:
+        return [*_file_options(origin, source, notes), *names]
+    if kind is not CollectorKind.STDOUT:
+        lost = "the trial's metrics" if kind is CollectorKind.NONE else f"{kind} collection"
+        notes.append(
+            Note(
+                NoteKind.APPROXIMATED,
+                f"{source}.collector.kind",
+                f"kubetune has no {lost}: the runner reads name=value and JSON lines "
+                "on stdout instead; print the metrics or call kubetune_runner.report()",
+                TARGET,
+            )
+        )
+    return names
+
+
+def _report_filter(origin: Mapping[str, Any], source: str, notes: list[Note]) -> None:
+    formats = (origin.get("filter") or {}).get("metricsFormat") or []
+    if any(f != KATIB_TEXT_FILTER for f in formats):
+        notes.append(
+            Note(
+                NoteKind.APPROXIMATED,
+                f"{source}.source.filter.metricsFormat",
+                "kubetune-runner reads name=value pairs and JSON lines, not custom "
+                "regular expressions: print the metrics as name=value",
+                TARGET,
+            )
+        )
+
+
+def _file_options(origin: Mapping[str, Any], source: str, notes: list[Note]) -> list[str]:
+    where = f"{source}.source.fileSystemPath"
+    file_path = origin.get("fileSystemPath") or {}
+    if not file_path.get("path"):
+        raise ConversionError(f"{where}.path", "a File collector needs the metrics file's path")
+    if file_path.get("kind", "File") != "File":
+        notes.append(
+            Note(
+                NoteKind.APPROXIMATED,
+                f"{where}.kind",
+                "kubetune-runner follows one file, not a directory",
+                TARGET,
+            )
+        )
+    file_format = str(file_path.get("format") or "TEXT")
+    if file_format not in ("TEXT", "JSON"):
+        raise ConversionError(f"{where}.format", f"{file_format!r} is not TEXT or JSON")
+    return ["--metrics-file", str(file_path["path"]), "--metrics-format", file_format]
+
+
+def _report_trial_fields(
+    template: Mapping[str, Any], spec: Mapping[str, Any], notes: list[Note]
+) -> None:
+    metadata = spec.get("metadata") or {}
+    for key in ("labels", "annotations"):
+        if metadata.get(key):
+            notes.append(
+                Note(
+                    NoteKind.DROPPED,
+                    f"{SOURCE}.trialSpec.metadata.{key}",
+                    "kubetune makes the Job's metadata itself; put pod labels and "
+                    "annotations in spec.template.metadata",
+                    TARGET,
+                )
+            )
+    reasons = {
+        "successCondition": "kubetune reads the Job's own Complete and Failed conditions",
+        "failureCondition": "kubetune reads the Job's own Complete and Failed conditions",
+        "primaryPodLabels": "kubetune knows its Job's pods; no labels needed",
+        "retain": "kubetune keeps each trial's Job until the study is deleted",
+    }
+    for key, reason in reasons.items():
+        if key in template:
+            kind = NoteKind.CHANGED if key == "primaryPodLabels" else NoteKind.DROPPED
+            notes.append(Note(kind, f"{SOURCE}.{key}", reason, TARGET))
