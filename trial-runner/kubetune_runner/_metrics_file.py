@@ -6,9 +6,12 @@ Some training programs write their metrics to a file instead of printing them (K
 is parsed and reported, polling for new ones, and once more after the program has exited so
 the last lines, even one without a newline, count. The file may not exist yet when the
 program starts, and may be truncated or replaced (log rotation); it is then read from the
-start. Formats are Katib's: ``TEXT`` (``name=value`` pairs, the same as on stdout) and
-``JSON`` (one object per line; numbers may be strings, as Katib writes them; ``timestamp``
-is not a metric).
+start. Lines already in the file when the runner starts belong to an earlier run (a fresh
+pod never has them, but a laptop's working directory does) and are skipped, unless the
+program rewrites the file from the start.
+
+Formats are Katib's: ``TEXT`` (``name=value`` pairs, the same as on stdout) and ``JSON`` (one
+object per line; numbers may be strings, as Katib writes them; ``timestamp`` is not a metric).
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ POLL_SECONDS = 0.5
 """How often the file is checked for new lines while the program runs."""
 MAX_LINE_BYTES = 65536
 """Longer lines are skipped, as on stdout."""
+PREFIX_BYTES = 4096
+"""How much of a file found at start is kept to tell an append from a rewrite."""
 NOT_METRICS = ("timestamp",)
 """Fields of Katib's JSON lines that are not metrics."""
 
@@ -74,6 +79,18 @@ class MetricsFile:
         self._identity: tuple[int, int] | None = None
         self._pending = b""
         self._report_failed = False
+        self._stale_prefix = b""
+
+    def skip_existing(self) -> None:
+        """Treat what the file holds now as an earlier run's, unless it is rewritten."""
+        try:
+            with open(self.path, "rb") as handle:
+                status = os.fstat(handle.fileno())
+                self._identity = (status.st_dev, status.st_ino)
+                self._stale_prefix = handle.read(PREFIX_BYTES)
+                self._position = status.st_size
+        except FileNotFoundError:
+            pass
 
     def poll(self, final: bool = False) -> None:
         """Report the complete lines appended since the last poll (and a last partial one)."""
@@ -82,7 +99,12 @@ class MetricsFile:
                 status = os.fstat(handle.fileno())
                 identity = (status.st_dev, status.st_ino)
                 if identity != self._identity or status.st_size < self._position:
-                    self._identity, self._position, self._pending = identity, 0, b""
+                    self._restart(identity)  # new, or truncated: read from the start
+                elif self._stale_prefix and status.st_size > self._position:
+                    appended = handle.read(len(self._stale_prefix)) == self._stale_prefix
+                    self._stale_prefix = b""
+                    if not appended:  # the earlier run's file was rewritten
+                        self._restart(identity)
                 handle.seek(self._position)
                 data = handle.read()
         except FileNotFoundError:
@@ -97,6 +119,9 @@ class MetricsFile:
         for line in lines:
             if len(line) <= MAX_LINE_BYTES:
                 self._report(line.decode("utf-8", "replace"))
+
+    def _restart(self, identity: tuple[int, int]) -> None:
+        self._identity, self._position, self._pending, self._stale_prefix = identity, 0, b"", b""
 
     def _report(self, line: str) -> None:
         parsed = self.parse(line.strip(), self.names)
@@ -126,6 +151,7 @@ def follow(
         yield
         return
     follower = MetricsFile(path, file_format, record, names)
+    follower.skip_existing()
     done = threading.Event()
 
     def loop() -> None:

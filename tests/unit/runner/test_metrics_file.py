@@ -103,3 +103,15 @@ def test_the_wrapper_reports_from_the_file_and_not_from_stdout(tmp_path: Path) -
     assert "loss=123" in result.stdout
     lines = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [(x["step"], x["values"]["loss"]) for x in lines] == [(0, 1.0), (1, 0.5), (2, 1 / 3)]
+
+
+def test_an_earlier_runs_lines_are_skipped_unless_the_file_is_rewritten(tmp_path: Path) -> None:
+    path = tmp_path / "m.log"
+    path.write_text("loss=9\n")
+    appended, rewritten = Recorder(), Recorder()
+    with follow(str(path), "TEXT", appended, None, poll_seconds=3600), path.open("a") as handle:
+        handle.write("loss=1\n")
+    with follow(str(path), "TEXT", rewritten, None, poll_seconds=3600):
+        path.write_text("loss=2\nloss=3\nloss=4\n")  # same file, truncated and written anew
+    assert [v["loss"] for _, v in appended.reports] == [1]
+    assert [v["loss"] for _, v in rewritten.reports] == [2, 3, 4]
