@@ -24,6 +24,11 @@ SOURCE = "spec.trialTemplate"
 TARGET = "spec.trialTemplate"
 JOB_API = ("batch/v1", "Job")
 RUNNER = "kubetune-runner"
+PUSH_OPTIONS = ["--no-parse"]
+"""Push: the program reports itself, so the runner only watches for a stop."""
+KATIB_SDK = ("-m", "kubetune_runner.katib")
+"""Starts a Python program with ``kubeflow.katib.report_metrics`` reporting to kubetune."""
+_PYTHON = re.compile(r"^python(\d+(\.\d+)?)?$")
 KATIB_TEXT_FILTER = r"([\w|-]+)\s*=\s*([+-]?\d*(\.\d+)?([Ee][+-]?\d+)?)"
 """Katib's default metricsFormat: name=value pairs, which kubetune-runner parses as well."""
 
@@ -276,6 +281,8 @@ def _wrap(
         return
     if str(command[0]).rsplit("/", 1)[-1] == RUNNER:
         return
+    if options == PUSH_OPTIONS:
+        command = _through_katib_sdk(list(command), source, notes)
     container["command"] = [RUNNER, *options, "--", *command]
     notes.append(
         Note(
@@ -287,6 +294,38 @@ def _wrap(
             TARGET,
         )
     )
+
+
+def _through_katib_sdk(command: list[Any], source: str, notes: list[Note]) -> list[Any]:
+    """``python train.py`` → ``python -m kubetune_runner.katib train.py``: same code, and
+    its ``kubeflow.katib.report_metrics`` calls report to kubetune."""
+    runs_python = _PYTHON.match(str(command[0]).rsplit("/", 1)[-1]) is not None
+    if (
+        runs_python
+        and len(command) > 1
+        and (command[1] == "-m" or not str(command[1]).startswith("-"))
+    ):
+        notes.append(
+            Note(
+                NoteKind.CHANGED,
+                source,
+                f"started through python {' '.join(KATIB_SDK)} so that "
+                "kubeflow.katib.report_metrics reports to kubetune, unchanged code",
+                TARGET,
+            )
+        )
+        return [command[0], *KATIB_SDK, *command[1:]]
+    notes.append(
+        Note(
+            NoteKind.APPROXIMATED,
+            source,
+            "cannot tell how the program is started: run it as python "
+            f"{' '.join(KATIB_SDK)} SCRIPT, or import report_metrics from "
+            "kubetune_runner.katib, or its report_metrics calls go to Katib",
+            TARGET,
+        )
+    )
+    return command
 
 
 def _runner_options(collector: Any, metrics: Sequence[str], notes: list[Note]) -> list[str]:
@@ -308,12 +347,12 @@ def _runner_options(collector: Any, metrics: Sequence[str], notes: list[Note]) -
                 NoteKind.CHANGED,
                 f"{source}.collector.kind",
                 "Push: the program's report_metrics() calls go to kubetune through "
-                "kubetune_runner.katib.report_metrics (see docs/from-katib.md); the "
-                "runner only ends the program when the trial is stopped",
+                "kubetune_runner.katib (see docs/from-katib.md); the runner does not "
+                "parse output, it ends the program when the trial is stopped",
                 TARGET,
             )
         )
-        return ["--no-parse"]
+        return PUSH_OPTIONS
     _report_filter(origin, source, notes)
     if kind is CollectorKind.FILE:
         return [*_file_options(origin, source, notes), *names]

@@ -151,7 +151,20 @@ def test_multivariate_tpe_and_push_metrics() -> None:
         "settings": {"nEiCandidates": 16, "gamma": 0.25, "priorWeight": 1.5},
     }
     assert "spec.algorithm.algorithmName" in sources(conversion, NoteKind.APPROXIMATED)
-    assert container(conversion)["command"][:3] == ["kubetune-runner", "--no-parse", "--"]
+    assert container(conversion)["command"][:7] == [
+        "kubetune-runner", "--no-parse", "--", "python", "-m", "kubetune_runner.katib", "push.py"
+    ]  # fmt: skip
+
+
+def test_push_from_a_program_started_otherwise_is_reported() -> None:
+    document = load("multivariate-tpe-push.yaml")
+    job = document["spec"]["trialTemplate"]["trialSpec"]["spec"]
+    job["template"]["spec"]["containers"][0]["command"] = ["/app/train"]
+    conversion = convert_experiment(document)
+    assert container(conversion)["command"] == ["kubetune-runner", "--no-parse", "--", "/app/train"]
+    assert any(
+        s.endswith("containers[main].command") for s in sources(conversion, NoteKind.APPROXIMATED)
+    )
 
 
 def test_cmaes_sigma_becomes_a_fraction_of_the_range() -> None:
