@@ -24,6 +24,8 @@ SOURCE = "spec.trialTemplate"
 TARGET = "spec.trialTemplate"
 JOB_API = ("batch/v1", "Job")
 RUNNER = "kubetune-runner"
+MERGE_STDERR = ["sh", "-c", 'exec "$@" 2>&1', "sh"]
+"""Runs the command with its stderr on stdout, where kubetune-runner parses metrics."""
 PUSH_OPTIONS = ["--no-parse"]
 """Push: the program reports itself, so the runner only watches for a stop."""
 KATIB_SDK = ("-m", "kubetune_runner.katib")
@@ -172,7 +174,21 @@ def _replacements(
             raise ConversionError(f"{source}.name", "every trial parameter needs a name")
         reference = str(item.get("reference") or item["name"])
         replacements[str(item["name"])] = _replacement(reference, source, spec, context, notes)
+        if item.get("description") and reference in context.parameters:
+            _keep_description(
+                str(item["description"]), reference, f"{source}.description", context, notes
+            )
     return replacements
+
+
+def _keep_description(
+    description: str, reference: str, source: str, context: TemplateContext, notes: list[Note]
+) -> None:
+    """A trial parameter's description becomes a comment on the parameter it refers to."""
+    kept = [v for k, v in context.parameters.items() if k != context.resource_parameter]
+    name = context.parameters[reference]
+    target = f"spec.parameters[{kept.index(name)}]" if name in kept else "spec.budget"
+    notes.append(Note(NoteKind.CHANGED, source, f"{description} (kept as this comment)", target))
 
 
 def _replacement(
@@ -283,6 +299,17 @@ def _wrap(
         return
     if options == PUSH_OPTIONS:
         command = _through_katib_sdk(list(command), source, notes)
+    elif "--metrics-file" not in options:
+        command = [*MERGE_STDERR, *command]
+        notes.append(
+            Note(
+                NoteKind.CHANGED,
+                source,
+                "stderr is merged into stdout for the runner to parse, as Katib's "
+                "StdOut collector reads both (Python's logging writes to stderr)",
+                TARGET,
+            )
+        )
     container["command"] = [RUNNER, *options, "--", *command]
     notes.append(
         Note(

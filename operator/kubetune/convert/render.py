@@ -27,7 +27,7 @@ def render(manifest: dict[str, Any], notes: list[Note], origin: str) -> str:
     counts = {kind: sum(n.kind is kind for n in notes) for kind in NoteKind}
     summary = ", ".join(f"{count} {kind}" for kind, count in counts.items())
     lines = [f"# Converted from {origin} by `kubetune convert` ({summary})."]
-    if notes:
+    if any(note.kind.is_lossy for note in notes):
         lines.append("# Each note names the source field; review the approximated and dropped.")
     lines += _comments((n for n in notes if n.target not in placed), "")
     head = {k: manifest[k] for k in ("apiVersion", "kind", "metadata")}

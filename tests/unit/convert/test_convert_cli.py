@@ -20,7 +20,7 @@ def test_an_exact_conversion_exits_0_and_writes_a_study_that_validates(
     assert main(["convert", str(CORPUS / "random-stdout.yaml"), "-o", str(out)]) == 0
     assert out.read_text().startswith("# Converted from Katib random-stdout.yaml")
     assert main(["validate", str(out)]) == 0
-    assert "3 notes" in capsys.readouterr().err
+    assert "5 notes" in capsys.readouterr().err
 
 
 def test_a_lossy_conversion_exits_with_its_own_status_and_prints_to_stdout(

@@ -78,7 +78,7 @@ def test_random_search_with_stdout_metrics_converts_exactly() -> None:
     assert spec["budget"] == {"maxTrials": 8, "parallelTrials": 2, "maxFailedTrials": 2}
     assert spec["trialTemplate"]["primaryContainer"] == "training"
     assert container(conversion)["command"] == [
-        "kubetune-runner", "--metrics", "accuracy,loss", "--",
+        "kubetune-runner", "--metrics", "accuracy,loss", "--", "sh", "-c", 'exec "$@" 2>&1', "sh",
         "python", "train.py", "--lr=${params.lr}", "--momentum=${params.momentum}",
         "--optimizer=${params.optimizer}",
     ]  # fmt: skip
@@ -263,3 +263,21 @@ def test_pbt_is_refused_until_kubetune_has_it_then_converted(
     monkeypatch.setitem(algorithms.ALGORITHMS, "pbt", fake)
     translation = translate_algorithm(document["spec"]["algorithm"], [], [])
     assert (translation.name, translation.settings) == ("pbt", {"nPopulation": 8})
+
+
+def test_trial_parameter_descriptions_become_comments_on_their_parameters() -> None:
+    conversion = convert("random-stdout.yaml")
+    text = render(conversion.manifest, conversion.notes, "random-stdout.yaml")
+    assert "Learning rate (kept as this comment)" in text
+    (note,) = [n for n in conversion.notes if n.source.endswith("description")]
+    assert note.target == "spec.parameters[0]"
+
+
+def test_a_program_logging_metrics_to_stderr_is_parsed_as_by_katib(tmp_path: Path) -> None:
+    import subprocess
+
+    command = container(convert("random-stdout.yaml"))["command"]
+    shell = command[command.index("--") + 1 : command.index("python")]
+    program = ["python3", "-c", "import sys; print('accuracy=0.5', file=sys.stderr)"]
+    result = subprocess.run([*shell, *program], capture_output=True, text=True, timeout=30)
+    assert result.stdout == "accuracy=0.5\n"
