@@ -268,7 +268,7 @@ def test_pbt_is_refused_until_kubetune_has_it_then_converted(
 def test_trial_parameter_descriptions_become_comments_on_their_parameters() -> None:
     conversion = convert("random-stdout.yaml")
     text = render(conversion.manifest, conversion.notes, "random-stdout.yaml")
-    assert "Learning rate (kept as this comment)" in text
+    assert "description: Learning rate (kept as this" in text
     (note,) = [n for n in conversion.notes if n.source.endswith("description")]
     assert note.target == "spec.parameters[0]"
 
