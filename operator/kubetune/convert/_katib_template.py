@@ -30,6 +30,8 @@ PUSH_OPTIONS = ["--no-parse"]
 """Push: the program reports itself, so the runner only watches for a stop."""
 KATIB_SDK = ("-m", "kubetune_runner.katib")
 """Starts a Python program with ``kubeflow.katib.report_metrics`` reporting to kubetune."""
+_GPU_RESOURCE = re.compile(r"^(nvidia\.com/(gpu|mig-[A-Za-z0-9.]+)|amd\.com/gpu)$")
+"""Extended resources that kubetune hands out as ``trialTemplate.resources``."""
 _PYTHON = re.compile(r"^python(\d+(\.\d+)?)?$")
 KATIB_TEXT_FILTER = r"([\w|-]+)\s*=\s*([+-]?\d*(\.\d+)?([Ee][+-]?\d+)?)"
 """Katib's default metricsFormat: name=value pairs, which kubetune-runner parses as well."""
@@ -111,8 +113,44 @@ def convert_template(
             )
         container, result["primaryContainer"] = found[0], primary
     _wrap(container, collector, context.metrics, notes)
+    gpus = _take_gpus(container, notes)
+    if gpus is not None:
+        result["resources"] = gpus
     _report_trial_fields(template, spec, notes)
     return result
+
+
+def _take_gpus(container: dict[str, Any], notes: list[Note]) -> dict[str, Any] | None:
+    """A GPU limit on the primary container becomes ``trialTemplate.resources``.
+
+    The operator adds the same limit back, and ``kubetune run`` can then share the machine's
+    GPUs out among parallel trials instead of showing every trial all of them.
+    """
+    resources = container.get("resources") or {}
+    limits = resources.get("limits") or {}
+    found = [k for k in limits if _GPU_RESOURCE.match(str(k))]
+    if len(found) != 1 or not str(limits[found[0]]).isdigit():
+        return None
+    name = found[0]
+    count = int(str(limits[name]))
+    for key in ("limits", "requests"):
+        if name in (resources.get(key) or {}):
+            del resources[key][name]
+            if not resources[key]:
+                del resources[key]
+    if not resources:
+        container.pop("resources", None)
+    notes.append(
+        Note(
+            NoteKind.CHANGED,
+            f"{SOURCE}.trialSpec.spec.template.spec.containers[{container.get('name')}]"
+            f".resources.limits",
+            f"{name}: {count} became trialTemplate.resources "
+            "(the operator sets the same limit; kubetune run shares GPUs out by it)",
+            TARGET,
+        )
+    )
+    return {"gpus": count, "gpuResource": name}
 
 
 def _trial_spec(

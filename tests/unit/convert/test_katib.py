@@ -281,3 +281,10 @@ def test_a_program_logging_metrics_to_stderr_is_parsed_as_by_katib(tmp_path: Pat
     program = ["python3", "-c", "import sys; print('accuracy=0.5', file=sys.stderr)"]
     result = subprocess.run([*shell, *program], capture_output=True, text=True, timeout=30)
     assert result.stdout == "accuracy=0.5\n"
+
+
+def test_a_gpu_limit_becomes_the_templates_gpu_resources() -> None:
+    conversion = convert("cmaes.yaml")
+    template = conversion.manifest["spec"]["trialTemplate"]
+    assert template["resources"] == {"gpus": 2, "gpuResource": "nvidia.com/gpu"}
+    assert container(conversion)["resources"] == {"limits": {"memory": "8Gi"}}
