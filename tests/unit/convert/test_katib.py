@@ -134,6 +134,7 @@ def test_tpe_settings_and_a_normal_distribution() -> None:
     conversion = convert("tpe-json-file.yaml")
     spec = conversion.manifest["spec"]
     assert spec["algorithm"]["settings"] == {"nStartupTrials": 4, "nEiCandidates": 32}
+    assert "spec.algorithm.algorithmName" in sources(conversion, NoteKind.APPROXIMATED)
     assert spec["parameters"][0] == {"name": "threshold", "type": "float", "low": 0.2, "high": 0.8}
     assert "spec.parameters[0].feasibleSpace.distribution" in sources(
         conversion, NoteKind.APPROXIMATED
@@ -150,7 +151,7 @@ def test_multivariate_tpe_and_push_metrics() -> None:
         "name": "tpe",
         "settings": {"nEiCandidates": 16, "gamma": 0.25, "priorWeight": 1.5},
     }
-    assert "spec.algorithm.algorithmName" in sources(conversion, NoteKind.APPROXIMATED)
+    assert "spec.algorithm.algorithmName" not in sources(conversion)  # kubetune's is multivariate
     assert container(conversion)["command"][:7] == [
         "kubetune-runner", "--no-parse", "--", "python", "-m", "kubetune_runner.katib", "push.py"
     ]  # fmt: skip
