@@ -10,12 +10,19 @@ raise ``ConversionError`` naming the field. The pieces live in ``_katib_space`` 
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from kubetune.api.study import API_VERSION, Direction, StoppingRuleName
-from kubetune.convert._katib_algorithm import NAS_REFUSAL, scalar, translate_algorithm
+from kubetune.convert._katib_algorithm import (
+    NAS_REFUSAL,
+    AlgorithmTranslation,
+    scalar,
+    translate_algorithm,
+)
 from kubetune.convert._katib_space import convert_parameter, kubetune_name, number
 from kubetune.convert._katib_template import TemplateContext, convert_template
 from kubetune.convert.notes import ConversionError, Note, NoteKind
@@ -58,18 +65,7 @@ def convert_experiment(document: Any, trial_spec: Mapping[str, Any] | None = Non
     if spec.get("nasConfig") is not None:
         raise ConversionError("spec.nasConfig", f"this Experiment {NAS_REFUSAL}")
     notes: list[Note] = []
-    raw_parameters = spec.get("parameters")
-    if not isinstance(raw_parameters, list) or not raw_parameters:
-        raise ConversionError("spec.parameters", "required: at least one parameter")
-    parameters = [convert_parameter(i, p, notes) for i, p in enumerate(raw_parameters)]
-    algorithm = translate_algorithm(spec.get("algorithm"), parameters, notes)
-    if algorithm.resource_parameter is not None:  # its range notes no longer apply
-        index = [p["name"] for p in parameters].index(algorithm.resource_parameter)
-        notes[:] = [n for n in notes if not n.source.startswith(f"spec.parameters[{index}]")]
-    names = _rename(parameters, algorithm.resource_parameter, notes)
-    parameters = [p for p in parameters if p["name"] != algorithm.resource_parameter]
-    for parameter in parameters:
-        parameter["name"] = names[parameter["name"]]
+    parameters, algorithm, names = _space(spec, notes)
     objective, metrics = _objective(spec.get("objective"), notes)
     metadata = document.get("metadata") or {}
     context = TemplateContext(
@@ -103,6 +99,40 @@ def convert_experiment(document: Any, trial_spec: Mapping[str, Any] | None = Non
     }
     _validate(manifest)
     return Conversion(manifest, notes)
+
+
+def _space(
+    spec: Mapping[str, Any], notes: list[Note]
+) -> tuple[list[dict[str, Any]], AlgorithmTranslation, dict[str, str]]:
+    """kubetune's parameters, the algorithm, and Katib name → kubetune name.
+
+    Hyperband's resource parameter leaves the space (it becomes ``${budget}``), so notes that
+    point at parameters by position are moved to the positions they end up at.
+    """
+    raw_parameters = spec.get("parameters")
+    if not isinstance(raw_parameters, list) or not raw_parameters:
+        raise ConversionError("spec.parameters", "required: at least one parameter")
+    parameters = [convert_parameter(i, p, notes) for i, p in enumerate(raw_parameters)]
+    algorithm = translate_algorithm(spec.get("algorithm"), parameters, notes)
+    resource = algorithm.resource_parameter
+    if resource is not None:
+        index = [p["name"] for p in parameters].index(resource)
+        notes[:] = [
+            _moved(n, index) for n in notes if not n.source.startswith(f"spec.parameters[{index}]")
+        ]
+    names = _rename(parameters, resource, notes)
+    kept = [p for p in parameters if p["name"] != resource]
+    for parameter in kept:
+        parameter["name"] = names[parameter["name"]]
+    return kept, algorithm, names
+
+
+def _moved(note: Note, removed: int) -> Note:
+    """A note that points at a parameter after the removed one points one place earlier."""
+    match = re.fullmatch(r"spec\.parameters\[(\d+)\]", note.target or "")
+    if match is None or int(match.group(1)) < removed:
+        return note
+    return dataclasses.replace(note, target=f"spec.parameters[{int(match.group(1)) - 1}]")
 
 
 def _rename(

@@ -289,3 +289,16 @@ def test_a_gpu_limit_becomes_the_templates_gpu_resources() -> None:
     template = conversion.manifest["spec"]["trialTemplate"]
     assert template["resources"] == {"gpus": 2, "gpuResource": "nvidia.com/gpu"}
     assert container(conversion)["resources"] == {"limits": {"memory": "8Gi"}}
+
+
+def test_notes_follow_their_parameter_when_the_resource_parameter_leaves_before_it() -> None:
+    document = load("hyperband.yaml")
+    lr, epochs = document["spec"]["parameters"]
+    lr["feasibleSpace"]["distribution"] = "normal"
+    document["spec"]["parameters"] = [epochs, lr]
+    conversion = convert_experiment(document)
+    (note,) = [n for n in conversion.notes if n.source.startswith("spec.parameters")]
+    assert (note.source, note.target) == ("spec.parameters[1].feasibleSpace.distribution",
+                                          "spec.parameters[0]")  # fmt: skip
+    text = render(conversion.manifest, conversion.notes, "hyperband.yaml")
+    assert text.index("spec.parameters[1].feasibleSpace") < text.index("- {name: lr")
