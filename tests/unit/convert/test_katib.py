@@ -302,3 +302,24 @@ def test_notes_follow_their_parameter_when_the_resource_parameter_leaves_before_
                                           "spec.parameters[0]")  # fmt: skip
     text = render(conversion.manifest, conversion.notes, "hyperband.yaml")
     assert text.index("spec.parameters[1].feasibleSpace") < text.index("- {name: lr")
+
+
+@pytest.mark.parametrize("kind", ["PrometheusMetric", "Custom", "None", "TensorFlowEvent"])
+def test_collectors_the_runner_cannot_read_fall_back_to_stdout_with_a_note(kind: str) -> None:
+    document = load("random-stdout.yaml")
+    document["spec"]["metricsCollectorSpec"] = {"collector": {"kind": kind}}
+    conversion = convert_experiment(document)
+    assert container(conversion)["command"][:4] == [
+        "kubetune-runner",
+        "--metrics",
+        "accuracy,loss",
+        "--",
+    ]
+    assert "spec.metricsCollectorSpec.collector.kind" in sources(conversion, NoteKind.APPROXIMATED)
+
+
+def test_an_unknown_collector_kind_is_refused() -> None:
+    document = load("random-stdout.yaml")
+    document["spec"]["metricsCollectorSpec"] = {"collector": {"kind": "Carrier-pigeon"}}
+    with pytest.raises(ConversionError, match="'Carrier-pigeon' is not one of StdOut"):
+        convert_experiment(document)
