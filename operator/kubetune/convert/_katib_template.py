@@ -313,9 +313,11 @@ def _report_trial_fields(
         "successCondition": "kubetune reads the Job's own Complete and Failed conditions",
         "failureCondition": "kubetune reads the Job's own Complete and Failed conditions",
         "primaryPodLabels": "kubetune knows its Job's pods; no labels needed",
-        "retain": "kubetune keeps each trial's Job until the study is deleted",
+        "retain": "kubetune keeps a finished trial's Job (owned by its Trial) until the study "
+        "is deleted; there is no per-study switch",
     }
+    same = {"primaryPodLabels": True, "retain": template.get("retain") is True}
     for key, reason in reasons.items():
         if key in template:
-            kind = NoteKind.CHANGED if key == "primaryPodLabels" else NoteKind.DROPPED
+            kind = NoteKind.CHANGED if same.get(key) else NoteKind.DROPPED
             notes.append(Note(kind, f"{SOURCE}.{key}", reason, TARGET))

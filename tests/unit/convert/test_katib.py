@@ -202,7 +202,7 @@ def test_dashed_names_metadata_references_and_a_custom_filter() -> None:
     assert "spec.metricsCollectorSpec.source.filter.metricsFormat" in sources(
         conversion, NoteKind.APPROXIMATED
     )
-    assert "spec.trialTemplate.retain" in sources(conversion, NoteKind.DROPPED)
+    assert "spec.trialTemplate.retain" in sources(conversion, NoteKind.CHANGED)  # retain: true
 
 
 def test_a_configmap_template_is_taken_from_the_given_trial_spec() -> None:
