@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 import yaml
 from rich.live import Live
 
-from kubetune import __version__, algorithms, kube, stopping
+from kubetune import __version__, algorithms, convert, kube, stopping
 from kubetune.api import crd
 from kubetune.api.study import TuningStudy
 from kubetune.local.backend import LocalOptions, LocalStudy, StudyChanged, StudyView
@@ -75,6 +75,21 @@ def _parser() -> argparse.ArgumentParser:
     results.add_argument("--format", choices=["table", "json", "csv"], default="table")
     results.add_argument("--top", type=int, default=None)
     results.set_defaults(handler=_results)
+
+    converter = commands.add_parser(
+        "convert",
+        help="turn a Katib Experiment into a TuningStudy",
+        description="Convert a Katib kubeflow.org/v1beta1 Experiment into a TuningStudy; notes "
+        "on what changed go into the YAML as comments and to stderr. Exit status: 0 converted "
+        f"exactly, {EXIT_LOSSY} converted but something was approximated or dropped (read the "
+        "notes), 1 refused or bad input.",
+    )
+    converter.add_argument("experiment", type=Path, help="a Katib Experiment manifest (YAML)")
+    converter.add_argument("-o", "--output", type=Path, help="write here (default: stdout)")
+    converter.add_argument(
+        "--trial-spec", type=Path, help="the trial template of a configMap trialSource (YAML)"
+    )
+    converter.set_defaults(handler=_convert)
 
     crds = commands.add_parser("crds", help="write the CustomResourceDefinitions")
     crds.add_argument("--out", type=Path, default=Path("crds"))
@@ -176,6 +191,30 @@ def _results(args: argparse.Namespace) -> int:
     else:
         console().print(output)
     return 0
+
+
+EXIT_LOSSY = 3
+"""``kubetune convert``: the study was written, but something was approximated or dropped."""
+
+
+def _convert(args: argparse.Namespace) -> int:
+    document = yaml.safe_load(args.experiment.read_text())
+    trial_spec = yaml.safe_load(args.trial_spec.read_text()) if args.trial_spec else None
+    try:
+        conversion = convert.convert_experiment(document, trial_spec)
+    except convert.ConversionError as error:
+        print(f"{args.experiment}: cannot convert: {error}", file=sys.stderr)
+        return 1
+    text = convert.render(conversion.manifest, conversion.notes, f"Katib {args.experiment.name}")
+    if args.output:
+        args.output.write_text(text)
+    else:
+        sys.stdout.write(text)
+    for note in conversion.notes:
+        print(f"  {note}", file=sys.stderr)
+    where = args.output or "stdout"
+    print(f"{args.experiment} → {where}: {len(conversion.notes)} notes", file=sys.stderr)
+    return EXIT_LOSSY if conversion.is_lossy else 0
 
 
 def generated_crds() -> dict[str, str]:

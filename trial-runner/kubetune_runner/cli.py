@@ -21,7 +21,7 @@ import threading
 from collections.abc import Sequence
 from typing import Callable
 
-from kubetune_runner import __version__
+from kubetune_runner import __version__, _metrics_file
 from kubetune_runner._api import Transport, current_transport
 from kubetune_runner._env import ConfigurationError
 from kubetune_runner._log import warn
@@ -79,6 +79,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="do not parse stdout (the program calls kubetune_runner.report() itself)",
     )
     parser.add_argument(
+        "--metrics-file",
+        metavar="PATH",
+        help="report the metrics the program writes to this file instead of stdout "
+        "(Katib's File collector), followed while it runs",
+    )
+    parser.add_argument(
+        "--metrics-format",
+        choices=_metrics_file.FORMATS,
+        default=_metrics_file.TEXT,
+        help="of --metrics-file: TEXT (name=value) or JSON (one object per line)",
+    )
+    parser.add_argument(
         "--stop-poll-seconds",
         type=_positive,
         metavar="S",
@@ -121,13 +133,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     wrapper = Wrapper(
         transport,
         command,
-        parse=not args.no_parse,
+        parse=not args.no_parse and args.metrics_file is None,
         names=names,
         stop_poll_seconds=args.stop_poll_seconds or transport.stop_poll_seconds,
         grace_seconds=args.grace_seconds,
     )
     try:
-        return wrapper.run()
+        with _metrics_file.follow(args.metrics_file, args.metrics_format, transport.record, names):
+            return wrapper.run()
     finally:
         if not transport.close(args.flush_seconds):
             warn(f"some reports were not delivered within {args.flush_seconds:g}s")
