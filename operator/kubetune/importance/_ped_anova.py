@@ -22,6 +22,9 @@ from kubetune.space import Parameter, SearchSpace
 SCOTT_FACTOR = 1.06
 """Scott's rule of thumb, ``1.06 · σ · n^(-1/5)``: the kernel width of a Gaussian sample."""
 
+KERNEL_BINS_PER_CELL = 10
+"""Values are binned this finely before the kernel is applied (see ``_kernel_counts``)."""
+
 
 @dataclass(frozen=True)
 class PedAnovaSettings:
@@ -102,13 +105,20 @@ def _distribution(
 
 
 def _kernel_counts(active: np.ndarray, bandwidth: float, cells: int) -> np.ndarray:
-    """How much of the trials' kernel mass falls in each cell; each trial contributes 1."""
+    """How much of the trials' kernel mass falls in each cell; each trial contributes 1.
+
+    Values are first counted in bins a tenth of a cell wide (the narrowest kernel is a cell)
+    and the kernel is placed at each bin's centre, so 10,000 trials cost no more than 500.
+    """
     if active.size == 0:
         return np.zeros(cells)
+    bins = cells * KERNEL_BINS_PER_CELL
+    weights = np.bincount(np.minimum((active * bins).astype(int), bins - 1), minlength=bins)
+    centres = (np.arange(bins) + 0.5) / bins
     edges = np.linspace(0.0, 1.0, cells + 1)
-    mass = np.diff(special.ndtr((edges[None, :] - active[:, None]) / bandwidth), axis=1)
+    mass = np.diff(special.ndtr((edges[None, :] - centres[:, None]) / bandwidth), axis=1)
     mass /= mass.sum(axis=1, keepdims=True)  # truncated at the bounds: no mass is lost
-    counts: np.ndarray = mass.sum(axis=0)
+    counts: np.ndarray = weights @ mass
     return counts
 
 
