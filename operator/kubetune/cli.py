@@ -238,6 +238,7 @@ def _importance_json(
                 "trialsUsed": r.used,
                 "trialsDropped": r.dropped,
                 "reason": r.reason,
+                "firstOrder": r.first_order,
                 "importances": [
                     {"parameter": p.name, "importance": p.importance} for p in r.importances
                 ],
@@ -254,8 +255,12 @@ IMPORTANCE_BAR_WIDTH = 40
 def _importance_table(result: ObjectiveImportance) -> Table:
     objective = result.objective
     table = Table(title=f"{objective.metric} ({objective.direction.value}): {result.used} trials")
+    notes = []
+    if result.first_order is not None:
+        notes.append(f"single parameters explain {result.first_order:.0%} of the variance")
     if result.dropped:
-        table.caption = f"left out: {result.dropped} completed trial(s) without a finite value"
+        notes.append(f"left out: {result.dropped} completed trial(s) without a finite value")
+    table.caption = "; ".join(notes) or None
     table.add_column("#", justify="right")
     table.add_column("parameter")
     table.add_column("importance", justify="right")

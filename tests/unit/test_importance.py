@@ -353,3 +353,17 @@ def test_settings_out_of_range_are_refused() -> None:
         PedAnovaSettings(target_quantile=1.5)
     with pytest.raises(ValueError, match="at least 1"):
         FanovaSettings(trees=0)
+
+
+def test_fanova_says_how_much_single_parameters_explain() -> None:
+    space = make_space(*floats("a", "b"))
+    additive = random_history(space, lambda p: {"loss": p["a"] + p["b"]})
+    product = random_history(space, lambda p: {"loss": p["a"] * p["b"]})
+    method = ImportanceMethod.FANOVA
+    (sum_result,) = parameter_importance(space, additive, method, fanova=FAST_FANOVA)
+    (product_result,) = parameter_importance(space, product, method, fanova=FAST_FANOVA)
+    assert sum_result.first_order is not None and product_result.first_order is not None
+    assert sum_result.first_order > 0.8  # a + b has no interaction
+    assert product_result.first_order < 0.4  # a·b on [-1, 1]² is all interaction
+    (ped,) = parameter_importance(space, additive, ImportanceMethod.PED_ANOVA)
+    assert ped.first_order is None

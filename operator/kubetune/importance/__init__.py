@@ -94,6 +94,9 @@ class ObjectiveImportance:
     """Completed trials left out because this objective's value was missing or not finite."""
     reason: str | None = None
     """Why ``importances`` is empty; None when they were computed."""
+    first_order: float | None = None
+    """fANOVA only: the share of the model's variance that single parameters explain (the sum
+    of the raw scores, before they are scaled to sum to 1); the rest comes from interactions."""
 
 
 def parameter_importance(
@@ -151,7 +154,8 @@ def _objective_importance(
         for name, score in zip(space.names, scores, strict=True)
     ]
     ordered = sorted(shares, key=lambda p: -p.importance)  # stable: ties keep space order
-    return ObjectiveImportance(objective, tuple(ordered), len(y), dropped)
+    first_order = min(total, 1.0) if method is ImportanceMethod.FANOVA else None
+    return ObjectiveImportance(objective, tuple(ordered), len(y), dropped, None, first_order)
 
 
 def _why_not(space: SearchSpace, y: np.ndarray, objective: Objective) -> str | None:
