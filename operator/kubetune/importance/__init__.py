@@ -4,25 +4,27 @@ Two methods, both in the family that splits the objective's variation among the 
 
 ``ped-anova`` (the default)
     PED-ANOVA (Watanabe et al., IJCAI 2023). A parameter matters as much as the distribution
-    of its values among the best trials (the top ``targetQuantile``, 10 % by default) differs
+    of its values among the best trials (the top ``target_quantile``, 10 % by default) differs
     from its distribution over all trials, measured by the Pearson divergence
     ``sum (q - p)² / p``. Both distributions are Parzen (kernel) estimates on the unit-cube
-    encoding of ``space.py``, discretized into cells. No model is fitted, so it takes
-    milliseconds at 10,000 trials and 64 parameters, and because it looks only at which
-    trials are in the top set it depends only on the *order* of the losses: any increasing
-    transform of the objective (scale, shift, log) gives the same answer.
+    encoding of ``space.py``, discretized into cells. No model is fitted: milliseconds for
+    hundreds of trials, about a second for 10,000 trials of 64 parameters (mostly encoding
+    them). And as it looks only at which trials are in the top set, it depends only on the
+    *order* of the losses: any increasing transform of the objective (scale, shift, log)
+    gives the same answer.
 
 ``fanova``
     fANOVA (Hutter et al., ICML 2014) over a random forest fitted here with numpy: a
     parameter's importance is the variance of the forest's prediction as a function of that
     parameter alone (the others averaged out), as a share of the prediction's total variance.
-    It needs a model (about a second for a few hundred trials; trials beyond
+    It needs a model (a few seconds for a few hundred trials; trials beyond
     ``FanovaSettings.max_trials`` are subsampled) and looks at the whole range of the loss,
     not only the best trials.
 
 The two answer different questions: PED-ANOVA "which parameters must be set right to be among
 the best", fANOVA "which parameters move the loss the most over the space". On the quality
-suite their orders mostly agree (docs/benchmarks.md, "Parameter importance").
+suite each agrees with Optuna's evaluator of the same name (docs/benchmarks.md, "Parameter
+importance"), except where Optuna's fANOVA measures log-scaled parameters on their raw scale.
 
 Conditional parameters (``when``): a parameter inactive in a trial is given its own level,
 "inactive", next to its values. PED-ANOVA adds that level as one more cell of both
