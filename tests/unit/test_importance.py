@@ -246,22 +246,22 @@ def test_ped_anova_ignores_the_scale_and_offset_of_the_objective(
     assert before == after
 
 
-@given(studies(), st.integers(-6, 6))
+@given(studies(), st.floats(1e-2, 1e2), st.floats(-1e3, 1e3))
 @settings(max_examples=20, deadline=None)
-def test_fanova_ignores_the_scale_of_the_objective(
-    study: tuple[SearchSpace, History, list[str]], exponent: int
+def test_fanova_ignores_the_scale_and_offset_of_the_objective(
+    study: tuple[SearchSpace, History, list[str]], scale: float, shift: float
 ) -> None:
     space, history, _ = study
     method = ImportanceMethod.FANOVA
-    # Powers of two scale exactly, so the forest makes the very same splits.
-    scaled = transformed(history, 2.0**exponent, 0.0)
+    # Splits within a relative 1e-9 of each other are ties, so rounding cannot pick another.
+    scaled = transformed(history, scale, shift)
     before = parameter_importance(space, history, method, fanova=FAST_FANOVA)[0]
     after = parameter_importance(space, scaled, method, fanova=FAST_FANOVA)[0]
     assert before.reason == after.reason
     expected, found = as_dict(before), as_dict(after)
-    assert list(found) == list(expected)
+    assert found.keys() == expected.keys()
     for name in expected:
-        assert math.isclose(found[name], expected[name], rel_tol=1e-9, abs_tol=1e-12)
+        assert math.isclose(found[name], expected[name], rel_tol=1e-6, abs_tol=1e-9)
 
 
 @pytest.mark.parametrize("method", METHODS)

@@ -20,6 +20,10 @@ import numpy as np
 
 from kubetune.space import SearchSpace
 
+SPLIT_TOLERANCE = 1e-9
+"""Relative difference below which two splits are equally good (and ``_tie_rank`` picks one):
+so float rounding, e.g. from shifting the objective, never decides the forest's shape."""
+
 
 @dataclass(frozen=True)
 class FanovaSettings:
@@ -55,6 +59,12 @@ def fanova_scores(
     if len(y) > settings.max_trials:
         keep = np.sort(rng.choice(len(y), settings.max_trials, replace=False))
         x, y = x[keep], y[keep]
+    spread = float(np.std(y))
+    if not spread > 0.0:
+        return np.zeros(x.shape[1])
+    # Standardized: shares do not depend on the loss's offset and scale, and an offset far
+    # larger than the loss's variation no longer drowns that variation in rounding.
+    y = (y - y.mean()) / spread
     encoded, domain_low = _with_inactive_level(x)
     domain_high = np.ones(x.shape[1])
     tie_rank = _tie_rank(space)
@@ -126,8 +136,8 @@ def _best_split(
 ) -> tuple[int, float] | None:
     """The (column, threshold) that most reduces the squared error, or None if none does."""
     size, leaf = len(y), settings.min_samples_leaf
-    if size < 2 * leaf:
-        return None
+    if size < 2 * leaf or float(np.ptp(y)) == 0.0:
+        return None  # (equal values can have a mean that differs from them by rounding)
     centered = y - y.mean()
     order = np.argsort(x, axis=0, kind="stable")
     ordered_x = np.take_along_axis(x, order, axis=0)
@@ -139,9 +149,9 @@ def _best_split(
     allowed = (ordered_x[1:] > ordered_x[:-1]) & (left_size >= leaf) & (size - left_size >= leaf)
     gain = np.where(allowed, gain, -np.inf)
     best = float(gain.max())
-    if not best > 1e-12 * float(centered @ centered):
+    if not best > SPLIT_TOLERANCE * float(centered @ centered):
         return None
-    rows, columns = np.nonzero(gain == best)
+    rows, columns = np.nonzero(gain >= best * (1.0 - SPLIT_TOLERANCE))
     pick = np.lexsort((rows, tie_rank[columns]))[0]
     row, column = int(rows[pick]), int(columns[pick])
     return column, float((ordered_x[row, column] + ordered_x[row + 1, column]) / 2)
