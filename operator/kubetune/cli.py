@@ -260,7 +260,7 @@ def _importance_table(result: ObjectiveImportance) -> Table:
         notes.append(f"single parameters explain {result.first_order:.0%} of the variance")
     if result.dropped:
         notes.append(f"left out: {result.dropped} completed trial(s) without a finite value")
-    table.caption = "; ".join(notes) or None
+    table.caption = "\n".join(notes) or None
     table.add_column("#", justify="right")
     table.add_column("parameter")
     table.add_column("importance", justify="right")

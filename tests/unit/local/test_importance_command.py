@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -30,28 +31,35 @@ SPEC: dict[str, Any] = {
 }
 
 
-def save_study(state: Path, trials: list[tuple[dict[str, Any], TrialPhase, float | None]]) -> None:
+def save_study(
+    state: Path,
+    trials: list[tuple[dict[str, Any], TrialPhase, float | dict[str, float] | None]],
+    **spec: Any,
+) -> None:
     """A local study's files as `kubetune run` leaves them, without running processes."""
     study = parse_study(
         {
             "apiVersion": "kubetune.dev/v1alpha1",
             "kind": "TuningStudy",
             "metadata": {"name": "s"},
-            "spec": SPEC,
+            "spec": {**SPEC, **spec},
         }
     )
     store = StudyStore(state / "s")
     store.save_spec({"manifest": study.to_manifest(), "elapsedSeconds": 1.0})
-    for index, (params, phase, loss) in enumerate(trials):
+    for index, (params, phase, values) in enumerate(trials):
         store.save(LocalTrial(index, params, phase=phase))
-        if loss is not None:
-            line = json.dumps({"values": {"loss": loss}}) + "\n"
+        if values is not None:
+            reported = values if isinstance(values, dict) else {"loss": values}
+            line = json.dumps({"values": reported}) + "\n"  # NaN is written as NaN
             (store.trial_dir(index) / "metrics.jsonl").write_text(line)
 
 
-def lr_driven_trials(count: int) -> list[tuple[dict[str, Any], TrialPhase, float | None]]:
+def lr_driven_trials(
+    count: int,
+) -> list[tuple[dict[str, Any], TrialPhase, float | dict[str, float] | None]]:
     rng = np.random.default_rng(0)
-    trials: list[tuple[dict[str, Any], TrialPhase, float | None]] = []
+    trials: list[tuple[dict[str, Any], TrialPhase, float | dict[str, float] | None]] = []
     for _ in range(count):
         params = {
             "lr": float(10 ** rng.uniform(-4, 0)),
@@ -88,12 +96,33 @@ def test_the_table_names_every_parameter_and_counts_what_was_left_out(
     trials = lr_driven_trials(40)
     trials.append(({"lr": 0.1, "optimizer": "sgd", "width": 8}, TrialPhase.SUCCEEDED, None))
     trials.append(({"lr": 0.2, "optimizer": "sgd", "width": 9}, TrialPhase.FAILED, None))
+    trials.append(({"lr": 0.3, "optimizer": "adam", "width": 10}, TrialPhase.SUCCEEDED, math.nan))
     save_study(tmp_path, trials)
-    assert run(tmp_path) == 0
+    assert run(tmp_path, "--method", "fanova") == 0
     out = capsys.readouterr().out
-    assert "s: 42 trials (1 failed, 41 succeeded); method ped-anova" in out
+    assert "s: 43 trials (1 failed, 42 succeeded); method fanova" in out
     assert "loss (minimize): 40 trials" in out
+    assert "left out: 2 completed trial(s) without a finite value" in out
+    assert "single parameters explain" in out
     assert all(name in out for name in ("lr", "optimizer", "width"))
+
+
+def test_a_multi_objective_study_gets_a_table_per_objective(tmp_path: Path, capsys: Any) -> None:
+    trials: list[tuple[dict[str, Any], TrialPhase, float | dict[str, float] | None]] = []
+    for params, phase, loss in lr_driven_trials(40):
+        assert isinstance(loss, float)
+        speed = 100.0 * params["width"]  # only the width decides the throughput
+        trials.append((params, phase, {"loss": loss, "samples_per_s": speed}))
+    objectives = [
+        {"metric": "loss", "direction": "minimize"},
+        {"metric": "samples_per_s", "direction": "maximize"},
+    ]
+    save_study(tmp_path, trials, objective=None, objectives=objectives)
+    assert run(tmp_path, "--format", "json") == 0
+    loss, speed = json.loads(capsys.readouterr().out)["objectives"]
+    assert (loss["metric"], speed["metric"]) == ("loss", "samples_per_s")
+    assert loss["importances"][0]["parameter"] == "lr"
+    assert speed["importances"][0]["parameter"] == "width"
 
 
 def test_a_study_that_does_not_exist_is_named(tmp_path: Path, capsys: Any) -> None:
