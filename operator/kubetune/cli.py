@@ -7,18 +7,23 @@ Each subcommand is a thin function over the library; the work lives in ``local``
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import sys
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
 import yaml
 from rich.live import Live
+from rich.table import Table
 
 from kubetune import __version__, algorithms, convert, kube, stopping
 from kubetune.api import crd
 from kubetune.api.study import TuningStudy
+from kubetune.engine import Planner, TrialSnapshot
+from kubetune.importance import ImportanceMethod, ObjectiveImportance, parameter_importance
 from kubetune.local.backend import LocalOptions, LocalStudy, StudyChanged, StudyView
 from kubetune.local.progress import (
     best_parameters,
@@ -90,6 +95,19 @@ def _parser() -> argparse.ArgumentParser:
         "--trial-spec", type=Path, help="the trial template of a configMap trialSource (YAML)"
     )
     converter.set_defaults(handler=_convert)
+    importance = commands.add_parser(
+        "importance", help="which parameters matter in a local study, most first"
+    )
+    importance.add_argument("study", help="the study's manifest or its name")
+    importance.add_argument("--state-dir", type=Path, default=Path(".kubetune"))
+    importance.add_argument("--format", choices=["table", "json"], default="table")
+    importance.add_argument(
+        "--method",
+        choices=[m.value for m in ImportanceMethod],
+        default=ImportanceMethod.PED_ANOVA.value,
+        help="ped-anova: what the best trials share (fast); fanova: what moves the loss most",
+    )
+    importance.set_defaults(handler=_importance)
 
     crds = commands.add_parser("crds", help="write the CustomResourceDefinitions")
     crds.add_argument("--out", type=Path, default=Path("crds"))
@@ -215,6 +233,80 @@ def _convert(args: argparse.Namespace) -> int:
     where = args.output or "stdout"
     print(f"{args.experiment} → {where}: {len(conversion.notes)} notes", file=sys.stderr)
     return EXIT_LOSSY if conversion.is_lossy else 0
+
+
+def _importance(args: argparse.Namespace) -> int:
+    name = args.study
+    if Path(name).is_file():
+        name = load_study(Path(name)).metadata.name
+    store = StudyStore(args.state_dir / name)
+    if not store.exists():
+        print(f"error: no local study {name!r} under {args.state_dir}", file=sys.stderr)
+        return 1
+    study = TuningStudy.model_validate(store.load_spec()["manifest"])
+    planner = Planner(study.spec, name)
+    trials = [
+        TrialSnapshot(t.index, t.params, t.phase, dict(store.metrics(t.index).values))
+        for t in store.load_trials()
+    ]
+    method = ImportanceMethod(args.method)
+    results = parameter_importance(planner.space, planner.history(trials), method, planner.seed)
+    phases = Counter(t.phase.value for t in trials)
+    counts = ", ".join(f"{n} {phase.lower()}" for phase, n in sorted(phases.items())) or "none"
+    if args.format == "json":
+        print(json.dumps(_importance_json(name, method, results), indent=2))
+    else:
+        out = console()
+        out.print(f"{name}: {len(trials)} trials ({counts}); method {method.value}")
+        for result in results:
+            out.print(_importance_table(result) if result.reason is None else result.reason)
+    return 0 if any(r.reason is None for r in results) else 1
+
+
+def _importance_json(
+    name: str, method: ImportanceMethod, results: Sequence[ObjectiveImportance]
+) -> dict[str, Any]:
+    return {
+        "study": name,
+        "method": method.value,
+        "objectives": [
+            {
+                "metric": r.objective.metric,
+                "direction": r.objective.direction.value,
+                "trialsUsed": r.used,
+                "trialsDropped": r.dropped,
+                "reason": r.reason,
+                "firstOrder": r.first_order,
+                "importances": [
+                    {"parameter": p.name, "importance": p.importance} for p in r.importances
+                ],
+            }
+            for r in results
+        ],
+    }
+
+
+IMPORTANCE_BAR_WIDTH = 40
+"""Characters of the bar drawn for an importance of 1 in ``kubetune importance``'s table."""
+
+
+def _importance_table(result: ObjectiveImportance) -> Table:
+    objective = result.objective
+    table = Table(title=f"{objective.metric} ({objective.direction.value}): {result.used} trials")
+    notes = []
+    if result.first_order is not None:
+        notes.append(f"single parameters explain {result.first_order:.0%} of the variance")
+    if result.dropped:
+        notes.append(f"left out: {result.dropped} completed trial(s) without a finite value")
+    table.caption = "\n".join(notes) or None
+    table.add_column("#", justify="right")
+    table.add_column("parameter")
+    table.add_column("importance", justify="right")
+    table.add_column("")
+    for rank, parameter in enumerate(result.importances, start=1):
+        bar = "█" * round(parameter.importance * IMPORTANCE_BAR_WIDTH)
+        table.add_row(str(rank), parameter.name, f"{parameter.importance:.3f}", bar)
+    return table
 
 
 def generated_crds() -> dict[str, str]:

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from pydantic.alias_generators import to_camel
 
 from kubetune.algorithms import ALGORITHMS
-from kubetune.api.study import AlgorithmName, ParameterType
+from kubetune.api.study import ParameterType
 from kubetune.convert.notes import ConversionError, Note, NoteKind
 
 SOURCE = "spec.algorithm"
@@ -48,14 +48,14 @@ PBT = "pbt"
 """kubetune's name for population-based training, once an algorithm of that name exists."""
 
 TARGETS: dict[KatibAlgorithm, str] = {
-    KatibAlgorithm.RANDOM: AlgorithmName.RANDOM,
-    KatibAlgorithm.GRID: AlgorithmName.GRID,
-    KatibAlgorithm.BAYESIAN_OPTIMIZATION: AlgorithmName.BAYESOPT,
-    KatibAlgorithm.TPE: AlgorithmName.TPE,
-    KatibAlgorithm.MULTIVARIATE_TPE: AlgorithmName.TPE,
-    KatibAlgorithm.CMAES: AlgorithmName.CMAES,
-    KatibAlgorithm.SOBOL: AlgorithmName.SOBOL,
-    KatibAlgorithm.HYPERBAND: AlgorithmName.HYPERBAND,
+    KatibAlgorithm.RANDOM: "random",
+    KatibAlgorithm.GRID: "grid",
+    KatibAlgorithm.BAYESIAN_OPTIMIZATION: "bayesopt",
+    KatibAlgorithm.TPE: "tpe",
+    KatibAlgorithm.MULTIVARIATE_TPE: "tpe",
+    KatibAlgorithm.CMAES: "cmaes",
+    KatibAlgorithm.SOBOL: "sobol",
+    KatibAlgorithm.HYPERBAND: "hyperband",
     KatibAlgorithm.PBT: PBT,
 }
 """The kubetune algorithm each Katib one becomes; NAS algorithms have none."""

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from kubetune.api.study import API_VERSION, Direction, StoppingRuleName
+from kubetune.api.study import API_VERSION, Direction
 from kubetune.convert._katib_algorithm import (
     NAS_REFUSAL,
     AlgorithmTranslation,
@@ -33,6 +33,8 @@ KATIB_KIND = "Experiment"
 KATIB_PARALLEL_TRIALS = 3
 """Katib's default parallelTrialCount, made explicit in the study."""
 KUBETUNE_DEFAULT_MAX_TRIALS = 20
+MEDIAN_RULE = "median"
+"""kubetune's rule for Katib's medianstop (the registry refuses the name if it ever goes)."""
 MEDIAN_DEFAULTS = {"min_trials_required": 3, "start_step": 4}
 """Katib's medianstop defaults, made explicit because kubetune's differ."""
 MEDIAN_SETTINGS = {"min_trials_required": "minTrials", "start_step": "startStep"}
@@ -327,7 +329,7 @@ def _early_stopping(early: Any, notes: list[Note]) -> dict[str, Any] | None:
             "spec.earlyStopping",
         )
     )
-    return {"rule": StoppingRuleName.MEDIAN.value, "settings": settings}
+    return {"rule": MEDIAN_RULE, "settings": settings}
 
 
 def _report_rest(spec: Mapping[str, Any], notes: list[Note]) -> None:
