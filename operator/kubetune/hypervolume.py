@@ -46,11 +46,19 @@ def dominates(a: np.ndarray | Sequence[float], b: np.ndarray | Sequence[float]) 
     return bool(np.all(left <= right) and np.any(left < right))
 
 
-def _domination_matrix(points: np.ndarray) -> np.ndarray:
-    """``matrix[i, j]``: point i dominates point j."""
-    no_worse = np.all(points[:, None, :] <= points[None, :, :], axis=2)
-    better = np.any(points[:, None, :] < points[None, :, :], axis=2)
-    return np.asarray(no_worse & better)
+def _domination_matrix(points: np.ndarray, dominators: np.ndarray | None = None) -> np.ndarray:
+    """``matrix[i, j]``: ``dominators[i]`` (default: ``points[i]``) dominates ``points[j]``.
+
+    One pass per objective: numpy reduces a tiny last axis far slower than it compares.
+    """
+    rows = points if dominators is None else dominators
+    no_worse = np.ones((len(rows), len(points)), dtype=bool)
+    better = np.zeros((len(rows), len(points)), dtype=bool)
+    for k in range(points.shape[1]):
+        column, row = points[None, :, k], rows[:, k, None]
+        no_worse &= row <= column
+        better |= row < column
+    return no_worse & better
 
 
 def pareto_mask(points: np.ndarray | Sequence[Sequence[float]]) -> np.ndarray:
@@ -58,14 +66,17 @@ def pareto_mask(points: np.ndarray | Sequence[Sequence[float]]) -> np.ndarray:
     array = _as_points(points)
     if array.shape[1] == 2:
         return _pareto_mask_2d(array)
-    dominated = np.zeros(len(array), dtype=bool)
+    return np.asarray(domination_counts(array) == 0)
+
+
+def domination_counts(points: np.ndarray | Sequence[Sequence[float]]) -> np.ndarray:
+    """How many points dominate each point; zero exactly on the Pareto front."""
+    array = _as_points(points)
+    counts = np.zeros(len(array), dtype=int)
     # Blocks of candidate dominators keep memory at O(block * n) for studies of any size.
     for start in range(0, len(array), _BLOCK):
-        block = array[start : start + _BLOCK]
-        no_worse = np.all(block[:, None, :] <= array[None, :, :], axis=2)
-        better = np.any(block[:, None, :] < array[None, :, :], axis=2)
-        dominated |= (no_worse & better).any(axis=0)
-    return ~dominated
+        counts += _domination_matrix(array, array[start : start + _BLOCK]).sum(axis=0)
+    return counts
 
 
 def _pareto_mask_2d(points: np.ndarray) -> np.ndarray:
@@ -76,17 +87,31 @@ def _pareto_mask_2d(points: np.ndarray) -> np.ndarray:
     return np.asarray((best_before > unique[:, 1])[inverse.reshape(-1)])
 
 
-def non_dominated_fronts(points: np.ndarray | Sequence[Sequence[float]]) -> list[np.ndarray]:
+def non_dominated_fronts(
+    points: np.ndarray | Sequence[Sequence[float]], enough: int | None = None
+) -> list[np.ndarray]:
     """Indices of the points front by front: front 0 is the Pareto front, front 1 the Pareto
-    front of the rest, and so on (Deb et al.'s fast non-dominated sort, vectorized)."""
+    front of the rest, and so on (Deb et al.'s fast non-dominated sort, vectorized). With
+    ``enough``, stops once the fronts found hold at least that many points."""
     array = _as_points(points)
+    limit = len(array) if enough is None else min(enough, len(array))
+    if array.shape[1] == 1:
+        # One objective: fronts are the groups of equal values, best first.
+        values, group = np.unique(array[:, 0], return_inverse=True)
+        order = np.argsort(group.reshape(-1), kind="stable")
+        bounds = np.searchsorted(group.reshape(-1)[order], np.arange(len(values) + 1))
+        fronts = [order[bounds[i] : bounds[i + 1]] for i in range(len(values))]
+        count = np.cumsum([len(f) for f in fronts])
+        return fronts[: int(np.searchsorted(count, limit)) + 1] if limit else []
     matrix = _domination_matrix(array)
     dominated_by = matrix.sum(axis=0)
-    fronts: list[np.ndarray] = []
+    fronts = []
     remaining = np.ones(len(array), dtype=bool)
-    while remaining.any():
+    found = 0
+    while found < limit:
         front = np.flatnonzero(remaining & (dominated_by == 0))
         fronts.append(front)
+        found += len(front)
         remaining[front] = False
         dominated_by = dominated_by - matrix[front].sum(axis=0)
         dominated_by[~remaining] = -1

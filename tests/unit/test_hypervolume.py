@@ -127,3 +127,12 @@ def test_the_default_reference_point_is_beyond_every_point(points: np.ndarray):
 def test_the_default_reference_point_adds_a_tenth_of_the_range():
     ref = default_reference_point([[0.0, 10.0], [2.0, 30.0]])
     assert ref.tolist() == pytest.approx([2.2, 32.0])
+
+
+@given(point_sets(), st.integers(0, 12))
+def test_fronts_can_stop_once_enough_points_are_ranked(points: np.ndarray, enough: int):
+    full = non_dominated_fronts(points)
+    some = non_dominated_fronts(points, enough=enough)
+    assert [f.tolist() for f in some] == [f.tolist() for f in full[: len(some)]]
+    assert sum(len(f) for f in some) >= min(enough, len(points))
+    assert sum(len(f) for f in some[:-1]) < enough or not some

@@ -16,6 +16,7 @@ from kubetune.algorithms._bayesopt import BayesOpt
 from kubetune.algorithms._cmaes import CmaEs
 from kubetune.algorithms._grid import GridSearch
 from kubetune.algorithms._hyperband import Hyperband
+from kubetune.algorithms._nsga2 import Nsga2
 from kubetune.algorithms._random import RandomSearch
 from kubetune.algorithms._sobol import SobolSearch
 from kubetune.algorithms._tpe import Tpe
@@ -40,6 +41,7 @@ ALGORITHMS: dict[str, type[Suggester]] = {
     "bayesopt": BayesOpt,
     "tpe": Tpe,
     "cmaes": CmaEs,
+    "nsga2": Nsga2,
 }
 
 

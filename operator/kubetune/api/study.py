@@ -132,6 +132,7 @@ class AlgorithmName(enum.StrEnum):
     CMAES = "cmaes"
     HYPERBAND = "hyperband"
     ASHA = "asha"
+    NSGA2 = "nsga2"
 
 
 class AlgorithmSpec(KubeModel):
