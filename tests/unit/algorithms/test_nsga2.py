@@ -212,7 +212,6 @@ def test_zdt1_hypervolume_beats_random_search() -> None:
     seeds = range(5)
     ours = [zdt1_hypervolume("nsga2", s) for s in seeds]
     baseline = [zdt1_hypervolume("random", s) for s in seeds]
-    # Each seed a coin flip under "no better than random": winning all five is 1/32, and the
-    # median gain is more than random search's own spread over seeds.
-    assert all(a > b for a, b in zip(ours, baseline, strict=True)), (ours, baseline)
-    assert np.median(ours) - np.median(baseline) > np.ptp(baseline), (ours, baseline)
+    # Under "no better than random" the ten runs are exchangeable: the chance that all five
+    # of ours beat all five of random search's is 1 / C(10, 5) = 1/252.
+    assert min(ours) > max(baseline), (ours, baseline)
