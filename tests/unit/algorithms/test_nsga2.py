@@ -85,6 +85,29 @@ def test_two_objective_suggestions_are_valid_fresh_and_restart_safe(
     assert [s.params for s in again] == [s.params for s in suggestions]
 
 
+def test_a_long_running_suggester_agrees_with_a_restarted_one() -> None:
+    """The elite kept between calls is a cache: trials finishing out of order (some of an
+    earlier generation only after later ones started) must not make it stale."""
+    space = float_space(3)
+    warm = create("nsga2", space, SMALL, 7)
+    rng = np.random.default_rng(7)
+    records: list[TrialRecord] = []
+    for _ in range(30):
+        history = History(tuple(records), TWO)
+        suggested = warm.suggest(history, 2)
+        fresh = create("nsga2", space, SMALL, 7).suggest(history, 2)
+        assert [s.params for s in suggested] == [s.params for s in fresh]
+        records += [
+            TrialRecord(len(records) + i, s.params, TrialState.RUNNING)
+            for i, s in enumerate(suggested)
+        ]
+        # Finish a random running trial, so generations complete out of order.
+        running = [r for r in records if r.state is TrialState.RUNNING]
+        done = running[int(rng.integers(len(running)))]
+        values = {"f1": float(rng.random()), "f2": float(rng.random())}
+        records[done.index] = TrialRecord(done.index, done.params, TrialState.COMPLETE, values)
+
+
 def test_suggests_while_the_previous_generation_is_still_running() -> None:
     space = float_space(3)
     history = two_objective_history(space, 0, finished=0, running=0)
