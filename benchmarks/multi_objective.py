@@ -428,7 +428,7 @@ def markdown(
             values = row["samplers"].get(sampler, {})
             text = " / ".join("–" if c not in values else f"{values[c]:.4g}" for c in checkpoints)
             cells.append(f"**{text}**" if values.get(last) == best else text)
-        reference = ", ".join(f"{v:g}" for v in row["reference"])
+        reference = ", ".join(f"{v + 0.0:g}" for v in row["reference"])  # + 0.0: no "-0"
         lines.append(f"| {problem} | ({reference}) | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -496,7 +496,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--samplers", nargs="*", default=list(DEFAULT_SAMPLERS))
     parser.add_argument("--jobs", type=int, default=1, help="worker processes")
     parser.add_argument(
-        "--json", type=Path, default=Path("benchmarks/results/multi_objective.json")
+        "--json",
+        type=Path,
+        help="where the table goes (default benchmarks/results/multi_objective.json, or "
+        "multi_objective_latency.json with --latency); the runs go to its .jsonl",
     )
     parser.add_argument("--write", type=Path, help="replace this file's section with the table")
     parser.add_argument("--note", default="", help="a sentence added under the command")
@@ -514,8 +517,12 @@ def main(argv: Sequence[str] | None = None) -> None:
             print(f"{sampler}: not importable here (torch?), left out", file=sys.stderr)
             continue
         samplers.append(sampler)
+    results = Path("benchmarks/results")
     if args.latency:
         rows = latency(samplers, args.sizes)
+        json_path = args.json or results / "multi_objective_latency.json"
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(rows, indent=1))
         text = latency_markdown(rows, args.sizes, command.strip())
         print(text)
         if args.write:
@@ -535,11 +542,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     ]
     # Slow samplers first so the pool's tail is short.
     jobs.sort(key=lambda j: (j[0] not in ("optuna-gp", "optuna-tpe"), j[1] != "tree_digits"))
-    results = _run(jobs, args.json.with_suffix(".jsonl"), args.jobs, args.resume)
+    json_path = args.json or results / "multi_objective.json"
+    runs = _run(jobs, json_path.with_suffix(".jsonl"), args.jobs, args.resume)
     checkpoints = [c for c in CHECKPOINTS if c <= args.trials] or [args.trials]
-    table = hypervolume_table(results, problems, checkpoints)
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(table, indent=1))
+    table = hypervolume_table(runs, problems, checkpoints)
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    json_path.write_text(json.dumps(table, indent=1))
     text = markdown(table, command.strip(), args.seeds, args.note, checkpoints)
     print(text)
     if args.write:

@@ -112,8 +112,8 @@ class Nsga2(Suggester):
         self.geometry = Geometry.of(space)
         self.mutation_probability = settings.mutation_probability or 1.0 / max(1, space.dims)
         # The elite of a generation changes only when a trial before it finishes, so it is
-        # kept between calls, keyed by exactly what it is computed from (a pure cache: the
-        # suggestions are the same with or without it, after a restart too).
+        # kept between calls, keyed by the members' positions and losses (a trial's
+        # parameters never change): a pure cache, the suggestions are the same without it.
         self._elites: dict[bytes, _Elite | None] = {}
 
     def suggest(self, history: History, n: int) -> list[Suggestion]:
