@@ -61,7 +61,7 @@ from kubetune.space import SearchSpace  # noqa: E402
 DEFAULT_SAMPLERS = ("random", "nsga2", "optuna-nsga2", "optuna-tpe", "optuna-gp", "optuna-random")
 CHECKPOINTS = (50, 100, 200)
 LATENCY_SIZES = (100, 500, 1000)
-LATENCY_WINDOW = 10  # suggestions timed at each size
+LATENCY_WINDOW = 25  # suggestions timed at each size, per run
 START, END = "<!-- multi-objective:start -->", "<!-- multi-objective:end -->"
 LATENCY_START, LATENCY_END = "<!-- mo-latency:start -->", "<!-- mo-latency:end -->"
 
@@ -453,19 +453,25 @@ def _run(jobs: list[Any], log: Path, workers: int, resume: bool) -> list[dict[st
     return results
 
 
-def latency(samplers: Sequence[str], sizes: Sequence[int]) -> dict[str, dict[int, float]]:
+def latency(
+    samplers: Sequence[str], sizes: Sequence[int], repeats: int
+) -> dict[str, dict[int, float]]:
     """Median seconds per suggestion over the ``LATENCY_WINDOW`` suggestions after each size,
-    each sampler running ZDT1 for real."""
+    each sampler running ZDT1 for real, ``repeats`` times (seeds) taking turns."""
     problem = PROBLEMS["zdt1"]
     trials = max(sizes) + LATENCY_WINDOW
-    rows: dict[str, dict[int, float]] = {}
-    for sampler in samplers:
-        runner = run_optuna if sampler.startswith("optuna-") else run_kubetune
-        run = runner(sampler, problem, trials, 0)
-        rows[sampler] = {
-            n: statistics.median(run.ask_seconds[n : n + LATENCY_WINDOW]) for n in sizes
-        }
-        print(f"{sampler}: {rows[sampler]}", file=sys.stderr, flush=True)
+    samples: dict[str, dict[int, list[float]]] = {s: {n: [] for n in sizes} for s in samplers}
+    for seed in range(repeats):
+        for sampler in samplers:
+            runner = run_optuna if sampler.startswith("optuna-") else run_kubetune
+            run = runner(sampler, problem, trials, seed)
+            for n in sizes:
+                samples[sampler][n] += run.ask_seconds[n : n + LATENCY_WINDOW]
+    rows = {
+        sampler: {n: statistics.median(values) for n, values in by_size.items()}
+        for sampler, by_size in samples.items()
+    }
+    print(rows, file=sys.stderr, flush=True)
     return rows
 
 
@@ -474,7 +480,8 @@ def latency_markdown(rows: dict[str, dict[int, float]], sizes: Sequence[int], co
         "### Multi-objective suggestion latency",
         "",
         f"Median milliseconds per suggestion over the {LATENCY_WINDOW} suggestions after N "
-        "trials of a real ZDT1 run (each one after a new finished trial).",
+        "trials of real ZDT1 runs (each one after a new finished trial), over the runs of "
+        "`--repeats` seeds; the samplers take turns run by run.",
         "",
         f"Command: `{command}`",
         "",
@@ -506,6 +513,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--resume", action="store_true", help="reuse runs in the .jsonl log")
     parser.add_argument("--latency", action="store_true", help="time suggestions instead (--sizes)")
     parser.add_argument("--sizes", nargs="*", type=int, default=list(LATENCY_SIZES))
+    parser.add_argument("--repeats", type=int, default=3, help="latency runs per sampler")
     args = parser.parse_args(argv)
     command = "python -m benchmarks.multi_objective " + " ".join(
         argv if argv is not None else sys.argv[1:]
@@ -519,7 +527,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         samplers.append(sampler)
     results = Path("benchmarks/results")
     if args.latency:
-        rows = latency(samplers, args.sizes)
+        rows = latency(samplers, args.sizes, args.repeats)
         json_path = args.json or results / "multi_objective_latency.json"
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps(rows, indent=1))
