@@ -17,8 +17,9 @@ space so integers, steps and choices are exact, and decoded through the space so
 parameters follow their parents.
 
 Asynchronous by construction: a child needs only the trials already finished, so parallel
-trials never wait for a generation to complete; a trial still running when its generation's
-successors are bred simply competes for the elite of the generations after. Running trials only keep
+trials never wait for a generation to complete; a trial still running when the next
+generation is bred competes for the elite of the generations after it (and while nothing
+before a generation has finished, its trials are drawn uniformly). Running trials only keep
 their parameter sets from being suggested again. Failed and pruned trials rank behind every
 completed one, so they lose every tournament they meet a completed trial in. With a single
 objective, fronts are ties in loss and NSGA-II is a plain elitist genetic algorithm.
