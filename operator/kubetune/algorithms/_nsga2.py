@@ -1,0 +1,343 @@
+"""NSGA-II: an evolutionary search for the Pareto front of several objectives (Deb et al. 2002).
+
+Trials are cut into generations by index: generation ``g`` is trials ``[g * P, (g + 1) * P)``
+for a population size ``P``. Generation 0 is a scrambled Sobol sample. The parents of
+generation ``g`` are the *elite* of every trial finished before it (by index), rebuilt from
+the history on every call: ranked by non-dominated front and, within the last front that
+fits, by crowding distance (the spread along the front), cut to ``P``. This is NSGA-II's
+(mu + lambda) survivor selection over the whole archive rather than over the last parents
+and children only, so a trial that finishes late still competes, and nothing but the history
+is needed to rebuild it.
+
+A child is bred from two parents picked by binary tournament (lower front wins, then larger
+crowding distance) by crossover and mutation in the search space's unit cube, so log scales
+are respected: simulated binary crossover and polynomial mutation for numbers, uniform
+crossover and a change of choice for categorical parameters; the result is snapped onto the
+space so integers, steps and choices are exact, and decoded through the space so conditional
+parameters follow their parents.
+
+Asynchronous by construction: a child needs only the trials already finished, so parallel
+trials never wait for a generation to complete; a trial still running when the next
+generation is bred competes for the elite of the generations after it (and while nothing
+before a generation has finished, its trials are drawn uniformly). Running trials only keep
+their parameter sets from being suggested again. Failed and pruned trials rank behind every
+completed one, so they lose every tournament they meet a completed trial in. With a single
+objective, fronts are ties in loss and NSGA-II is a plain elitist genetic algorithm.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from pydantic import Field
+
+from kubetune.algorithms._geometry import Geometry
+from kubetune.algorithms._sobol import SobolSearch
+from kubetune.algorithms.base import (
+    Algorithm,
+    AlgorithmSettings,
+    Family,
+    History,
+    NoSettings,
+    Suggester,
+    Suggestion,
+    TrialState,
+    next_index,
+)
+from kubetune.api.capabilities import Capabilities
+from kubetune.hypervolume import domination_counts, non_dominated_fronts
+from kubetune.space import SearchSpace
+
+# Trials per generation unless populationSize says otherwise: small enough that a budget of
+# 100-200 trials sees several generations of selection.
+DEFAULT_POPULATION = 20
+
+# Children bred per wanted suggestion before falling back to a uniform draw, when crossover
+# and mutation keep landing on parameter sets already taken (small discrete spaces).
+_BREEDING_ATTEMPTS = 50
+_UNIFORM_DRAWS = 100
+# Elites kept between calls; a running study needs one or two (the current generation's).
+_REMEMBERED_ELITES = 4
+
+
+class Nsga2Settings(AlgorithmSettings):
+    """Settings of ``nsga2`` (camelCase in manifests)."""
+
+    population_size: int | None = Field(
+        default=None,
+        ge=2,
+        description=f"Trials per generation; default {DEFAULT_POPULATION}. Generation 0 is a "
+        "Sobol sample of this size.",
+    )
+    crossover_probability: float = Field(
+        default=0.9, ge=0, le=1, description="Chance a child mixes two parents (else copies one)."
+    )
+    swapping_probability: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="Chance each parameter of a crossed-over child comes from the second parent.",
+    )
+    mutation_probability: float | None = Field(
+        default=None,
+        gt=0,
+        le=1,
+        description="Chance each parameter is mutated; default 1 / number of parameters.",
+    )
+    crossover_eta: float = Field(
+        default=15.0,
+        gt=0,
+        description="Distribution index of simulated binary crossover: larger stays closer "
+        "to the parents.",
+    )
+    mutation_eta: float = Field(
+        default=20.0,
+        gt=0,
+        description="Distribution index of polynomial mutation: larger makes smaller steps.",
+    )
+
+
+@dataclass(frozen=True)
+class _Elite:
+    """A generation's parents: unit-cube points, front rank and crowding distance of each."""
+
+    points: np.ndarray
+    rank: np.ndarray
+    crowding: np.ndarray
+
+
+class Nsga2(Suggester[Nsga2Settings]):
+    Settings = Nsga2Settings
+
+    def __init__(self, space: SearchSpace, settings: Nsga2Settings, seed: int) -> None:
+        super().__init__(space, settings, seed)
+        self.options = settings
+        self.population_size = settings.population_size or DEFAULT_POPULATION
+        self.geometry = Geometry.of(space)
+        self.mutation_probability = settings.mutation_probability or 1.0 / max(1, space.dims)
+        # The elite of a generation changes only when a trial before it finishes, so it is
+        # kept between calls, keyed by the members' positions and losses (a trial's
+        # parameters never change): a pure cache, the suggestions are the same without it.
+        self._elites: dict[bytes, _Elite | None] = {}
+
+    def suggest(self, history: History, n: int) -> list[Suggestion]:
+        size = self.population_size
+        start = next_index(history)
+        chosen: list[Suggestion] = []
+        startup = min(n, max(0, size - start))
+        if startup:
+            chosen = SobolSearch(self.space, NoSettings(), self.seed).suggest(history, startup)
+        if len(chosen) == n:
+            return chosen
+        geometry = self.geometry
+        taken = set(
+            geometry.keys(
+                geometry.encode_many(
+                    [t.params for t in history.trials] + [s.params for s in chosen]
+                )
+            )
+        )
+        rng = self.rng(history, "nsga2")
+        losses = _losses(history)
+        for position in range(start + len(chosen), start + n):
+            elite = self._elite(history, losses, position // size)
+            picked = self._breed_fresh(elite, rng, taken) if elite else []
+            if not picked:
+                uniform = geometry.snap(rng.random((_UNIFORM_DRAWS, geometry.dims)))
+                picked = geometry.fresh(uniform, taken, 1)
+                if not picked:
+                    break
+            chosen += picked
+        return chosen
+
+    def _elite(self, history: History, losses: np.ndarray, generation: int) -> _Elite | None:
+        """The parents of a generation: the elite of all trials finished before it."""
+        size = self.population_size
+        members = [
+            position
+            for position, trial in enumerate(history.trials)
+            if trial.state.is_finished() and trial.index < generation * size
+        ]
+        key = np.array(members, dtype=float).tobytes() + losses[members].tobytes()
+        if key not in self._elites:
+            if len(self._elites) >= _REMEMBERED_ELITES:
+                self._elites.clear()
+            self._elites[key] = None
+            if members:
+                kept, rank, crowding = _select(losses[members], size)
+                params = [history.trials[members[i]].params for i in kept]
+                self._elites[key] = _Elite(self.geometry.encode_many(params), rank, crowding)
+        return self._elites[key]
+
+    def _breed_fresh(
+        self, elite: _Elite, rng: np.random.Generator, taken: set[bytes]
+    ) -> list[Suggestion]:
+        """One child not yet taken, or nothing after ``_BREEDING_ATTEMPTS`` tries."""
+        for _ in range(_BREEDING_ATTEMPTS):
+            first, second = _tournament(elite, rng), _tournament(elite, rng)
+            child = self._breed(elite.points[first], elite.points[second], rng)
+            picked = self.geometry.fresh(child[None, :], taken, 1)
+            if picked:
+                return picked
+        return []
+
+    def _breed(self, first: np.ndarray, second: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """A snapped child of two unit-cube points (nan: inactive in that parent)."""
+        geometry = self.geometry
+        dims = geometry.dims
+        # A coordinate inactive in one parent takes the other's value; in both, a uniform one,
+        # so a child that switches a branch on gets a value for it.
+        a = np.where(np.isnan(first), second, first)
+        a = np.where(np.isnan(a), rng.random(dims), a)
+        b = np.where(np.isnan(second), a, second)
+        child = a.copy()
+        if rng.random() < self.options.crossover_probability:
+            near_a, near_b = _simulated_binary(a, b, self.options.crossover_eta, rng)
+            from_b = rng.random(dims) < self.options.swapping_probability
+            numeric = np.where(from_b, near_b, near_a)
+            child = np.where(geometry.categorical, np.where(from_b, b, a), numeric)
+        mutate = rng.random(dims) < self.mutation_probability
+        for dim in np.flatnonzero(mutate):
+            child[dim] = self._mutate(int(dim), float(child[dim]), rng)
+        return np.asarray(geometry.snap(child[None, :])[0])
+
+    def _mutate(self, dim: int, u: float, rng: np.random.Generator) -> float:
+        """A new coordinate value: another choice, a neighbouring level, or a polynomial step.
+
+        Discrete coordinates always move: a polynomial step too small to leave the current
+        value's cell is replaced by a random nearby value.
+        """
+        geometry = self.geometry
+        levels = int(geometry.levels[dim])
+        if geometry.categorical[dim]:
+            if levels < 2:
+                return u
+            current = min(int(u * levels), levels - 1)
+            return (int((current + rng.integers(1, levels)) % levels) + 0.5) / levels
+        stepped = _polynomial(u, self.options.mutation_eta, rng)
+        if levels:
+            low, high = geometry.cell(dim, np.array([u]))
+            if low[0] <= stepped < high[0]:
+                nearby = geometry.neighbours(dim, u)
+                return float(rng.choice(nearby)) if len(nearby) else u
+        return stepped
+
+
+def _losses(history: History) -> np.ndarray:
+    """Loss vectors of all trials (n, objectives); rows of trials without losses are nan."""
+    rows = [history.losses(t) if t.state is TrialState.COMPLETE else None for t in history.trials]
+    nan = (np.nan,) * len(history.objectives)
+    return np.array([nan if row is None else row for row in rows], dtype=float).reshape(
+        len(rows), len(nan)
+    )
+
+
+def _select(losses: np.ndarray, size: int) -> tuple[list[int], np.ndarray, np.ndarray]:
+    """NSGA-II survivor selection among loss vectors (nan rows: no losses, failed or pruned):
+    whole fronts while they fit, then the most spread-out members of the next; rows without
+    losses form the last front. Returns the kept rows, their front ranks and crowding.
+
+    A row dominated by ``size`` others is never kept (they all rank before it), so it is
+    dropped before the quadratic sort; its dominators, with fewer dominators each, all stay,
+    so the ranks of the rest do not change.
+    """
+    scored = np.flatnonzero(~np.isnan(losses).any(axis=1))
+    scored = scored[domination_counts(losses[scored]) < size]
+    distance = np.zeros(len(losses))
+    fronts: list[np.ndarray] = []
+    for front in non_dominated_fronts(losses[scored], enough=size):
+        fronts.append(scored[front])
+        distance[fronts[-1]] = _crowding(losses[fronts[-1]])
+    fronts.append(np.flatnonzero(np.isnan(losses).any(axis=1)))
+    kept: list[int] = []
+    ranks: list[int] = []
+    for rank, front in enumerate(fronts):
+        room = size - len(kept)
+        if room <= 0:
+            break
+        # Most spread out first; equal crowding keeps the earlier trial (rows are in order).
+        ordered = front[np.lexsort((front, -distance[front]))][:room]
+        kept += ordered.tolist()
+        ranks += [rank] * len(ordered)
+    return kept, np.array(ranks), distance[kept]
+
+
+def _crowding(values: np.ndarray) -> np.ndarray:
+    """Crowding distance of each point of one front: the normalized perimeter of the box its
+    neighbours along every objective span; the extremes of each objective get infinity."""
+    count, objectives = values.shape
+    distance = np.zeros(count)
+    if count <= 2:
+        return np.full(count, np.inf)
+    for k in range(objectives):
+        order = np.argsort(values[:, k], kind="stable")
+        column = values[order, k]
+        spread = column[-1] - column[0]
+        distance[order[0]] = distance[order[-1]] = np.inf
+        if spread > 0:
+            distance[order[1:-1]] += (column[2:] - column[:-2]) / spread
+    return distance
+
+
+def _tournament(elite: _Elite, rng: np.random.Generator) -> int:
+    """Binary tournament: of two random members, the lower front wins, then the larger
+    crowding distance; a full tie goes to the first drawn."""
+    count = len(elite.rank)
+    if count == 1:
+        return 0
+    a, b = (int(i) for i in rng.choice(count, size=2, replace=False))
+    if (elite.rank[b], -elite.crowding[b]) < (elite.rank[a], -elite.crowding[a]):
+        return b
+    return a
+
+
+def _simulated_binary(
+    a: np.ndarray, b: np.ndarray, eta: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Simulated binary crossover bounded to [0, 1] (Deb and Agrawal 1995, with Deb's bounded
+    spread): two children spread around the parents' mean like one-point crossover spreads
+    bit strings; returns the child on ``a``'s side and the one on ``b``'s."""
+    low, high = np.minimum(a, b), np.maximum(a, b)
+    gap = high - low
+    moving = gap > 1e-12
+    safe_gap = np.where(moving, gap, 1.0)
+    u = rng.random(a.shape)
+    exponent = 1.0 / (eta + 1.0)
+
+    def spread(room: np.ndarray) -> np.ndarray:
+        beta = 1.0 + 2.0 * room / safe_gap
+        alpha = 2.0 - beta ** -(eta + 1.0)
+        inner = np.where(u <= 1.0 / alpha, u * alpha, 1.0 / np.maximum(2.0 - u * alpha, 1e-12))
+        return np.asarray(inner**exponent)
+
+    mean = 0.5 * (low + high)
+    lower = np.clip(mean - 0.5 * spread(low) * gap, 0.0, 1.0)
+    upper = np.clip(mean + 0.5 * spread(1.0 - high) * gap, 0.0, 1.0)
+    a_low = a <= b
+    near_a = np.where(moving, np.where(a_low, lower, upper), a)
+    near_b = np.where(moving, np.where(a_low, upper, lower), b)
+    return near_a, near_b
+
+
+def _polynomial(u: float, eta: float, rng: np.random.Generator) -> float:
+    """Deb's bounded polynomial mutation on [0, 1]: mostly small steps, never out of bounds."""
+    r = float(rng.random())
+    exponent = 1.0 / (eta + 1.0)
+    if r < 0.5:
+        base = 2.0 * r + (1.0 - 2.0 * r) * (1.0 - u) ** (eta + 1.0)
+        step = base**exponent - 1.0
+    else:
+        base = 2.0 * (1.0 - r) + 2.0 * (r - 0.5) * u ** (eta + 1.0)
+        step = 1.0 - base**exponent
+    return float(min(max(u + step, 0.0), 1.0))
+
+
+ALGORITHM = Algorithm(
+    name="nsga2",
+    suggester=Nsga2,
+    family=Family.POPULATION,
+    summary="NSGA-II genetic algorithm",
+    use_when="several objectives (a Pareto front), many parallel trials",
+    capabilities=Capabilities(several_objectives=True, population=True),
+)
