@@ -125,8 +125,11 @@ class PrometheusServer:
             raise PrometheusQueryError(
                 f"{path} {params}: {body.get('errorType')}: {body.get('error')}"
             )
-        if body.get("warnings"):
-            raise PrometheusQueryError(f"{path} {params}: warnings {body['warnings']}")
+        # Warnings (a malformed `le`, ...) and infos (a rate() over a series that is not a
+        # counter, ...) are how Prometheus says a query answers something else than meant.
+        notes = [*body.get("warnings", []), *body.get("infos", [])]
+        if notes:
+            raise PrometheusQueryError(f"{path} {params}: {notes}")
         return body["data"]
 
     def query(self, expr: str, at: float) -> list[dict[str, Any]]:
