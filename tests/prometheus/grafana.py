@@ -33,8 +33,6 @@ class PanelTarget:
     panel: str
     ref_id: str
     expr: str
-    panel_type: str
-    instant: bool
 
     def __str__(self) -> str:
         return f"panel {self.panel!r} target {self.ref_id}"
@@ -84,8 +82,6 @@ def panel_targets(dashboard: Mapping[str, Any]) -> Iterator[PanelTarget]:
                     panel=panel["title"],
                     ref_id=target["refId"],
                     expr=target["expr"],
-                    panel_type=panel["type"],
-                    instant=bool(target.get("instant")) and not target.get("range"),
                 )
 
 
