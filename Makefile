@@ -30,7 +30,7 @@ lint: $(INSTALLED)
 unit: $(INSTALLED)
 	$(BIN)/pytest -m "not integration and not slow and not quality" -q
 
-test: $(INSTALLED) cluster-build lint
+test: $(INSTALLED) cluster-build prometheus-build lint
 	$(BIN)/pytest -q
 
 crds: $(INSTALLED)
@@ -45,3 +45,4 @@ clean:
 	rm -rf $(VENV) .kubetune .pytest_cache .mypy_cache .ruff_cache
 
 -include tests/cluster/cluster.mk
+-include tests/prometheus/prometheus.mk

@@ -77,6 +77,12 @@ GPU_SECONDS = Counter(
     ["namespace", "study"],
     registry=REGISTRY,
 )
+STUDY_GPU_SECONDS = Gauge(
+    "kubetune_study_gpu_seconds",
+    "GPU-seconds used by a study's finished trials, from its status (survives restarts).",
+    ["namespace", "study"],
+    registry=REGISTRY,
+)
 BUILD_INFO = Gauge("kubetune_build_info", "The operator's version.", ["version"], registry=REGISTRY)
 BUILD_INFO.labels(__version__).set(1)
 
@@ -91,10 +97,17 @@ def observe_study(
     phase: StudyPhase,
     counts: Mapping[TrialPhase, int],
     best_values: Mapping[str, float],
+    gpu_seconds: float | None = None,
 ) -> None:
-    """Set a study's gauges from its latest reconcile."""
+    """Set a study's gauges from its latest reconcile.
+
+    `gpu_seconds` is the study's total from its status; unlike the per-process counter
+    `kubetune_gpu_seconds_total` it does not restart from zero with the operator.
+    """
     for trial_phase in TrialPhase:
         TRIALS.labels(namespace, study, str(trial_phase)).set(counts.get(trial_phase, 0))
+    if gpu_seconds is not None:
+        STUDY_GPU_SECONDS.labels(namespace, study).set(gpu_seconds)
     with _lock:
         _study_phases[(namespace, study)] = phase
         known = _study_metrics.setdefault((namespace, study), set())
@@ -125,6 +138,7 @@ def forget_study(namespace: str, study: str) -> None:
     for trial_phase in TrialPhase:
         _remove(TRIALS, namespace, study, str(trial_phase))
     _remove(GPU_SECONDS, namespace, study)
+    _remove(STUDY_GPU_SECONDS, namespace, study)
 
 
 def _remove(metric: Gauge | Counter, *labels: str) -> None:

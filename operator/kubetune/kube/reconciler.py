@@ -156,7 +156,11 @@ class Reconciler:
             self._announce(body, previous, status)
             writes.append(self.pool.submit(self._write_study_status, key, status))
         metrics.observe_study(
-            *key, status.phase, summary.counts, _best_values(plan, summary, snapshots)
+            *key,
+            status.phase,
+            summary.counts,
+            _best_values(plan, summary, snapshots),
+            gpu_seconds=status.gpu_seconds,
         )
         for write in writes:
             write.result()  # a failed write fails the reconcile: it is retried

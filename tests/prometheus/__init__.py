@@ -1,0 +1,1 @@
+"""A real Prometheus for the test suites: built from source, started next to the operator."""
