@@ -37,6 +37,8 @@ class OperatorSettings:
     """Longest a single API call may take."""
     reconcile_interval_seconds: float = 30.0
     """Every study is reconciled at least this often, events or not (the safety net)."""
+    retry_seconds: float = 5.0
+    """Wait before reconciling a study again after its reconcile failed (capped by the interval)."""
     relist_interval_seconds: float = 600.0
     """How often the watch cache is checked against a full LIST of every kind."""
     stop_grace_seconds: float = 30.0
@@ -61,6 +63,10 @@ class OperatorSettings:
     """This replica's name in the Lease."""
     log_level: str = "INFO"
     """Python logging level of the operator (kopf's own is one level quieter)."""
+    watch_timeout_seconds: float = 300.0
+    """Longest a single watch request lasts before kopf renews it."""
+    batch_window_seconds: float = 0.05
+    """kopf coalesces a burst of watch events on one object within this window."""
 
     def __post_init__(self) -> None:
         for name in ("workers", "api_concurrency"):
@@ -86,11 +92,21 @@ def field_docs() -> dict[str, str]:
     return docs
 
 
+def flag_of(name: str) -> str:
+    """The command-line flag of a settings field: ``metrics_port`` → ``--metrics-port``."""
+    return "--" + name.replace("_", "-")
+
+
+def env_of(name: str) -> str:
+    """A settings field's environment variable: ``metrics_port`` → ``KUBETUNE_METRICS_PORT``."""
+    return ENV_PREFIX + name.upper()
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     docs = field_docs()
     for item in dataclasses.fields(OperatorSettings):
-        flag = "--" + item.name.replace("_", "-")
-        env = ENV_PREFIX + item.name.upper()
+        flag = flag_of(item.name)
+        env = env_of(item.name)
         help_text = f"{docs.get(item.name, '')} [env {env}]"
         if item.type == "bool":
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, help=help_text)
@@ -108,7 +124,7 @@ def from_arguments(
     for item in dataclasses.fields(OperatorSettings):
         raw = getattr(args, item.name, None)
         if raw is None:
-            raw = environ.get(ENV_PREFIX + item.name.upper())
+            raw = environ.get(env_of(item.name))
         if isinstance(raw, list):
             raw = ",".join(raw)
         if raw is None or raw == "":
