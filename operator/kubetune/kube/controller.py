@@ -21,7 +21,7 @@ from typing import Any
 from kubetune import metrics
 from kubetune.api.study import STUDY_LABEL
 from kubetune.kube import paths, trial_status
-from kubetune.kube.cache import Kind, ObjectCache, StudyKey
+from kubetune.kube.cache import Kind, ObjectCache, StudyKey, WatchEventType
 from kubetune.kube.client import Kube, credentials_of, load_configuration
 from kubetune.kube.events import EventRecorder
 from kubetune.kube.job_events import JobEvents
@@ -212,4 +212,5 @@ def metrics_server(
 
 def frees_a_slot(kind: Kind, event_type: str | None, obj: dict[str, Any]) -> bool:
     """A trial's Job finished or is gone: its study may launch a successor now."""
-    return kind is Kind.JOB and (event_type == "DELETED" or trial_status.job_finished(obj))
+    deleted = event_type == WatchEventType.DELETED
+    return kind is Kind.JOB and (deleted or trial_status.job_finished(obj))
