@@ -2,9 +2,10 @@
 
 ``kubetune operator`` runs kopf embedded, with watch handlers registered in ``handlers``;
 ``controller`` queues studies and reconciles them on worker threads (``reconciler``), from
-a watch cache (``cache``), through the pure engine. ``objects`` renders Trials and Jobs,
-``trial_status`` and ``study_status`` derive status from what the cluster shows, and
-``leader`` keeps two replicas from both acting. Importing this package is cheap: kopf is
+a watch cache (``cache``), through the pure engine. Observing is pure (``observe``,
+``plans``, ``trial_status``, ``study_status``; ``objects`` renders Trials and Jobs), acting
+is ``actions`` (every API call a reconcile makes), and ``leader`` keeps two replicas from
+both acting. Importing this package is cheap: kopf is
 imported only when the operator runs.
 """
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -132,10 +133,7 @@ def test_waiting_for_a_pod_is_noticed_and_a_failed_create_message_is_used() -> N
     world = objects([trial(0)], [job(0)])
     assert observe.waits_for_pod(observe.observe_all(world, CONTEXT))
     quota = 'pods "s-0-x" is forbidden: exceeded quota: q'
-    context = observe.TrialContext.of(SPEC, NOW)
-    context = observe.TrialContext(
-        context.objective_metrics, context.gpu_resource, context.gpus, NOW, {"job-uid-0": quota}
-    )
+    context = replace(CONTEXT, failed_creates={"job-uid-0": quota})
     [observation] = observe.observe_all(world, context)
     assert observation.message == quota and not observe.waits_for_pod([observation])
 
