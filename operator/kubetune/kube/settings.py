@@ -14,6 +14,7 @@ import inspect
 import itertools
 import os
 import socket
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -76,6 +77,10 @@ class OperatorSettings:
             raise ValueError("lease_renew_seconds must be shorter than lease_duration_seconds")
 
 
+FIELD_TYPES: dict[str, Any] = typing.get_type_hints(OperatorSettings)
+"""Each field's type, resolved (this module's annotations are strings)."""
+
+
 def field_docs() -> dict[str, str]:
     """Each field's docstring, read from this class's source."""
     tree = ast.parse(inspect.getsource(OperatorSettings))
@@ -108,9 +113,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         flag = flag_of(item.name)
         env = env_of(item.name)
         help_text = f"{docs.get(item.name, '')} [env {env}]"
-        if item.type == "bool":
+        kind = FIELD_TYPES[item.name]
+        if kind is bool:
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, help=help_text)
-        elif str(item.type).startswith("tuple"):
+        elif typing.get_origin(kind) is tuple:
             singular = flag.removesuffix("s")  # --namespace a --namespace b, or --namespaces a,b
             parser.add_argument(flag, singular, dest=item.name, action="append", help=help_text)
         else:
@@ -129,22 +135,26 @@ def from_arguments(
             raw = ",".join(raw)
         if raw is None or raw == "":
             continue
-        values[item.name] = _convert(str(item.type), raw, item.name)
+        values[item.name] = _convert(FIELD_TYPES[item.name], raw, item.name)
     return OperatorSettings(**values)
 
 
-def _convert(type_name: str, raw: Any, name: str) -> Any:
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+"""How a true boolean may be written in the environment (any case); anything else is false."""
+
+
+def _convert(kind: Any, raw: Any, name: str) -> Any:
     if isinstance(raw, bool):
         return raw
     try:
-        if type_name == "bool":
-            return str(raw).lower() in ("1", "true", "yes", "on")
-        if type_name == "int":
-            return int(raw)
-        if type_name == "float":
-            return float(raw)
-        if type_name.startswith("tuple"):
+        if kind is bool:
+            return str(raw).lower() in TRUE_WORDS
+        if kind is int or kind is float:
+            return kind(raw)
+        if typing.get_origin(kind) is tuple:
             return tuple(part.strip() for part in str(raw).split(",") if part.strip())
     except ValueError:
-        raise ValueError(f"{name}: cannot read {raw!r} as {type_name}") from None
+        raise ValueError(
+            f"{name}: cannot read {raw!r} as {getattr(kind, '__name__', kind)}"
+        ) from None
     return str(raw)
