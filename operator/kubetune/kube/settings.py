@@ -64,8 +64,8 @@ class OperatorSettings:
     """This replica's name in the Lease."""
     log_level: str = "INFO"
     """Python logging level of the operator (kopf's own is one level quieter)."""
-    watch_timeout_seconds: float = 300.0
-    """Longest a single watch request lasts before kopf renews it."""
+    watch_timeout_seconds: int = 300
+    """Longest a single watch request lasts before kopf renews it (whole seconds)."""
     batch_window_seconds: float = 0.05
     """kopf coalesces a burst of watch events on one object within this window."""
 
