@@ -5,6 +5,12 @@ starts every container's command in its own process group, restarts containers a
 restart policy says (with backoff), writes the pod's status through `pods/status`, and on
 deletion sends SIGTERM, SIGKILL after the grace period, then deletes the pod for good.
 
+Like a kubelet it is level-triggered and outlives API outages: an API call that fails for
+a passing reason (connection refused, a timeout, a 5xx while the API server restarts) is
+retried on the next pass, and the status is re-sent until the API shows what the processes
+are doing (`report_due`). A pod is never left `Running` without a process because one
+PATCH was lost.
+
 Per pod, under `<state>/nodes/<node>/pods/<namespace>_<name>_<uid>/`:
 
     work/                      the containers' working directory
@@ -33,7 +39,50 @@ from tests.cluster.rest import MERGE_PATCH, ApiError, RestClient
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.2
+"""How often a pod with running processes is looked at (exits, restarts, status)."""
 DEFAULT_GRACE_SECONDS = 30
+"""Termination grace of a pod that sets none (the kubelet's default)."""
+RESYNC_SECONDS = 2.0
+"""A status the API still does not show this long after it was sent is sent again (the
+watch may lag behind a PATCH that landed, so not at once)."""
+TRANSIENT_STATUSES = frozenset({0, 408, 429, 500, 502, 503, 504})
+"""HTTP statuses of an API server that is restarting, overloaded or briefly unreachable."""
+
+
+def is_transient(error: Exception) -> bool:
+    """Whether an API call failed for a passing reason, so that trying again is right."""
+    if isinstance(error, ApiError):
+        return error.status in TRANSIENT_STATUSES
+    return isinstance(error, OSError)  # refused, reset, timed out (urllib's URLError too)
+
+
+def status_summary(status: dict[str, Any]) -> tuple[Any, ...]:
+    """What a pod status says about its processes: phase and each container's state."""
+    containers = tuple(
+        (
+            c.get("name"),
+            tuple(sorted((c.get("state") or {}).keys())),
+            c.get("restartCount", 0),
+            ((c.get("state") or {}).get("terminated") or {}).get("exitCode"),
+        )
+        for c in status.get("containerStatuses") or []
+    )
+    return status.get("phase"), containers
+
+
+def report_due(
+    desired: dict[str, Any],
+    shown: dict[str, Any],
+    sent: dict[str, Any] | None,
+    seconds_since_sent: float,
+) -> bool:
+    """Whether to PATCH `desired`: it changed since the last send that landed, or the API
+    (`shown`, from the watch) still disagrees about the processes a while after it."""
+    if desired != sent:
+        return True
+    return status_summary(desired) != status_summary(shown) and (
+        seconds_since_sent >= RESYNC_SECONDS
+    )
 
 
 @dataclass(frozen=True)
@@ -121,6 +170,13 @@ class PodWorker:
     _token_issued_at: datetime.datetime | None = None
     _conditions: dict[str, dict[str, Any]] = field(default_factory=dict)
     _reported: dict[str, Any] | None = None
+    """The last status a PATCH delivered."""
+    _reported_at: float = 0.0
+    """When it was delivered (monotonic)."""
+    _failure: tuple[str, str] | None = None
+    """(reason, message) once the pod cannot run here: it is reported Failed until deleted."""
+    _api_down: bool = False
+    """The last API call failed for a passing reason (logged once per outage)."""
     _start_time: str = field(default_factory=lambda: _timestamp(_now()))
     _thread: threading.Thread | None = None
 
@@ -169,42 +225,60 @@ class PodWorker:
             self._give_up(type(error).__name__, str(error))
 
     def _give_up(self, reason: str, message: str) -> None:
+        """Report the pod Failed until the API shows it, then finish its deletion."""
         self._kill_all(0)
-        self._fail(reason, message)
-        self._await_deletion()
+        self._failure = (reason, message)
+        self._conditions.clear()
+        while True:
+            try:
+                self._drive()
+                return
+            except Exception:
+                log.exception("pod %s: failed in the node agent", self.pod["metadata"]["name"])
+                self._wake.wait(1.0)
 
     def _drive(self) -> None:
+        """Pass after pass until the pod is deleted; a passing API failure only delays."""
         while not self._stopping and not self._gone:
             self._wake.clear()
             with self._lock:
                 pod = self.pod
-            if pod["metadata"].get("deletionTimestamp"):
-                self._terminate(pod)
-                return
-            finished = self._is_terminal(pod)
-            if not finished:
-                self._refresh_token(pod)
-                self._reap_and_restart(pod)
-            self._report(pod)
+            try:
+                if pod["metadata"].get("deletionTimestamp"):
+                    self._terminate(pod)
+                    return
+                idle = self._pass(pod)
+                self._api_back()
+            except Exception as error:
+                if not is_transient(error):
+                    raise
+                self._api_failed(error)
+                idle = False
             # A finished pod only waits for its deletion, which `update` wakes us for.
-            idle = finished and not any(run.running for run in self.containers)
             self._wake.wait(None if idle else POLL_SECONDS)
         if self._gone:
             self._kill_all(0)
 
-    def _await_deletion(self) -> None:
-        """After a failure, still finish a deletion so the pod never hangs in Terminating."""
-        while not self._stopping and not self._gone:
-            self._wake.clear()
-            with self._lock:
-                pod = self.pod
-            if pod["metadata"].get("deletionTimestamp"):
-                try:
-                    self._terminate(pod)
-                    return
-                except Exception:
-                    log.exception("could not delete pod %s", pod["metadata"]["name"])
-            self._wake.wait(1.0)
+    def _pass(self, pod: dict[str, Any]) -> bool:
+        """Processes reaped and restarted, status sent; True once only deletion is left."""
+        finished = self._is_terminal(pod)
+        if not finished and self._failure is None:
+            self._refresh_token(pod)
+            self._reap_and_restart(pod)
+        self._report(pod)
+        return finished and not any(run.running for run in self.containers)
+
+    def _api_failed(self, error: Exception) -> None:
+        if not self._api_down:
+            log.warning(
+                "pod %s: API call failed, retrying: %s", self.pod["metadata"]["name"], error
+            )
+        self._api_down = True
+
+    def _api_back(self) -> None:
+        if self._api_down:
+            log.info("pod %s: the API answers again", self.pod["metadata"]["name"])
+        self._api_down = False
 
     def _prepare(self) -> None:
         pod = self.pod
@@ -414,11 +488,13 @@ class PodWorker:
     def _report(self, pod: dict[str, Any]) -> None:
         if self._is_terminal(pod):
             return
-        status = self._status(pod)
-        if status == self._reported:
+        status = self._status(pod) if self._failure is None else self._failed(*self._failure)
+        since = time.monotonic() - self._reported_at
+        if not report_due(status, pod.get("status") or {}, self._reported, since):
             return
-        self._patch_status(status)
+        self._patch_status(status)  # a failure propagates: the next pass sends it again
         self._reported = status
+        self._reported_at = time.monotonic()
 
     def _patch_status(self, status: dict[str, Any]) -> None:
         metadata = self.pod["metadata"]
@@ -429,22 +505,18 @@ class PodWorker:
             if error.status != 404:  # a vanished pod needs no status
                 raise
 
-    def _fail(self, reason: str, message: str) -> None:
+    def _failed(self, reason: str, message: str) -> dict[str, Any]:
+        """The status of a pod that cannot run here."""
         for run in self.containers:
             if run.terminated is None:  # so `kubectl get pods` shows why
                 run.terminated = {"exitCode": 128, "reason": reason, "message": message[:1000]}
-        self._conditions.clear()
-        status = {
+        return {
             "phase": "Failed",
             "reason": reason,
             "message": message[:1000],
             "conditions": [self._condition("Ready", False, reason)],
             "containerStatuses": [run.status() for run in self.containers],
         }
-        try:
-            self._patch_status(status)
-        except Exception:
-            log.exception("could not mark pod %s Failed", self.pod["metadata"]["name"])
 
     # ---------------------------------------------------------- deletion
     def _terminate(self, pod: dict[str, Any]) -> None:

@@ -15,6 +15,37 @@ from pydantic import Field
 from kubetune.api._base import KubeModel
 
 
+class ConditionType(enum.StrEnum):
+    """The ``type`` of a condition on a TuningStudy or a Trial.
+
+    ``Running`` is true while work goes on; a finished object also carries a true condition
+    named after its final phase, so ``kubectl wait --for=condition=Succeeded`` works.
+    """
+
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    PRUNED = "Pruned"
+    STOPPED = "Stopped"
+
+
+class StudyReason(enum.StrEnum):
+    """Reasons of a study's conditions set by the operator itself.
+
+    When the engine ends a study, the reason is the engine's ``Outcome`` (``GoalReached``,
+    ``BudgetExhausted``, ``TimedOut``, ...) instead: the engine owns that list.
+    """
+
+    TRIALS_RUNNING = "TrialsRunning"
+    """Running: the study is searching."""
+    ENDING = "Ending"
+    """Running: an ending is decided; active trials are being stopped."""
+    SUSPENDED = "Suspended"
+    """Not running: ``spec.suspend`` is set."""
+    INVALID_SPEC = "InvalidSpec"
+    """Failed: the spec cannot be run; the message names the field."""
+
+
 class ConditionStatus(enum.StrEnum):
     TRUE = "True"
     FALSE = "False"

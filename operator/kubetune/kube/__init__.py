@@ -2,9 +2,10 @@
 
 ``kubetune operator`` runs kopf embedded, with watch handlers registered in ``handlers``;
 ``controller`` queues studies and reconciles them on worker threads (``reconciler``), from
-a watch cache (``cache``), through the pure engine. ``objects`` renders Trials and Jobs,
-``trial_status`` and ``study_status`` derive status from what the cluster shows, and
-``leader`` keeps two replicas from both acting. Importing this package is cheap: kopf is
+a watch cache (``cache``), through the pure engine. Observing is pure (``observe``,
+``plans``, ``trial_status``, ``study_status``; ``objects`` renders Trials and Jobs), acting
+is ``actions`` (every API call a reconcile makes), and ``leader`` keeps two replicas from
+both acting. Importing this package is cheap: kopf is
 imported only when the operator runs.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 
 from kubetune.kube.settings import OperatorSettings, add_arguments, from_arguments
 
@@ -28,10 +30,10 @@ def run_operator(args: argparse.Namespace) -> int:
 
 
 def run(settings: OperatorSettings) -> int:
-    """Run the operator until SIGTERM/SIGINT."""
+    """Run the operator until SIGTERM/SIGINT; 1 if it cannot start (the reason on stderr)."""
     import kopf
 
-    from kubetune.kube.controller import Controller
+    from kubetune.kube.controller import Controller, StartError
     from kubetune.kube.handlers import build_registry, kopf_settings
 
     logging.basicConfig(
@@ -40,10 +42,14 @@ def run(settings: OperatorSettings) -> int:
     )
     kopf_level = max(logging.getLogger().level + 10, logging.WARNING)
     logging.getLogger("kopf").setLevel(kopf_level)
-    controller = Controller(settings)
+    try:
+        controller = Controller(settings)
+    except StartError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     kopf.run(
         registry=build_registry(controller),
-        settings=kopf_settings(),
+        settings=kopf_settings(settings),
         standalone=True,
         clusterwide=not settings.namespaces,
         namespaces=settings.namespaces,

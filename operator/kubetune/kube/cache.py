@@ -29,6 +29,14 @@ class Kind(enum.StrEnum):
     POD = "pod"
 
 
+class WatchEventType(enum.StrEnum):
+    """The ``type`` of a watch event (kopf passes the API server's through)."""
+
+    ADDED = "ADDED"
+    MODIFIED = "MODIFIED"
+    DELETED = "DELETED"
+
+
 def study_key(kind: Kind, obj: Mapping[str, Any]) -> StudyKey | None:
     metadata = obj.get("metadata") or {}
     namespace = metadata.get("namespace") or ""
@@ -81,7 +89,7 @@ class ObjectCache:
         obj = slim(kind, obj)
         with self._lock:
             group = self._objects[kind][key]
-            if event_type == "DELETED":
+            if event_type == WatchEventType.DELETED:
                 held = group.get(name)
                 if held is not None and _version(held) <= _version(obj):
                     del group[name]

@@ -21,11 +21,13 @@ from kubernetes.config.incluster_config import InClusterConfigLoader
 MERGE_PATCH = "application/merge-patch+json"
 SERVICEACCOUNT_DIR = "KUBETUNE_SERVICEACCOUNT_DIR"
 """Where the pod's token and ca.crt are, when not /var/run/secrets/... (as for the runner)."""
+ERROR_BODY_LIMIT = 300
+"""Characters of an error response's body kept in an ``ApiError`` (and so in logs)."""
 
 
 class ApiError(RuntimeError):
     def __init__(self, status: int, reason: str, body: str) -> None:
-        super().__init__(f"{status} {reason}: {body[:300]}")
+        super().__init__(f"{status} {reason}: {body[:ERROR_BODY_LIMIT]}")
         self.status = status
 
 

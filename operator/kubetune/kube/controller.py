@@ -10,25 +10,35 @@ others keep their cache warm and wait.
 
 from __future__ import annotations
 
+import errno
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from kubetune import metrics
 from kubetune.api.study import STUDY_LABEL
 from kubetune.kube import paths, trial_status
-from kubetune.kube.cache import Kind, ObjectCache, StudyKey
+from kubetune.kube.cache import Kind, ObjectCache, StudyKey, WatchEventType
 from kubetune.kube.client import Kube, credentials_of, load_configuration
 from kubetune.kube.events import EventRecorder
 from kubetune.kube.job_events import JobEvents
 from kubetune.kube.leader import LeaderElector
 from kubetune.kube.reconciler import Reconciler
-from kubetune.kube.settings import OperatorSettings
+from kubetune.kube.settings import OperatorSettings, env_of, flag_of
 from kubetune.kube.workqueue import ShutDown, WorkQueue
 
 log = logging.getLogger(__name__)
+
+HOUSEKEEPING_CONNECTIONS = 2
+"""API connections beyond the workers' and the pool's: the leader elector's and the relist's."""
+
+
+class StartError(RuntimeError):
+    """The operator cannot start; the message says why and what to change."""
+
 
 _LISTS = {
     Kind.STUDY: (paths.studies, None),
@@ -41,11 +51,13 @@ _LISTS = {
 class Controller:
     def __init__(self, settings: OperatorSettings) -> None:
         self.settings = settings
+        # First, so that a port still held by an exiting operator fails before anything else.
+        self.server = metrics_server(settings, self.healthy)
         configuration = load_configuration(settings.kubeconfig)
         self.credentials = credentials_of(configuration)
         self.kube = Kube(
             configuration,
-            pool_size=settings.api_concurrency + settings.workers + 2,
+            pool_size=settings.api_concurrency + settings.workers + HOUSEKEEPING_CONNECTIONS,
             timeout_seconds=settings.request_timeout_seconds,
         )
         self.cache = ObjectCache()
@@ -70,11 +82,6 @@ class Controller:
                 settings.lease_duration_seconds,
                 settings.lease_renew_seconds,
                 on_started_leading=self.enqueue_all,
-            )
-        self.server: metrics.MetricsServer | None = None
-        if settings.metrics_port:
-            self.server = metrics.MetricsServer(
-                settings.metrics_host, settings.metrics_port, self.healthy
             )
         self._workers: list[threading.Thread] = []
         self._stopped = threading.Event()
@@ -169,7 +176,7 @@ class Controller:
         except Exception:
             metrics.RECONCILE_ERRORS.inc()
             log.exception("reconciling study %s/%s failed; retrying", *key)
-            wait = min(5.0, self.settings.reconcile_interval_seconds)
+            wait = min(self.settings.retry_seconds, self.settings.reconcile_interval_seconds)
         finally:
             metrics.RECONCILE_DURATION.observe(time.perf_counter() - started)
         if wait is not None:
@@ -184,6 +191,26 @@ class Controller:
             self.enqueue_all()
 
 
+def metrics_server(
+    settings: OperatorSettings, healthy: Callable[[], bool]
+) -> metrics.MetricsServer | None:
+    """The /metrics and /healthz server, bound (not serving yet); None when turned off."""
+    if not settings.metrics_port:
+        return None
+    try:
+        return metrics.MetricsServer(settings.metrics_host, settings.metrics_port, healthy)
+    except OSError as error:
+        if error.errno != errno.EADDRINUSE:
+            raise
+        raise StartError(
+            f"the metrics port {settings.metrics_port} on {settings.metrics_host} is already in"
+            " use (another operator still exiting?); choose another port with"
+            f" {flag_of('metrics_port')} or {env_of('metrics_port')}, or 0 to turn the metrics"
+            " server off"
+        ) from None
+
+
 def frees_a_slot(kind: Kind, event_type: str | None, obj: dict[str, Any]) -> bool:
     """A trial's Job finished or is gone: its study may launch a successor now."""
-    return kind is Kind.JOB and (event_type == "DELETED" or trial_status.job_finished(obj))
+    deleted = event_type == WatchEventType.DELETED
+    return kind is Kind.JOB and (deleted or trial_status.job_finished(obj))

@@ -16,6 +16,7 @@ import kopf
 from kubetune.api.study import GROUP, STUDY_LABEL, VERSION
 from kubetune.kube.cache import Kind
 from kubetune.kube.controller import Controller
+from kubetune.kube.settings import OperatorSettings
 
 
 def build_registry(controller: Controller) -> kopf.OperatorRegistry:
@@ -62,10 +63,10 @@ def build_registry(controller: Controller) -> kopf.OperatorRegistry:
     return registry
 
 
-def kopf_settings() -> kopf.OperatorSettings:
+def kopf_settings(operator: OperatorSettings) -> kopf.OperatorSettings:
     settings = kopf.OperatorSettings()
     settings.posting.enabled = False  # our own Events say what matters; kopf's would be noise
     settings.peering.standalone = True  # leader election is ours (kube/leader.py), no CRDs
-    settings.watching.server_timeout = 300
-    settings.batching.batch_window = 0.05  # coalesce bursts, stay well under a second
+    settings.watching.server_timeout = operator.watch_timeout_seconds
+    settings.batching.batch_window = operator.batch_window_seconds
     return settings

@@ -25,6 +25,9 @@ from kubetune.kube.client import ApiError, Kube
 
 log = logging.getLogger(__name__)
 
+STOP_JOIN_SECONDS = 5.0
+"""Longest ``stop`` waits for the election thread before releasing the Lease anyway."""
+
 
 def _micro_time(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -66,7 +69,7 @@ class LeaderElector:
 
     def stop(self) -> None:
         self._stopped.set()
-        self._thread.join(timeout=5)
+        self._thread.join(timeout=STOP_JOIN_SECONDS)
         if self._leading.is_set():
             self._release()
 

@@ -14,6 +14,7 @@ import inspect
 import itertools
 import os
 import socket
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +38,8 @@ class OperatorSettings:
     """Longest a single API call may take."""
     reconcile_interval_seconds: float = 30.0
     """Every study is reconciled at least this often, events or not (the safety net)."""
+    retry_seconds: float = 5.0
+    """Wait before reconciling a study again after its reconcile failed (capped by the interval)."""
     relist_interval_seconds: float = 600.0
     """How often the watch cache is checked against a full LIST of every kind."""
     stop_grace_seconds: float = 30.0
@@ -61,6 +64,10 @@ class OperatorSettings:
     """This replica's name in the Lease."""
     log_level: str = "INFO"
     """Python logging level of the operator (kopf's own is one level quieter)."""
+    watch_timeout_seconds: int = 300
+    """Longest a single watch request lasts before kopf renews it (whole seconds)."""
+    batch_window_seconds: float = 0.05
+    """kopf coalesces a burst of watch events on one object within this window."""
 
     def __post_init__(self) -> None:
         for name in ("workers", "api_concurrency"):
@@ -68,6 +75,10 @@ class OperatorSettings:
                 raise ValueError(f"{name} must be at least 1")
         if self.lease_renew_seconds >= self.lease_duration_seconds:
             raise ValueError("lease_renew_seconds must be shorter than lease_duration_seconds")
+
+
+FIELD_TYPES: dict[str, Any] = typing.get_type_hints(OperatorSettings)
+"""Each field's type, resolved (this module's annotations are strings)."""
 
 
 def field_docs() -> dict[str, str]:
@@ -86,15 +97,26 @@ def field_docs() -> dict[str, str]:
     return docs
 
 
+def flag_of(name: str) -> str:
+    """The command-line flag of a settings field: ``metrics_port`` → ``--metrics-port``."""
+    return "--" + name.replace("_", "-")
+
+
+def env_of(name: str) -> str:
+    """A settings field's environment variable: ``metrics_port`` → ``KUBETUNE_METRICS_PORT``."""
+    return ENV_PREFIX + name.upper()
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     docs = field_docs()
     for item in dataclasses.fields(OperatorSettings):
-        flag = "--" + item.name.replace("_", "-")
-        env = ENV_PREFIX + item.name.upper()
+        flag = flag_of(item.name)
+        env = env_of(item.name)
         help_text = f"{docs.get(item.name, '')} [env {env}]"
-        if item.type == "bool":
+        kind = FIELD_TYPES[item.name]
+        if kind is bool:
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, help=help_text)
-        elif str(item.type).startswith("tuple"):
+        elif typing.get_origin(kind) is tuple:
             singular = flag.removesuffix("s")  # --namespace a --namespace b, or --namespaces a,b
             parser.add_argument(flag, singular, dest=item.name, action="append", help=help_text)
         else:
@@ -108,27 +130,31 @@ def from_arguments(
     for item in dataclasses.fields(OperatorSettings):
         raw = getattr(args, item.name, None)
         if raw is None:
-            raw = environ.get(ENV_PREFIX + item.name.upper())
+            raw = environ.get(env_of(item.name))
         if isinstance(raw, list):
             raw = ",".join(raw)
         if raw is None or raw == "":
             continue
-        values[item.name] = _convert(str(item.type), raw, item.name)
+        values[item.name] = _convert(FIELD_TYPES[item.name], raw, item.name)
     return OperatorSettings(**values)
 
 
-def _convert(type_name: str, raw: Any, name: str) -> Any:
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+"""How a true boolean may be written in the environment (any case); anything else is false."""
+
+
+def _convert(kind: Any, raw: Any, name: str) -> Any:
     if isinstance(raw, bool):
         return raw
     try:
-        if type_name == "bool":
-            return str(raw).lower() in ("1", "true", "yes", "on")
-        if type_name == "int":
-            return int(raw)
-        if type_name == "float":
-            return float(raw)
-        if type_name.startswith("tuple"):
+        if kind is bool:
+            return str(raw).lower() in TRUE_WORDS
+        if kind is int or kind is float:
+            return kind(raw)
+        if typing.get_origin(kind) is tuple:
             return tuple(part.strip() for part in str(raw).split(",") if part.strip())
     except ValueError:
-        raise ValueError(f"{name}: cannot read {raw!r} as {type_name}") from None
+        raise ValueError(
+            f"{name}: cannot read {raw!r} as {getattr(kind, '__name__', kind)}"
+        ) from None
     return str(raw)

@@ -14,12 +14,31 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from kubetune.api.conditions import Condition, ConditionStatus, set_condition
+from kubetune.api.conditions import (
+    Condition,
+    ConditionStatus,
+    ConditionType,
+    StudyReason,
+    find_condition,
+    set_condition,
+)
+from kubetune.api.events import EventReason
 from kubetune.api.study import BestTrial, StudyPhase, StudySpec, StudyStatus, TrialCounts
 from kubetune.api.trial import TrialPhase, trial_name
 from kubetune.engine import Ending, Summary, TrialSnapshot
 
-TERMINAL_CONDITIONS = ("Succeeded", "Failed")
+TERMINAL_CONDITIONS = {
+    StudyPhase.SUCCEEDED: ConditionType.SUCCEEDED,
+    StudyPhase.FAILED: ConditionType.FAILED,
+}
+"""The condition a finished study carries, by its final phase."""
+FINISHED_EVENTS = {
+    StudyPhase.SUCCEEDED: EventReason.STUDY_SUCCEEDED,
+    StudyPhase.FAILED: EventReason.STUDY_FAILED,
+}
+"""The Event that marks a study's end, by its final phase."""
+CONDITION_MESSAGE_LIMIT = 4096
+"""Characters of a condition message kept (an InvalidSpec message lists every error)."""
 
 
 @dataclass(frozen=True)
@@ -51,23 +70,31 @@ def desired(view: StudyView, previous: StudyStatus, now: datetime) -> StudyStatu
     if view.ending is not None and summary.active == 0:
         phase = StudyPhase.SUCCEEDED if view.ending.outcome.succeeded else StudyPhase.FAILED
         completion = previous.completion_time if previous.phase is phase else now
-        conditions = _set(conditions, "Running", False, str(view.ending.outcome), "", view, now)
+        outcome = str(view.ending.outcome)
+        conditions = _set(conditions, ConditionType.RUNNING, False, outcome, "", view, now)
         conditions = _set(
-            conditions, str(phase), True, str(view.ending.outcome), view.ending.message, view, now
+            conditions, TERMINAL_CONDITIONS[phase], True, outcome, view.ending.message, view, now
         )
     else:
-        conditions = [c for c in conditions if c.type not in TERMINAL_CONDITIONS]
+        terminal = set(TERMINAL_CONDITIONS.values())
+        conditions = [c for c in conditions if c.type not in terminal]
         if view.ending is not None:
             phase = StudyPhase.RUNNING
             message = f"{view.ending.message}; stopping {summary.active} active trials"
-            conditions = _set(conditions, "Running", True, "Ending", message, view, now)
+            conditions = _set(
+                conditions, ConditionType.RUNNING, True, StudyReason.ENDING, message, view, now
+            )
         elif spec.suspend:
             phase = StudyPhase.SUSPENDED
             message = f"spec.suspend is set; {summary.active} trials still active"
-            conditions = _set(conditions, "Running", False, "Suspended", message, view, now)
+            conditions = _set(
+                conditions, ConditionType.RUNNING, False, StudyReason.SUSPENDED, message, view, now
+            )
         else:
             phase = StudyPhase.RUNNING
-            conditions = _set(conditions, "Running", True, "TrialsRunning", "", view, now)
+            conditions = _set(
+                conditions, ConditionType.RUNNING, True, StudyReason.TRIALS_RUNNING, "", view, now
+            )
     best, best_value = _best(view)
     return StudyStatus(
         phase=phase,
@@ -87,15 +114,15 @@ def desired(view: StudyView, previous: StudyStatus, now: datetime) -> StudyStatu
 
 def invalid(previous: StudyStatus, generation: int, message: str, now: datetime) -> StudyStatus:
     """A study the operator cannot run: Failed with reason InvalidSpec naming the field."""
-    conditions = [c for c in previous.conditions if c.type != "Succeeded"]
-    for type_, true in (("Running", False), ("Failed", True)):
+    conditions = [c for c in previous.conditions if c.type != ConditionType.SUCCEEDED]
+    for type_, true in ((ConditionType.RUNNING, False), (ConditionType.FAILED, True)):
         conditions = set_condition(
             conditions,
             Condition(
                 type=type_,
                 status=ConditionStatus.TRUE if true else ConditionStatus.FALSE,
-                reason="InvalidSpec",
-                message=message[:4096],
+                reason=StudyReason.INVALID_SPEC,
+                message=message[:CONDITION_MESSAGE_LIMIT],
                 last_transition_time=now,
                 observed_generation=generation,
             ),
@@ -123,7 +150,7 @@ def changed(previous_raw: Mapping[str, Any] | None, status: StudyStatus) -> bool
 
 def _set(
     conditions: Sequence[Condition],
-    type_: str,
+    type_: ConditionType,
     true: bool,
     reason: str,
     message: str,
@@ -172,3 +199,23 @@ def _best_trial(view: StudyView, index: int) -> BestTrial:
         parameters=dict(snapshot.params),
         values=dict(snapshot.values),
     )
+
+
+def announcements(previous: StudyStatus, status: StudyStatus) -> list[tuple[EventReason, str]]:
+    """The Events a status change is worth: a new best trial, the study's end."""
+    result = []
+    best, old = status.best_trial, previous.best_trial
+    if best is not None and (old is None or old.index != best.index):
+        values = ", ".join(f"{k}={v:g}" for k, v in sorted(best.values.items()))
+        result.append((EventReason.BEST_TRIAL_IMPROVED, f"{best.name}: {values}"))
+    if status.phase != previous.phase and status.phase in FINISHED_EVENTS:
+        condition = find_condition(status.conditions, TERMINAL_CONDITIONS[status.phase])
+        reason = condition.reason if condition else str(status.phase)
+        message = condition.message if condition else ""
+        result.append((FINISHED_EVENTS[status.phase], f"{reason}: {message}"))
+    return result
+
+
+def started_message(spec: StudySpec) -> str:
+    """The message of the ``Started`` Event."""
+    return f"{spec.algorithm.name} search of {spec.budget.max_trials} trials"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from kubetune.api.events import EventReason, EventType
 from kubetune.api.study import StudyPhase, StudySpec, StudyStatus
 from kubetune.api.trial import TrialPhase
 from kubetune.engine import Ending, Outcome, Planner, TrialSnapshot
@@ -109,3 +110,25 @@ def test_invalid_spec_fails_with_the_message() -> None:
     failed = next(c for c in status.conditions if c.type == "Failed")
     assert (failed.reason, failed.observed_generation) == ("InvalidSpec", 4)
     assert "spec.algorithm" in failed.message
+
+
+def test_a_new_best_trial_is_announced_once() -> None:
+    first = study_status.desired(view([TrialPhase.SUCCEEDED], None), StudyStatus(), NOW)
+    [(reason, message)] = study_status.announcements(StudyStatus(), first)
+    assert (reason, message) == (EventReason.BEST_TRIAL_IMPROVED, "s-0: loss=1")
+    again = study_status.desired(view([TrialPhase.SUCCEEDED, TrialPhase.RUNNING], None), first, NOW)
+    assert study_status.announcements(first, again) == []
+
+
+def test_the_end_of_a_study_is_announced_with_its_reason() -> None:
+    running = study_status.desired(view([TrialPhase.SUCCEEDED] * 3, None), StudyStatus(), NOW)
+    done = study_status.desired(view([TrialPhase.SUCCEEDED] * 3, DONE), running, NOW)
+    assert study_status.announcements(running, done) == [
+        (EventReason.STUDY_SUCCEEDED, f"BudgetExhausted: {DONE.message}")
+    ]
+    failing = Ending(Outcome.TOO_MANY_FAILED_TRIALS, "3 trials failed")
+    failed = study_status.desired(view([TrialPhase.FAILED] * 3, failing), StudyStatus(), NOW)
+    [(reason, message)] = study_status.announcements(StudyStatus(), failed)
+    assert (reason, message) == (EventReason.STUDY_FAILED, "TooManyFailedTrials: 3 trials failed")
+    assert reason.event_type is EventType.WARNING
+    assert study_status.announcements(done, done) == []

@@ -1,0 +1,35 @@
+"""The reasons of the Kubernetes Events the operator posts on a study, in one place.
+
+``kubectl describe tuningstudy`` and ``kubectl get events --field-selector reason=...``
+show them; docs/operator.md lists them. Posting lives in ``kube/events.py``.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class EventType(enum.StrEnum):
+    """The ``type`` of a Kubernetes Event."""
+
+    NORMAL = "Normal"
+    WARNING = "Warning"
+
+
+class EventReason(enum.StrEnum):
+    STARTED = "Started"
+    """The study's first reconcile: the search begins."""
+    BEST_TRIAL_IMPROVED = "BestTrialImproved"
+    """Another trial became the best one."""
+    INVALID_SPEC = "InvalidSpec"
+    """The spec cannot be run (a Warning; the message names the field)."""
+    STUDY_SUCCEEDED = "StudySucceeded"
+    """The study ended well: goal reached, budget spent, space exhausted, timed out."""
+    STUDY_FAILED = "StudyFailed"
+    """The study ended badly, e.g. too many failed trials (a Warning)."""
+
+    @property
+    def event_type(self) -> EventType:
+        """Warning for the reasons that ask a person to look, Normal for the rest."""
+        warnings = (EventReason.INVALID_SPEC, EventReason.STUDY_FAILED)
+        return EventType.WARNING if self in warnings else EventType.NORMAL

@@ -1,0 +1,148 @@
+"""The API calls a reconcile makes: stops, launches, Job deletions, status writes, Events.
+
+Every call is idempotent, so a reconcile interrupted anywhere, run twice or run by a freshly
+restarted operator converges to the same state: names are deterministic (a 409 on create
+is success), patches are merge patches of fields only the operator owns, a 404 on delete
+means done. Every object an answer returns goes into the cache at once, so the next
+reconcile does not act on what it just changed. What to call is decided elsewhere
+(``observe``, the engine, ``study_status``); this module only carries it out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from concurrent.futures import Executor
+from datetime import datetime
+from typing import Any
+
+from kubetune import metrics
+from kubetune.api.events import EventReason
+from kubetune.api.study import StudySpec, StudyStatus
+from kubetune.api.trial import TrialPhase, trial_name
+from kubetune.engine import NewTrial
+from kubetune.history import StopDecision
+from kubetune.kube import objects, paths, study_status, trial_status
+from kubetune.kube.cache import Kind, ObjectCache, StudyKey
+from kubetune.kube.client import Kube
+from kubetune.kube.events import EventRecorder
+from kubetune.kube.objects import PRUNED_ANNOTATION, STOP_REQUESTED_ANNOTATION
+from kubetune.kube.observe import KubeObject, StatusWrite
+
+STOP_REASON_LIMIT = 1024
+"""Characters of a stop decision's reason kept in ``spec.stopReason``: a Trial stays small."""
+
+
+class Actions:
+    """The reconciler's hands: API calls, each reflected in the cache."""
+
+    def __init__(
+        self, kube: Kube, cache: ObjectCache, pool: Executor, events: EventRecorder
+    ) -> None:
+        self.kube = kube
+        self.cache = cache
+        self.pool = pool
+        self.events = events
+        self._accounts: set[str] = set()
+        """Namespaces that already hold the trial account (created once per process)."""
+
+    def post(self, study: Mapping[str, Any], reason: EventReason, message: str) -> None:
+        self.events.post(study, reason, message)
+
+    def ensure_trial_account(self, namespace: str) -> None:
+        """The ServiceAccount, Role and RoleBinding the trial pods report through."""
+        if namespace in self._accounts:
+            return
+        for path, body in objects.trial_account(namespace):
+            self.kube.create(path, body)
+        self._accounts.add(namespace)
+
+    # -- trials ---------------------------------------------------------------------------------
+
+    def reread_trial(self, key: StudyKey, name: str) -> KubeObject | None:
+        """A fresh GET of a Trial (its watch may lag behind its Job's), into the cache."""
+        fresh = self.kube.get(paths.trial(key[0], name))
+        if fresh is not None:
+            self.cache.apply(Kind.TRIAL, None, fresh)
+        return fresh
+
+    def delete_job(self, key: StudyKey, name: str) -> None:
+        """Delete a trial's Job and its pods (the trial's stop grace period is over)."""
+        self.kube.delete(paths.job(key[0], name), propagation="Background")
+        self.cache.forget(Kind.JOB, key, name)
+
+    def stop(self, key: StudyKey, stops: list[StopDecision], now: datetime) -> None:
+        """Ask trials to stop: ``spec.stop`` for the runner, annotations for the verdict."""
+
+        def stop_one(stop: StopDecision) -> None:
+            patch = {
+                "metadata": {
+                    "annotations": {
+                        PRUNED_ANNOTATION: "true" if stop.pruned else "false",
+                        STOP_REQUESTED_ANNOTATION: trial_status.format_time(now),
+                    }
+                },
+                "spec": {"stop": True, "stopReason": stop.reason[:STOP_REASON_LIMIT]},
+            }
+            updated = self.kube.patch(paths.trial(key[0], trial_name(key[1], stop.index)), patch)
+            if updated is not None:
+                self.cache.apply(Kind.TRIAL, None, updated)
+
+        for _ in self.pool.map(stop_one, stops):
+            pass
+
+    def launch(
+        self,
+        key: StudyKey,
+        study_uid: str,
+        spec: StudySpec,
+        launch: list[NewTrial],
+        missing_jobs: list[KubeObject],
+    ) -> list[NewTrial]:
+        """Create Trials, each then its Job, and the Jobs of Trials that lack one; all at once."""
+        done = list(
+            self.pool.map(lambda new: self._create_trial(key, study_uid, spec, new), launch)
+        )
+        for _ in self.pool.map(lambda trial: self._create_job(key, spec, trial), missing_jobs):
+            pass
+        return done
+
+    def _create_trial(
+        self, key: StudyKey, study_uid: str, spec: StudySpec, new: NewTrial
+    ) -> NewTrial:
+        namespace, name = key
+        body = objects.render_trial(name, namespace, study_uid, new.index, new.params, new.budget)
+        trial = self.kube.create(paths.trials(namespace), body)
+        if trial is None:  # made by an earlier reconcile: its parameters are the truth
+            trial = self.kube.get(paths.trial(namespace, body["metadata"]["name"]))
+            if trial is None:
+                raise RuntimeError(f"trial {body['metadata']['name']} exists yet cannot be read")
+        else:
+            metrics.TRIALS_CREATED.inc()
+        self.cache.apply(Kind.TRIAL, None, trial)
+        self._create_job(key, spec, trial)
+        return new
+
+    def _create_job(self, key: StudyKey, spec: StudySpec, trial: KubeObject) -> None:
+        job = self.kube.create(paths.jobs(key[0]), objects.render_job(spec, trial))
+        if job is not None:
+            self.cache.apply(Kind.JOB, None, job)
+
+    # -- status ---------------------------------------------------------------------------------
+
+    def write_trial_status(self, key: StudyKey, write: StatusWrite) -> None:
+        """Patch a Trial's status; count it in the metrics the moment it finishes."""
+        trial, patch, observation = write
+        updated = self.kube.patch(paths.trial_status(key[0], trial["metadata"]["name"]), patch)
+        if updated is None:
+            return
+        self.cache.apply(Kind.TRIAL, None, updated)
+        was = TrialPhase((trial.get("status") or {}).get("phase") or TrialPhase.PENDING)
+        if observation.phase.is_finished() and not was.is_finished():
+            gpu_seconds = float((updated.get("status") or {}).get("gpuSeconds") or 0)
+            metrics.trial_finished(key[0], key[1], observation.phase, gpu_seconds)
+
+    def write_study_status(self, key: StudyKey, status: StudyStatus) -> None:
+        body = {"status": study_status.to_patch_body(status)}
+        updated = self.kube.patch(paths.study_status(*key), body)
+        if updated is not None:
+            self.cache.apply(Kind.STUDY, None, updated)

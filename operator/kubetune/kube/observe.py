@@ -1,0 +1,258 @@
+"""What one reconcile sees: a study's Trials, Jobs and pods, as the engine and writers need them.
+
+Pure: no API calls and no clock (``now`` comes in with the ``TrialContext``), so every step
+here is unit-tested with plain dicts. The reconciler reads the cache into ``StudyObjects``,
+derives each trial's observation (``observe_all``), lets ``actions`` settle the few trials
+that need an API call first (``needs_api``: a stop to finish, a verdict to confirm), then
+``tally`` turns the settled trials into the engine's snapshots, the Trial status patches
+to write and the Jobs still to create. What the study's status and Events become is
+``study_status``'s part; when to look again is ``next_look``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, NamedTuple
+
+from kubetune.api.study import StudySpec
+from kubetune.api.trial import TrialPhase
+from kubetune.engine import NewTrial, Summary, TrialSnapshot
+from kubetune.history import IntermediateValue
+from kubetune.kube import trial_status
+from kubetune.kube.objects import STOP_REQUESTED_ANNOTATION, TRIAL_LABEL
+
+KubeObject = dict[str, Any]
+"""A Kubernetes object as the API returned it (JSON), or as the cache slimmed it."""
+
+WAITING_FOR_POD = "WaitingForPod"
+"""``trial_status``'s reason for a Trial whose Job has no pod yet: the cue to read the Job's
+``FailedCreate`` Events (a quota or a webhook may be refusing the pod)."""
+
+TIMEOUT_MARGIN_SECONDS = 0.5
+"""A study with a timeout is looked at this long after it expires, so the look sees it expired."""
+
+MIN_LOOK_SECONDS = 0.05
+"""Shortest wait before a study's next reconcile: a deadline already past must not spin."""
+
+
+@dataclass(frozen=True)
+class StudyObjects:
+    """A study's Trials (as a list), Jobs (by name) and pods (by their trial's name)."""
+
+    trials: list[KubeObject]
+    jobs: dict[str, KubeObject]
+    pods_by_trial: dict[str, list[KubeObject]]
+
+    @classmethod
+    def group(
+        cls,
+        trials: Mapping[str, KubeObject],
+        jobs: Mapping[str, KubeObject],
+        pods: Mapping[str, KubeObject],
+    ) -> StudyObjects:
+        """From the cache's by-name maps of each kind."""
+        by_trial: dict[str, list[KubeObject]] = defaultdict(list)
+        for pod in pods.values():
+            by_trial[(pod["metadata"].get("labels") or {}).get(TRIAL_LABEL, "")].append(pod)
+        return cls(list(trials.values()), dict(jobs), dict(by_trial))
+
+
+@dataclass(frozen=True)
+class TrialContext:
+    """What deriving a trial's phase and status needs besides its own objects."""
+
+    objective_metrics: tuple[str, ...]
+    gpu_resource: str
+    gpus: int
+    now: datetime
+    failed_creates: Mapping[str, str] = field(default_factory=dict)
+    """The latest FailedCreate message by Job uid; read only while a trial waits for its pod."""
+
+    @classmethod
+    def of(cls, spec: StudySpec, now: datetime) -> TrialContext:
+        resources = spec.trial_template.resources
+        metrics = tuple(o.metric for o in spec.objective_list)
+        return cls(metrics, resources.gpu_resource, resources.gpus, now)
+
+
+class Settled(NamedTuple):
+    """A trial, what it is observed to be, and when its stop deadline needs a look (seconds)."""
+
+    trial: KubeObject
+    observation: trial_status.Observation
+    wake_in: float = math.inf
+
+
+class StatusWrite(NamedTuple):
+    """A Trial status merge patch to send, with the observation it records."""
+
+    trial: KubeObject
+    patch: dict[str, Any]
+    observation: trial_status.Observation
+
+
+@dataclass
+class TrialsObserved:
+    """Everything the reconcile learned from the trials, before the engine decides."""
+
+    snapshots: dict[int, TrialSnapshot] = field(default_factory=dict)
+    missing_jobs: list[KubeObject] = field(default_factory=list)
+    """Trials without a Job (the operator died between the two creates)."""
+    gpu_seconds: float = 0.0
+    """GPU-seconds of the finished trials."""
+    wake_in: float = math.inf
+    """Seconds until the earliest stop grace period ends."""
+    writes: list[StatusWrite] = field(default_factory=list)
+    """Trial status writes to make once successors are launched."""
+
+
+def observe(
+    trial: Mapping[str, Any],
+    job: Mapping[str, Any] | None,
+    objects: StudyObjects,
+    context: TrialContext,
+) -> trial_status.Observation:
+    """One trial's phase and reason from its Job and pods."""
+    pods = objects.pods_by_trial.get(trial["metadata"]["name"], [])
+    failed_create = context.failed_creates.get(job["metadata"].get("uid", "")) if job else None
+    return trial_status.derive(
+        trial,
+        job,
+        pods,
+        context.objective_metrics,
+        context.gpu_resource,
+        context.now,
+        failed_create,
+    )
+
+
+def observe_all(objects: StudyObjects, context: TrialContext) -> list[trial_status.Observation]:
+    return [
+        observe(t, objects.jobs.get(t["metadata"]["name"]), objects, context)
+        for t in objects.trials
+    ]
+
+
+def waits_for_pod(observations: Iterable[trial_status.Observation]) -> bool:
+    """Whether some trial's Job has no pod yet (then the Job's FailedCreate Events say why)."""
+    return any(o.reason == WAITING_FOR_POD for o in observations)
+
+
+def stop_pending(trial: Mapping[str, Any], observation: trial_status.Observation) -> bool:
+    """The trial was asked to stop (``spec.stop``) and has not ended yet."""
+    return bool(trial["spec"].get("stop")) and observation.phase.is_active()
+
+
+def needs_api(trial: Mapping[str, Any], observation: trial_status.Observation) -> bool:
+    """Whether settling this trial takes an API call: most do not, and stay off the pool."""
+    return stop_pending(trial, observation) or observation.from_metrics
+
+
+def split(
+    trials: Sequence[KubeObject], observations: Sequence[trial_status.Observation]
+) -> tuple[list[Settled], list[Settled]]:
+    """The trials settled as they are, and those that ``needs_api`` before the decision."""
+    quiet: list[Settled] = []
+    busy: list[Settled] = []
+    for trial, observation in zip(trials, observations, strict=True):
+        item = Settled(trial, observation)
+        (busy if needs_api(trial, observation) else quiet).append(item)
+    return quiet, busy
+
+
+def stop_wait(
+    trial: Mapping[str, Any],
+    observation: trial_status.Observation,
+    now: datetime,
+    grace_seconds: float,
+) -> float:
+    """Seconds the stopping trial still has to exit by itself (<= 0: delete its Job now)."""
+    if observation.phase is TrialPhase.PENDING:
+        return 0.0  # nothing runs yet: nothing to lose
+    annotations = trial["metadata"].get("annotations") or {}
+    requested = trial_status.parse_time(annotations.get(STOP_REQUESTED_ANNOTATION)) or now
+    deadline = requested + timedelta(seconds=grace_seconds)
+    return (deadline - now).total_seconds()
+
+
+def tally(
+    settled: Iterable[Settled], jobs: Mapping[str, Any], context: TrialContext
+) -> TrialsObserved:
+    """Snapshots, status writes, missing Jobs and GPU-seconds of the settled trials."""
+    result = TrialsObserved()
+    objective = context.objective_metrics[0]
+    for trial, observation, wake_in in settled:
+        result.wake_in = min(result.wake_in, wake_in)
+        patch = trial_status.status_patch(trial, observation, context.gpus, objective, context.now)
+        if patch is not None:
+            result.writes.append(StatusWrite(trial, patch, observation))
+        if observation.phase.is_finished():
+            desired = trial_status.desired_status(
+                trial, observation, context.gpus, objective, context.now
+            )
+            result.gpu_seconds += float(desired["gpuSeconds"] or 0.0)
+        elif trial["metadata"]["name"] not in jobs and not trial["spec"].get("stop"):
+            result.missing_jobs.append(trial)
+        snapshot = _snapshot(trial, observation.phase)
+        result.snapshots[snapshot.index] = snapshot
+    return result
+
+
+def _snapshot(trial: Mapping[str, Any], phase: TrialPhase) -> TrialSnapshot:
+    spec = trial["spec"]
+    status = trial.get("status") or {}
+    intermediate = tuple(
+        IntermediateValue(int(p["step"]), dict(p.get("values") or {}))
+        for p in status.get("intermediate") or []
+        if isinstance(p, dict) and "step" in p
+    )
+    return TrialSnapshot(
+        index=int(spec["index"]),
+        params=spec.get("parameters") or {},
+        phase=phase,
+        values={k: float(v) for k, v in (status.get("values") or {}).items()},
+        intermediate=intermediate,
+        budget=spec.get("budget"),
+        stop_requested=bool(spec.get("stop")),
+    )
+
+
+def with_launched(
+    snapshots: Mapping[int, TrialSnapshot], created: Sequence[NewTrial]
+) -> dict[int, TrialSnapshot]:
+    """The snapshots plus the trials just created, as Pending."""
+    result = dict(snapshots)
+    for new in created:
+        result[new.index] = TrialSnapshot(
+            new.index, new.params, TrialPhase.PENDING, budget=new.budget
+        )
+    return result
+
+
+def best_values(
+    spec: StudySpec, summary: Summary, snapshots: Mapping[int, TrialSnapshot]
+) -> dict[str, float]:
+    """The best trial's objective values, for the best-value gauge."""
+    if summary.best_index is None:
+        return {}
+    values = snapshots[summary.best_index].values
+    return {o.metric: values[o.metric] for o in spec.objective_list if o.metric in values}
+
+
+def next_look(
+    wake_in: float,
+    interval_seconds: float,
+    timeout_seconds: int | None,
+    elapsed_seconds: float,
+    ending: bool,
+) -> float:
+    """Seconds until the study's next reconcile: a stop deadline, its timeout or the interval."""
+    wait = min(wake_in, interval_seconds)
+    if timeout_seconds is not None and not ending:
+        left = timeout_seconds - elapsed_seconds
+        wait = min(wait, max(left, 0.0) + TIMEOUT_MARGIN_SECONDS)
+    return max(wait, MIN_LOOK_SECONDS)

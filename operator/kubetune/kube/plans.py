@@ -1,0 +1,64 @@
+"""A study's spec, parsed and checked once per generation: the reconciler's only memory.
+
+Parsing a spec and building its ``Planner`` (the algorithm's search space, the stopping
+rule) costs more than a whole reconcile of a quiet study, and the result depends only on
+the spec. So it is kept per study, keyed by (uid, generation): editing the spec, or
+deleting and recreating the study under the same name, builds a fresh one. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from kubetune.api.study import TuningStudy
+from kubetune.engine import Planner
+from kubetune.kube.cache import StudyKey
+from kubetune.validation import FieldError, InvalidStudy, parse_study
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A study's spec, parsed and checked, and the planner built from it."""
+
+    study: TuningStudy
+    planner: Planner
+
+
+def build(body: Mapping[str, Any]) -> Plan | InvalidStudy:
+    """The plan of a TuningStudy as the API holds it, or why it cannot run."""
+    metadata = body["metadata"]
+    document = {
+        "apiVersion": body.get("apiVersion"),
+        "kind": body.get("kind"),
+        "metadata": {"name": metadata["name"], "namespace": metadata.get("namespace")},
+        "spec": body.get("spec"),
+    }
+    try:
+        study = parse_study(document)
+        return Plan(study, Planner(study.spec, study.metadata.name))
+    except InvalidStudy as error:
+        return error
+    except ValueError as error:  # a planner error parse_study did not anticipate
+        return InvalidStudy([FieldError("spec", str(error))])
+
+
+class Plans:
+    """The plan of each study, rebuilt when its uid or generation changes."""
+
+    def __init__(self) -> None:
+        self._held: dict[StudyKey, tuple[str, int, Plan | InvalidStudy]] = {}
+
+    def get(self, key: StudyKey, body: Mapping[str, Any]) -> Plan | InvalidStudy:
+        metadata = body["metadata"]
+        uid, generation = str(metadata["uid"]), int(metadata.get("generation") or 0)
+        held = self._held.get(key)
+        if held is not None and held[:2] == (uid, generation):
+            return held[2]
+        plan = build(body)
+        self._held[key] = (uid, generation, plan)
+        return plan
+
+    def forget(self, key: StudyKey) -> None:
+        self._held.pop(key, None)

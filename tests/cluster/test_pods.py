@@ -1,0 +1,111 @@
+"""The node agent's pod worker outlives API outages: status updates are retried until they land.
+
+Unit tests of the harness itself (no cluster): a fake API refuses the first PATCHes, as an
+API server does while it restarts, and the worker must still deliver the pod's final status.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.cluster.pods import (
+    RESYNC_SECONDS,
+    NodeContext,
+    PodWorker,
+    is_transient,
+    report_due,
+)
+from tests.cluster.rest import ApiError
+
+RUNNING = {
+    "phase": "Running",
+    "containerStatuses": [
+        {"name": "c", "restartCount": 0, "state": {"running": {"startedAt": "t0"}}}
+    ],
+}
+DONE = {
+    "phase": "Succeeded",
+    "containerStatuses": [
+        {"name": "c", "restartCount": 0, "state": {"terminated": {"exitCode": 0}}}
+    ],
+}
+
+
+def test_a_changed_status_is_sent() -> None:
+    assert report_due(DONE, RUNNING, RUNNING, 0.0)
+    assert report_due(RUNNING, {}, None, 0.0)
+
+
+def test_a_status_the_api_shows_is_not_sent_again() -> None:
+    shown = {**RUNNING, "conditions": [{"type": "PodScheduled", "status": "True"}]}
+    assert not report_due(RUNNING, shown, RUNNING, RESYNC_SECONDS * 10)
+
+
+def test_a_sent_status_the_api_does_not_show_is_sent_again_after_a_while() -> None:
+    assert not report_due(DONE, RUNNING, DONE, 0.0)  # the watch may just lag behind
+    assert report_due(DONE, RUNNING, DONE, RESYNC_SECONDS)
+
+
+@pytest.mark.parametrize(
+    ("error", "transient"),
+    [
+        (ConnectionRefusedError(), True),
+        (TimeoutError(), True),
+        (ApiError(503, "apiserver is shutting down"), True),
+        (ApiError(429, "too many requests"), True),
+        (ApiError(422, "invalid"), False),
+        (ApiError(403, "forbidden"), False),
+        (ValueError("bad pod"), False),
+    ],
+)
+def test_which_failures_are_worth_retrying(error: Exception, transient: bool) -> None:
+    assert is_transient(error) is transient
+
+
+class FlakyApi:
+    """Refuses the first `failures` status PATCHes; records the ones that land."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.landed: list[dict[str, Any]] = []
+        self.succeeded = threading.Event()
+
+    def request(self, method: str, path: str, body: Any = None, **_: Any) -> dict[str, Any]:
+        assert (method, path) == ("PATCH", "/api/v1/namespaces/ns/pods/p/status"), (method, path)
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionRefusedError("the API server is restarting")
+        self.landed.append(body["status"])
+        if body["status"]["phase"] == "Succeeded":
+            self.succeeded.set()
+        return {}
+
+
+def test_a_finished_pod_is_reported_although_the_first_status_updates_failed(
+    tmp_path: Path,
+) -> None:
+    api = FlakyApi(failures=5)
+    context = NodeContext("node-0", api, tmp_path, tmp_path / "ca.crt", "127.0.0.1", 1)  # type: ignore[arg-type]
+    pod = {
+        "metadata": {"name": "p", "namespace": "ns", "uid": "u-1"},
+        "spec": {
+            "restartPolicy": "Never",
+            "automountServiceAccountToken": False,
+            "containers": [{"name": "c", "command": [sys.executable, "-c", "pass"]}],
+        },
+        "status": {"phase": "Pending"},
+    }
+    worker = PodWorker(context, pod)
+    worker.start()
+    try:
+        assert api.succeeded.wait(timeout=60), f"never reported Succeeded; landed: {api.landed}"
+    finally:
+        worker.shutdown(0)
+    assert api.failures == 0
+    final = api.landed[-1]["containerStatuses"][0]["state"]["terminated"]
+    assert (final["exitCode"], final["reason"]) == (0, "Completed")
