@@ -292,7 +292,7 @@ def desired_status(
         "gpuSeconds": gpu_seconds(observation, gpus, now) if phase.is_finished() else 0.0,
         "value": value if lifecycle.is_finite(value) else None,
     }
-    wanted = [("Running", phase is TrialPhase.RUNNING, observation.reason, "")]
+    wanted = [(str(TrialPhase.RUNNING), phase is TrialPhase.RUNNING, observation.reason, "")]
     if phase.is_finished():
         wanted.append(
             (str(phase), True, observation.reason, lifecycle.bounded_message(observation.message))
