@@ -168,10 +168,14 @@ def render_results(rows: list[dict[str, Any]], fmt: str, limit: int | None) -> s
         return out.getvalue()
     table = Table(title=f"top {len(shown)} of {len(rows)} trials")
     for column in columns:
-        table.add_column(column, justify="right" if column != "phase" else "left")
+        table.add_column(column, justify="left" if column in _TEXT_COLUMNS else "right")
     for row in shown:
         table.add_row(*("" if row.get(c) is None else _fmt(row.get(c)) for c in columns))
     return table
+
+
+_TEXT_COLUMNS = ("phase", "message")
+"""Columns of words, left-aligned; numbers align right."""
 
 
 def _column_order(rows: list[dict[str, Any]]) -> Any:
