@@ -52,7 +52,11 @@ OUTPUT_MARKER = "; last output:"
 """Separates a failure message's first line from the program's output."""
 _ELISION = "\n…\n"
 
-_NOISE_LINES = ("Traceback (most recent call last):",)
+_NOISE_LINES = (
+    "Traceback (most recent call last):",
+    "During handling of the above exception, another exception occurred:",
+    "The above exception was the direct cause of the following exception:",
+)
 """Lines that say nothing about what went wrong; a summary skips them."""
 
 
