@@ -8,8 +8,8 @@ trial lifecycle is unit-tested without a cluster:
   with no pod, why the Job could not create one (``QuotaExceeded``, ``FailedCreate``, read
   from the Job controller's Event by ``job_events``);
 - Running while a pod runs;
-- Running while a finished pod waits for its Job to be marked complete (never back to
-  Pending: that gap lasts a moment but would flap the phase);
+- finished as soon as the pod is (the Job is marked complete or failed a moment later and
+  the phase never flaps back to Pending in that gap), unless the Job will retry the pod;
 - finished once the Job is, or once a trial asked to stop has no running pod left: the
   verdict (phase, reason, message) is ``kubetune.lifecycle.verdict`` over what was observed
   here — exit code, reported values, the termination message, the stop request — the same
@@ -30,6 +30,9 @@ from kubetune import lifecycle
 from kubetune.api.reasons import FAILURE_REASONS, POD_WAITING_REASONS, TrialReason
 from kubetune.api.trial import TrialPhase
 from kubetune.kube.objects import PRUNED_ANNOTATION
+
+JOB_DEFAULT_BACKOFF_LIMIT = 6
+"""Kubernetes' ``backoffLimit`` when a Job does not set one (``render_job`` sets 0)."""
 
 UNWRITTEN_PENDING_REASONS = frozenset({TrialReason.CREATING_JOB, TrialReason.WAITING_FOR_POD})
 """Pending reasons not worth a first status write: a Trial without status is Pending by
@@ -136,8 +139,14 @@ def derive(
     failure = conditions.get("Failed") or conditions.get("FailureTarget")
     if failure is not None:
         return _failed(failure, pod, objective_metrics, started, _finish_time(job, pod) or now)
-    if pod_running(pod) or _pod_done(pod):
-        # A finished pod whose Job is not marked complete yet is still this trial's run.
+    if _pod_done(pod) and not _retry_coming(job, pods):
+        # The Job is marked complete or failed a moment after its pod ends; decide now
+        # rather than show a phase the trial is no longer in (it used to flap to Pending).
+        finished = _finish_time(job, pod) or now
+        if _pod_phase(pod) == "Succeeded":
+            return _completed(status, objective_metrics, pod, started, finished)
+        return _failed({}, pod, objective_metrics, started, finished)
+    if pod_running(pod) or _pod_done(pod):  # a finished pod whose retry is coming
         return Observation(TrialPhase.RUNNING, TrialReason.RUNNING, "", None, started)
     if spec.get("stop"):
         return Observation(TrialPhase.PENDING, TrialReason.STOPPING, spec.get("stopReason") or "")
@@ -239,8 +248,20 @@ def _exit_code(pod: Mapping[str, Any] | None) -> int | None:
     return None if terminated is None else terminated.get("exitCode")
 
 
+def _pod_phase(pod: Mapping[str, Any] | None) -> str | None:
+    return None if pod is None else (pod.get("status") or {}).get("phase")
+
+
 def _pod_done(pod: Mapping[str, Any] | None) -> bool:
-    return pod is not None and (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
+    return _pod_phase(pod) in ("Succeeded", "Failed")
+
+
+def _retry_coming(job: Mapping[str, Any], pods: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether the Job will start another pod after a failed one (a user's backoffLimit)."""
+    if _pod_phase(latest_pod(pods)) != "Failed":
+        return False
+    failed = sum(1 for pod in pods if _pod_phase(pod) == "Failed")
+    return failed <= int((job.get("spec") or {}).get("backoffLimit", JOB_DEFAULT_BACKOFF_LIMIT))
 
 
 def _pod_start(pod: Mapping[str, Any] | None) -> datetime | None:

@@ -181,13 +181,29 @@ def test_a_nan_objective_is_its_own_reason_with_the_value() -> None:
     assert "loss=nan" in result.message
 
 
-def test_a_finished_pod_before_its_job_completes_keeps_the_trial_running() -> None:
+def test_a_finished_pod_is_a_verdict_before_its_job_is_marked() -> None:
     """Issue 16: Running -> Pending "on node node-0" -> Succeeded flapped in that gap."""
-    done = pod("Succeeded", **terminated(0))
-    result = observe(trial(phase="Running", startTime="2026-01-01T11:59:10Z"), job(), [done])
+    running = trial(phase="Running", startTime="2026-01-01T11:59:10Z", values={"loss": 0.5})
+    done = observe(running, job(), [pod("Succeeded", **terminated(0))])
+    assert (done.phase, done.reason, done.exit_code, done.from_metrics) == (
+        TrialPhase.SUCCEEDED,
+        "Completed",
+        0,
+        True,
+    )
+    no_retry = {**job(), "spec": {"backoffLimit": 0}}  # as render_job makes it
+    failed = observe(trial(phase="Running"), no_retry, [pod("Failed", **terminated(1))])
+    assert (failed.phase, failed.reason, failed.message) == (
+        TrialPhase.FAILED,
+        "Error",
+        "exited with code 1",
+    )
+
+
+def test_a_failed_pod_the_job_will_retry_keeps_the_trial_running() -> None:
+    retrying = {**job(), "spec": {"backoffLimit": 2}}
+    result = observe(trial(phase="Running"), retrying, [pod("Failed", **terminated(1))])
     assert (result.phase, result.reason) == (TrialPhase.RUNNING, "Running")
-    failed = observe(trial(phase="Running"), job(), [pod("Failed", **terminated(1))])
-    assert failed.phase is TrialPhase.RUNNING
 
 
 def test_failed_job_without_a_pod_uses_the_job_condition_reason() -> None:
