@@ -2,7 +2,9 @@
 
 Both backends render the same template — the operator into a Job, the laptop runner into a
 subprocess — so substitution lives here once. Values are formatted so that a program parsing
-its arguments gets back exactly the number it was given (``repr`` of floats, no rounding).
+its arguments gets back exactly the number it was given (``repr`` of floats, no rounding),
+and a budget that is a whole number reads as an integer (``27``, never ``27.0``), here and in
+the ``KUBETUNE_BUDGET`` variable alike (both use :func:`format_number`).
 """
 
 from __future__ import annotations
@@ -20,10 +22,17 @@ class TemplateError(ValueError):
     """A template that refers to something the study does not define."""
 
 
-def format_value(value: ParameterValue | float) -> str:
+def format_value(value: ParameterValue) -> str:
+    """A parameter as text: booleans in YAML/JSON spelling, numbers exactly."""
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)  # str() of a float is its shortest exact repr
+
+
+def format_number(value: float) -> str:
+    """A budget as text: ``27`` for 27.0, so ``int(...)`` of it works; else the exact repr."""
+    number = float(value)
+    return str(int(number)) if number.is_integer() else repr(number)
 
 
 def substitute(
@@ -40,7 +49,7 @@ def substitute(
         if match.group(1) == "budget":
             if budget is None:
                 raise TemplateError("${budget} is used but the study has no budget.resource")
-            return format_value(int(budget) if float(budget).is_integer() else budget)
+            return format_number(budget)
         name = match.group(2)
         return format_value(params[name]) if name in params else ""
 

@@ -25,6 +25,7 @@ from kubetune_runner._bounded import BoundedSeries
 from kubetune_runner._env import ClusterConfig
 from kubetune_runner._kubeapi import ApiError, PermanentError, TransientError, TrialClient
 from kubetune_runner._log import warn
+from kubetune_runner._values import split_finite
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,10 @@ class ClusterTransport:
         self._client = TrialClient(config, self.settings.request_timeout_seconds)
         self._cond = threading.Condition()
         self._values: dict[str, float] = {}
+        self._non_finite: dict[str, str] = {}
+        """Metrics whose latest report was NaN or infinite (``status.nonFiniteValues``)."""
+        self._cleared: set[str] = set()
+        """Metrics once non-finite and finite since: patched to null, which deletes them."""
         self._series = BoundedSeries(config.objectives)
         self._last_step: int | None = None
         self._version = 0  # reports recorded so far
@@ -79,10 +84,16 @@ class ClusterTransport:
     # -- called by the training program ------------------------------------------------------
 
     def record(self, step: int | None, values: dict[str, float]) -> None:
+        finite, non_finite = split_finite(values)
         with self._cond:
-            self._values.update(values)
-            if step is not None:
-                self._series.add(step, values)
+            self._values.update(finite)
+            for name in finite.keys() & self._non_finite.keys():
+                del self._non_finite[name]
+                self._cleared.add(name)
+            self._non_finite.update(non_finite)
+            self._cleared -= non_finite.keys()
+            if step is not None and finite:
+                self._series.add(step, finite)
                 self._last_step = step
             self._version += 1
             self._cond.notify_all()
@@ -134,6 +145,9 @@ class ClusterTransport:
                 "values": dict(self._values),
                 "intermediate": self._series.to_status(),
             }
+            if self._non_finite or self._cleared:
+                cleared: dict[str, str | None] = dict.fromkeys(self._cleared)
+                status["nonFiniteValues"] = {**cleared, **self._non_finite}
             if self._last_step is not None:
                 status["lastStep"] = self._last_step
             return status
@@ -202,10 +216,15 @@ class ClusterTransport:
         status = trial.get("status") or {}
         with self._cond:
             old_values = status.get("values") or {}
+            reported_here = self._values.keys() | self._non_finite.keys() | self._cleared
             self._values = {
                 **{name: float(v) for name, v in old_values.items() if _is_number(v)},
                 **self._values,
             }
+            old_non_finite = status.get("nonFiniteValues") or {}
+            self._non_finite.update(
+                (name, str(v)) for name, v in old_non_finite.items() if name not in reported_here
+            )
             self._series.add_older(
                 (point["step"], {n: float(v) for n, v in point["values"].items() if _is_number(v)})
                 for point in status.get("intermediate") or []

@@ -1,6 +1,7 @@
 """Local mode: the trial directory is the channel to ``kubetune run`` on the same machine.
 
-Each report is one JSON line appended to ``metrics.jsonl``, written with a single
+Each report is one JSON line appended to ``metrics.jsonl`` (``{"step", "values", "time"}``,
+plus ``"nonFinite": {"loss": "nan"}`` when a value was NaN or infinite), written with a single
 ``O_APPEND`` write and fsync'd, so a killed run loses nothing and a wrapper and its program
 may both report into the same file. The local backend owns bounding and downsampling; here
 we only append. A ``stop`` file in the directory asks the trial to end.
@@ -11,6 +12,8 @@ from __future__ import annotations
 import json
 import os
 import time
+
+from kubetune_runner._values import split_finite
 
 METRICS_FILE = "metrics.jsonl"
 STOP_FILE = "stop"
@@ -27,7 +30,11 @@ class LocalTransport:
         self.stop_path = os.path.join(directory, STOP_FILE)
 
     def record(self, step: int | None, values: dict[str, float]) -> None:
-        line = json.dumps({"step": step, "values": values, "time": time.time()}) + "\n"
+        finite, non_finite = split_finite(values)
+        record: dict[str, object] = {"step": step, "values": finite, "time": time.time()}
+        if non_finite:
+            record["nonFinite"] = non_finite
+        line = json.dumps(record) + "\n"
         fd = os.open(self.metrics_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             os.write(fd, line.encode("utf-8"))

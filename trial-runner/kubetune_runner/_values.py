@@ -37,3 +37,11 @@ def check_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
             raise ValueError(f"metric {name!r} is {number}: only finite numbers can be reported")
         checked[name] = number
     return checked
+
+
+def split_finite(values: Mapping[str, float]) -> tuple[dict[str, float], dict[str, str]]:
+    """Finite values, and the others as text (``"nan"``, ``"inf"``): JSON has no NaN, and a
+    non-finite objective must reach the operator so the trial's verdict can name it."""
+    finite = {name: v for name, v in values.items() if math.isfinite(v)}
+    other = {name: str(v) for name, v in values.items() if not math.isfinite(v)}
+    return finite, other

@@ -31,14 +31,22 @@ CHUNK_BYTES = 65536
 MAX_PARSED_LINE_BYTES = 65536
 """Longer lines pass through but are not parsed (no one prints metrics that way)."""
 FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+DEFAULT_GRACE_SECONDS = 30.0
+"""``--grace-seconds``: how long a program told to stop gets between SIGTERM and SIGKILL."""
+DEFAULT_FLUSH_SECONDS = 15.0
+"""``--flush-seconds``: how long exit waits for undelivered reports."""
+WARNED_LINE_CHARS = 200
+"""How much of a printed line a warning about it quotes."""
 OUTPUT_DRAIN_SECONDS = 5.0
 """After the child exits, how long to wait for its background processes to close stdout."""
 
 EPILOG = f"""\
 metrics on stdout (both formats; other lines are only printed):
-  name=value pairs     epoch=3 val_accuracy=0.91, loss=0.2; lr=1e-3
-                       (a line is reported only if every pair on it is a finite number,
-                       so 'Loading model=resnet50' or 'loss=nan' is just printed)
+  name=value pairs     epoch=3 val_accuracy=0.91, loss=0.2; lr=1e-3 model=resnet50
+                       (every pair with a number is reported, words are skipped; a value
+                       like 'loss=0.5abc' is warned about on stderr, once per name;
+                       'loss=nan' is reported as not finite and fails the trial if it is
+                       the objective's last report)
   JSON objects         {{"step": 3, "val_accuracy": 0.91}}   (non-numeric fields ignored)
   The step comes from {", ".join(STEP_KEYS)} (first found); these are not metrics.
 
@@ -100,14 +108,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--grace-seconds",
         type=_positive,
-        default=30.0,
+        default=DEFAULT_GRACE_SECONDS,
         metavar="S",
         help="after SIGTERM on stop, wait this long before SIGKILL (default: %(default)s)",
     )
     parser.add_argument(
         "--flush-seconds",
         type=_positive,
-        default=15.0,
+        default=DEFAULT_FLUSH_SECONDS,
         metavar="S",
         help="at exit, wait at most this long for reports to be delivered (default: %(default)s)",
     )
@@ -163,6 +171,7 @@ class Wrapper:
         self.stop_poll_seconds = stop_poll_seconds
         self.grace_seconds = grace_seconds
         self._report_failed = False
+        self._rejected_names: set[str] = set()
 
     def run(self) -> int:
         try:
@@ -220,8 +229,16 @@ class Wrapper:
             return False
 
     def _on_line(self, line: bytes) -> None:
-        parsed = parse_line(line.decode("utf-8", "replace"), self.names)
+        text = line.decode("utf-8", "replace")
+        parsed = parse_line(text, self.names)
         if parsed is None:
+            return
+        for pair in parsed.rejected:
+            name = pair.split("=", 1)[0]
+            if name not in self._rejected_names:  # once per name: a loop prints it every step
+                self._rejected_names.add(name)
+                warn(f"not a number, not reported: {pair} (in line {_quoted(text)})")
+        if not parsed.values:
             return
         try:
             self.transport.record(parsed.step, parsed.values)
@@ -268,6 +285,13 @@ def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
+
+
+def _quoted(line: str) -> str:
+    text = line.strip()
+    if len(text) > WARNED_LINE_CHARS:
+        text = text[:WARNED_LINE_CHARS] + "…"
+    return repr(text)
 
 
 def _signal_group(pgid: int, signum: int) -> None:

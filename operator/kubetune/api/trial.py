@@ -54,11 +54,18 @@ class TrialSpec(KubeModel):
 
 class TrialStatus(KubeModel):
     phase: TrialPhase = TrialPhase.PENDING
-    reason: str | None = Field(default=None, description="CamelCase reason for the phase.")
+    reason: str | None = Field(
+        default=None, description="CamelCase reason for the phase (see api/reasons.py)."
+    )
     message: str | None = None
     conditions: list[Condition] = Field(default_factory=list, max_length=16)
     values: dict[str, float] = Field(
         default_factory=dict, description="Latest reported value of each metric."
+    )
+    non_finite_values: dict[str, str] = Field(
+        default_factory=dict,
+        description="Metrics whose latest report was NaN or infinite, with that value as text "
+        "(JSON has no NaN); written by the runner, read by the trial's verdict.",
     )
     value: float | None = Field(default=None, description="Objective value, for kubectl get.")
     intermediate: list[IntermediatePoint] = Field(

@@ -27,9 +27,7 @@ from kubetune.kube.client import Kube
 from kubetune.kube.events import EventRecorder
 from kubetune.kube.objects import PRUNED_ANNOTATION, STOP_REQUESTED_ANNOTATION
 from kubetune.kube.observe import KubeObject, StatusWrite
-
-STOP_REASON_LIMIT = 1024
-"""Characters of a stop decision's reason kept in ``spec.stopReason``: a Trial stays small."""
+from kubetune.lifecycle import bounded_message
 
 
 class Actions:
@@ -81,7 +79,7 @@ class Actions:
                         STOP_REQUESTED_ANNOTATION: trial_status.format_time(now),
                     }
                 },
-                "spec": {"stop": True, "stopReason": stop.reason[:STOP_REASON_LIMIT]},
+                "spec": {"stop": True, "stopReason": bounded_message(stop.reason)},
             }
             updated = self.kube.patch(paths.trial(key[0], trial_name(key[1], stop.index)), patch)
             if updated is not None:

@@ -9,10 +9,10 @@ creating any of these twice is answered 409 AlreadyExists and changes nothing.
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Mapping
 from typing import Any
 
+from kubetune import lifecycle
 from kubetune.api.study import API_VERSION, GROUP, STUDY_LABEL, ParameterValue, StudySpec
 from kubetune.api.trial import trial_name
 from kubetune.template import render_container
@@ -23,6 +23,9 @@ PRUNED_ANNOTATION = f"{GROUP}/pruned"
 """Set with ``spec.stop``: "true" when a stopping rule pruned the trial, "false" otherwise."""
 STOP_REQUESTED_ANNOTATION = f"{GROUP}/stop-requested-at"
 """When ``spec.stop`` was set (RFC 3339): the stop grace period counts from here."""
+
+TERMINATION_MESSAGE_POLICY = "FallbackToLogsOnError"
+"""Default of the primary container: the kubelet keeps the end of a failed container's log."""
 
 TRIAL_ACCOUNT = "kubetune-trial"
 """ServiceAccount, Role and RoleBinding the operator keeps in every namespace with studies."""
@@ -120,17 +123,11 @@ def runner_env(
     params: Mapping[str, ParameterValue],
     budget: float | None,
 ) -> dict[str, str]:
-    """The variables ``kubetune-runner`` reads (see trial-runner's ``_env.py``)."""
-    env = {
-        "KUBETUNE_TRIAL": trial,
-        "KUBETUNE_NAMESPACE": namespace,
-        "KUBETUNE_PARAMS": json.dumps(dict(params), sort_keys=True),
-        "KUBETUNE_OBJECTIVE": json.dumps(
-            [{"metric": o.metric, "direction": str(o.direction)} for o in spec.objective_list]
-        ),
-    }
-    if budget is not None:
-        env["KUBETUNE_BUDGET"] = str(int(budget) if float(budget).is_integer() else budget)
+    """The variables ``kubetune-runner`` reads: the lifecycle's, plus the cluster transport's."""
+    env = lifecycle.runner_env(
+        trial=trial, params=params, objectives=spec.objective_list, budget=budget
+    )
+    env[lifecycle.NAMESPACE_VARIABLE] = namespace
     return env
 
 
@@ -145,6 +142,9 @@ def _add_runner_env(
     ours = runner_env(spec, trial, namespace, params, budget)
     kept = [var for var in container.get("env") or [] if var.get("name") not in ours]
     container["env"] = kept + [{"name": k, "value": v} for k, v in ours.items()]
+    # A failed trial's last output lines become its termination message, which the verdict
+    # quotes, so a failure shows its error without reading pod logs.
+    container.setdefault("terminationMessagePolicy", TERMINATION_MESSAGE_POLICY)
 
 
 def _add_gpus(container: dict[str, Any], resource: str, gpus: int) -> None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
+from kubetune.api.reasons import TrialReason
 from kubetune.api.study import StudySpec
 from kubetune.api.trial import TrialPhase
 from kubetune.engine import NewTrial, Summary, TrialSnapshot
@@ -27,10 +28,6 @@ from kubetune.kube.objects import STOP_REQUESTED_ANNOTATION, TRIAL_LABEL
 
 KubeObject = dict[str, Any]
 """A Kubernetes object as the API returned it (JSON), or as the cache slimmed it."""
-
-WAITING_FOR_POD = "WaitingForPod"
-"""``trial_status``'s reason for a Trial whose Job has no pod yet: the cue to read the Job's
-``FailedCreate`` Events (a quota or a webhook may be refusing the pod)."""
 
 TIMEOUT_MARGIN_SECONDS = 0.5
 """A study with a timeout is looked at this long after it expires, so the look sees it expired."""
@@ -139,7 +136,7 @@ def observe_all(objects: StudyObjects, context: TrialContext) -> list[trial_stat
 
 def waits_for_pod(observations: Iterable[trial_status.Observation]) -> bool:
     """Whether some trial's Job has no pod yet (then the Job's FailedCreate Events say why)."""
-    return any(o.reason == WAITING_FOR_POD for o in observations)
+    return any(o.reason == TrialReason.WAITING_FOR_POD for o in observations)
 
 
 def stop_pending(trial: Mapping[str, Any], observation: trial_status.Observation) -> bool:

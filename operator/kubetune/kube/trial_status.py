@@ -8,10 +8,12 @@ trial lifecycle is unit-tested without a cluster:
   with no pod, why the Job could not create one (``QuotaExceeded``, ``FailedCreate``, read
   from the Job controller's Event by ``job_events``);
 - Running while a pod runs;
-- Succeeded when the Job completed *and* every objective metric was reported, else Failed
-  with reason ``MetricsMissing``; Failed with the container's exit code when the Job failed;
-- Pruned or Stopped once the trial was asked to stop (``spec.stop``) and its Job is done or
-  gone, whatever the exit code: the runner exits 0 when told to stop.
+- finished as soon as the pod is (the Job is marked complete or failed a moment later and
+  the phase never flaps back to Pending in that gap), unless the Job will retry the pod;
+- finished once the Job is, or once a trial asked to stop has no running pod left: the
+  verdict (phase, reason, message) is ``kubetune.lifecycle.verdict`` over what was observed
+  here — exit code, reported values, the termination message, the stop request — the same
+  function ``kubetune run`` calls, so both backends end a trial the same way.
 
 A finished phase never changes again. The operator writes only the fields built here; the
 runner owns ``values``, ``intermediate`` and ``lastStep``.
@@ -19,28 +21,20 @@ runner owns ``values``, ``intermediate`` and ``lastStep``.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from kubetune import lifecycle
+from kubetune.api.reasons import FAILURE_REASONS, POD_WAITING_REASONS, TrialReason
 from kubetune.api.trial import TrialPhase
 from kubetune.kube.objects import PRUNED_ANNOTATION
 
-WAITING_REASONS = frozenset(
-    {
-        "ErrImagePull",
-        "ImagePullBackOff",
-        "InvalidImageName",
-        "CreateContainerConfigError",
-        "CreateContainerError",
-        "CrashLoopBackOff",
-    }
-)
-"""Container waiting reasons worth showing on a Pending trial as they are."""
+JOB_DEFAULT_BACKOFF_LIMIT = 6
+"""Kubernetes' ``backoffLimit`` when a Job does not set one (``render_job`` sets 0)."""
 
-UNWRITTEN_PENDING_REASONS = frozenset({"CreatingJob", "WaitingForPod"})
+UNWRITTEN_PENDING_REASONS = frozenset({TrialReason.CREATING_JOB, TrialReason.WAITING_FOR_POD})
 """Pending reasons not worth a first status write: a Trial without status is Pending by
 definition, and these pass within a second. Skipping them saves one write per new trial,
 which in a burst of thousands of new trials would delay the launch of successors."""
@@ -52,6 +46,7 @@ class Observation:
 
     phase: TrialPhase
     reason: str
+    """A ``TrialReason``, or a Pending reason Kubernetes gave that the enum does not list."""
     message: str = ""
     exit_code: int | None = None
     start_time: datetime | None = None
@@ -129,91 +124,111 @@ def derive(
     started = started or _pod_start(pod)
     if spec.get("stop") and (job is None or job_finished(job) or _pod_done(pod)):
         pruned = (trial["metadata"].get("annotations") or {}).get(PRUNED_ANNOTATION) == "true"
+        ended = lifecycle.stopped(pruned, spec.get("stopReason") or "")
+        finished = _finish_time(job, pod) or now
         return Observation(
-            TrialPhase.PRUNED if pruned else TrialPhase.STOPPED,
-            "EarlyStopped" if pruned else "StudyEnded",
-            spec.get("stopReason") or "",
-            _exit_code(pod),
-            started,
-            _finish_time(job, pod) or now,
+            ended.phase, ended.reason, ended.message, _exit_code(pod), started, finished
         )
     if job is None:
-        return Observation(TrialPhase.PENDING, "CreatingJob", "the trial's Job is being created")
+        return Observation(
+            TrialPhase.PENDING, TrialReason.CREATING_JOB, "the trial's Job is being created"
+        )
     conditions = job_conditions(job)
     if "Complete" in conditions or "SuccessCriteriaMet" in conditions:
-        return _completed(
-            status, objective_metrics, _exit_code(pod), started, _finish_time(job, pod) or now
-        )
+        return _completed(status, objective_metrics, pod, started, _finish_time(job, pod) or now)
     failure = conditions.get("Failed") or conditions.get("FailureTarget")
     if failure is not None:
-        return _failed(failure, pod, started, _finish_time(job, pod) or now)
-    if pod_running(pod):
-        return Observation(TrialPhase.RUNNING, "Running", "", None, started)
+        return _failed(failure, pod, objective_metrics, started, _finish_time(job, pod) or now)
+    if _pod_done(pod) and not _retry_coming(job, pods):
+        # The Job is marked complete or failed a moment after its pod ends; decide now
+        # rather than show a phase the trial is no longer in (it used to flap to Pending).
+        finished = _finish_time(job, pod) or now
+        if _pod_phase(pod) == "Succeeded":
+            return _completed(status, objective_metrics, pod, started, finished)
+        return _failed({}, pod, objective_metrics, started, finished)
+    if pod_running(pod) or _pod_done(pod):  # a finished pod whose retry is coming
+        return Observation(TrialPhase.RUNNING, TrialReason.RUNNING, "", None, started)
     if spec.get("stop"):
-        return Observation(TrialPhase.PENDING, "Stopping", spec.get("stopReason") or "")
+        return Observation(TrialPhase.PENDING, TrialReason.STOPPING, spec.get("stopReason") or "")
     return _pending(pod, gpu_resource, failed_create)
 
 
 def _completed(
     status: Mapping[str, Any],
     objective_metrics: Sequence[str],
-    exit_code: int | None,
+    pod: Mapping[str, Any] | None,
     started: datetime | None,
     finished: datetime,
 ) -> Observation:
-    values = status.get("values") or {}
-    missing = [m for m in objective_metrics if not _finite(values.get(m))]
-    if missing:
-        message = (
-            f"the trial exited 0 but never reported {', '.join(missing)}: call "
-            f"kubetune_runner.report({missing[0]}=...) or print '{missing[0]}=<value>' "
-            "under kubetune-runner"
-        )
-        return Observation(
-            TrialPhase.FAILED, "MetricsMissing", message, exit_code, started, finished, True
-        )
-    return Observation(TrialPhase.SUCCEEDED, "Completed", "", exit_code, started, finished, True)
+    exit_code = _exit_code(pod)
+    ended = lifecycle.Ended(
+        exit_code=0,  # a complete Job's pod succeeded, even if it is gone by now
+        values=status.get("values") or {},
+        non_finite=status.get("nonFiniteValues") or {},
+    )
+    result = lifecycle.verdict(ended, objective_metrics)
+    return Observation(
+        result.phase, result.reason, result.message, exit_code, started, finished, True
+    )
 
 
 def _failed(
     condition: Mapping[str, Any],
     pod: Mapping[str, Any] | None,
+    objective_metrics: Sequence[str],
     started: datetime | None,
     finished: datetime,
 ) -> Observation:
     code = _exit_code(pod)
-    terminated = _terminated(pod)
-    reason = (terminated or {}).get("reason") or condition.get("reason") or "JobFailed"
-    parts = [f"exited with code {code}" if code is not None else ""]
-    parts.append(condition.get("message") or "")
-    message = "; ".join(p for p in parts if p)
-    return Observation(TrialPhase.FAILED, reason, message, code, started, finished)
+    terminated = _terminated(pod) or {}
+    reason = _failure_reason(terminated.get("reason")) or _failure_reason(condition.get("reason"))
+    ended = lifecycle.Ended(
+        exit_code=code or None,  # a failed Job whose container exited 0 failed for its own reason
+        output=terminated.get("message") or "",
+        failure_reason=reason or (TrialReason.ERROR if code else TrialReason.JOB_FAILED),
+        failure_detail=condition.get("message") or "",
+    )
+    result = lifecycle.verdict(ended, objective_metrics)
+    return Observation(result.phase, result.reason, result.message, code, started, finished)
+
+
+def _failure_reason(text: str | None) -> TrialReason | None:
+    reason = TrialReason.known(text)
+    return reason if reason in FAILURE_REASONS else None
 
 
 def _pending(
     pod: Mapping[str, Any] | None, gpu_resource: str, failed_create: str | None
 ) -> Observation:
     if pod is None and failed_create:
-        reason = "QuotaExceeded" if "exceeded quota" in failed_create else "FailedCreate"
-        return Observation(TrialPhase.PENDING, reason, failed_create)
+        quota = "exceeded quota" in failed_create
+        cause = TrialReason.QUOTA_EXCEEDED if quota else TrialReason.FAILED_CREATE
+        return Observation(TrialPhase.PENDING, cause, failed_create)
     if pod is None:
-        return Observation(TrialPhase.PENDING, "WaitingForPod", "the Job has not created a pod yet")
+        return Observation(
+            TrialPhase.PENDING, TrialReason.WAITING_FOR_POD, "the Job has not created a pod yet"
+        )
     status = pod.get("status") or {}
     for condition in status.get("conditions") or []:
         if condition.get("type") == "PodScheduled" and condition.get("status") == "False":
             message = condition.get("message") or ""
-            reason = condition.get("reason") or "Unschedulable"
-            if reason == "Unschedulable" and f"Insufficient {gpu_resource}" in message:
-                reason = "WaitingForGPU"
-            return Observation(TrialPhase.PENDING, reason, message)
+            reason: str = condition.get("reason") or TrialReason.UNSCHEDULABLE
+            gpus_short = f"Insufficient {gpu_resource}" in message
+            if TrialReason.known(reason) is TrialReason.UNSCHEDULABLE and gpus_short:
+                reason = TrialReason.WAITING_FOR_GPU
+            # A scheduler reason the enum does not list is shown as the scheduler gave it.
+            return Observation(TrialPhase.PENDING, TrialReason.known(reason) or reason, message)
     for container in status.get("containerStatuses") or []:
         waiting = (container.get("state") or {}).get("waiting") or {}
-        if waiting.get("reason") in WAITING_REASONS:
-            return Observation(TrialPhase.PENDING, waiting["reason"], waiting.get("message") or "")
+        waiting_reason = TrialReason.known(waiting.get("reason"))
+        if waiting_reason in POD_WAITING_REASONS:
+            return Observation(
+                TrialPhase.PENDING, str(waiting_reason), waiting.get("message") or ""
+            )
     if not pod["spec"].get("nodeName"):
-        return Observation(TrialPhase.PENDING, "Scheduling", "waiting for the scheduler")
+        return Observation(TrialPhase.PENDING, TrialReason.SCHEDULING, "waiting for the scheduler")
     return Observation(
-        TrialPhase.PENDING, "ContainerCreating", f"on node {pod['spec']['nodeName']}"
+        TrialPhase.PENDING, TrialReason.CONTAINER_CREATING, f"on node {pod['spec']['nodeName']}"
     )
 
 
@@ -233,8 +248,20 @@ def _exit_code(pod: Mapping[str, Any] | None) -> int | None:
     return None if terminated is None else terminated.get("exitCode")
 
 
+def _pod_phase(pod: Mapping[str, Any] | None) -> str | None:
+    return None if pod is None else (pod.get("status") or {}).get("phase")
+
+
 def _pod_done(pod: Mapping[str, Any] | None) -> bool:
-    return pod is not None and (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
+    return _pod_phase(pod) in ("Succeeded", "Failed")
+
+
+def _retry_coming(job: Mapping[str, Any], pods: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether the Job will start another pod after a failed one (a user's backoffLimit)."""
+    if _pod_phase(latest_pod(pods)) != "Failed":
+        return False
+    failed = sum(1 for pod in pods if _pod_phase(pod) == "Failed")
+    return failed <= int((job.get("spec") or {}).get("backoffLimit", JOB_DEFAULT_BACKOFF_LIMIT))
 
 
 def _pod_start(pod: Mapping[str, Any] | None) -> datetime | None:
@@ -255,10 +282,6 @@ def _finish_time(job: Mapping[str, Any] | None, pod: Mapping[str, Any] | None) -
     if job is not None and (job.get("status") or {}).get("completionTime"):
         return parse_time(job["status"]["completionTime"])
     return None
-
-
-def _finite(value: Any) -> bool:
-    return isinstance(value, int | float) and math.isfinite(value)
 
 
 def gpu_seconds(observation: Observation, gpus: int, now: datetime) -> float:
@@ -283,16 +306,18 @@ def desired_status(
     desired: dict[str, Any] = {
         "phase": str(phase),
         "reason": observation.reason,
-        "message": observation.message[:1024],
+        "message": lifecycle.bounded_message(observation.message),
         "exitCode": observation.exit_code,
         "startTime": format_time(observation.start_time),
         "completionTime": format_time(observation.completion_time),
         "gpuSeconds": gpu_seconds(observation, gpus, now) if phase.is_finished() else 0.0,
-        "value": value if _finite(value) else None,
+        "value": value if lifecycle.is_finite(value) else None,
     }
-    wanted = [("Running", phase is TrialPhase.RUNNING, observation.reason, "")]
+    wanted = [(str(TrialPhase.RUNNING), phase is TrialPhase.RUNNING, observation.reason, "")]
     if phase.is_finished():
-        wanted.append((str(phase), True, observation.reason, observation.message[:1024]))
+        wanted.append(
+            (str(phase), True, observation.reason, lifecycle.bounded_message(observation.message))
+        )
     desired["conditions"] = _conditions(status.get("conditions") or [], wanted, now)
     return desired
 

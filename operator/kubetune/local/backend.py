@@ -9,20 +9,31 @@ interrupted ones run again with the same parameters.
 
 from __future__ import annotations
 
-import math
 import shutil
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kubetune import lifecycle
+from kubetune.api.reasons import TrialReason
 from kubetune.api.study import TuningStudy
 from kubetune.api.trial import TrialPhase, trial_name
 from kubetune.engine import Decision, Ending, NewTrial, Planner, Summary, TrialSnapshot
 from kubetune.history import StopDecision
-from kubetune.local.processes import TrialProcess, kill_leftover, launch
+from kubetune.local.processes import TrialProcess, kill_leftovers, launch
 from kubetune.local.store import LocalTrial, StudyStore
+from kubetune.validation import FieldError, InvalidStudy
+
+GPUS_FIELD = "spec.trialTemplate.resources.gpus"
+RECENT_FAILURES_SHOWN = 3
+"""How many of the latest failures the progress display lists."""
+
+
+def warn_on_stderr(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr, flush=True)
 
 
 @dataclass(frozen=True)
@@ -41,6 +52,10 @@ class LocalOptions:
     """How long a trial asked to stop may take before it is killed."""
     fresh: bool = False
     """Discard what an earlier run of the same study left and start over."""
+    shutdown_grace_seconds: float = 5.0
+    """On interrupt, how long running trials get after SIGTERM before SIGKILL."""
+    warn: Callable[[str], None] = warn_on_stderr
+    """Where a one-time notice about the run goes (e.g. GPUs shared because --gpus is absent)."""
 
 
 class StudyChanged(ValueError):
@@ -74,6 +89,29 @@ class LocalStudy:
         self.failures: list[str] = []
         self.interrupted: list[NewTrial] = []
         """Trials a killed run left unfinished; they run again before anything new."""
+        self._check_gpus()
+
+    def _check_gpus(self) -> None:
+        """Refuse a study that could never start a trial; say once how devices are shared."""
+        wanted = self.study.spec.trial_template.resources.gpus
+        given = self.options.gpus
+        if given and wanted > len(given):
+            raise InvalidStudy(
+                [
+                    FieldError(
+                        GPUS_FIELD,
+                        f"each trial needs {wanted} GPUs but --gpus gives {len(given)} "
+                        f"({','.join(given)}), so no trial could ever start: pass at least "
+                        f"{wanted} devices with --gpus or lower resources.gpus",
+                    )
+                ]
+            )
+        if wanted > 0 and not given:
+            self.options.warn(
+                f"each trial asks for {wanted} GPU(s) ({GPUS_FIELD}) but --gpus was not given: "
+                "every trial sees every GPU of this machine and parallel trials share them; "
+                "pass --gpus 0,1,... to give each trial its own devices"
+            )
 
     # -- state -------------------------------------------------------------------------
 
@@ -87,8 +125,7 @@ class LocalStudy:
             for trial in self.store.load_trials():
                 if trial.phase.is_active():
                     # Its run was interrupted: evaluate the same point again, from scratch.
-                    if trial.pid is not None:
-                        kill_leftover(trial.pid, self.store.trial_dir(trial.index))
+                    kill_leftovers(self.store.trial_dir(trial.index))
                     self.store.reset_trial(trial.index)
                     trial = LocalTrial(trial.index, trial.params, trial.budget)
                     self.interrupted.append(NewTrial(trial.index, trial.params, trial.budget))
@@ -139,7 +176,7 @@ class LocalStudy:
             self.planner.summarize(snapshots),
             self.elapsed(),
             self.ending,
-            self.failures[-3:],
+            self.failures[-RECENT_FAILURES_SHOWN:],
         )
 
     @property
@@ -163,7 +200,7 @@ class LocalStudy:
         """Stop running processes; their trials stay Running on disk and rerun on resume."""
         for process in self.processes.values():
             process.terminate(time.time())
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + self.options.shutdown_grace_seconds
         while any(p.poll() is None for p in self.processes.values()):
             if time.monotonic() > deadline:
                 for process in self.processes.values():
@@ -185,7 +222,7 @@ class LocalStudy:
         relaunch, self.interrupted = self.interrupted, []
         for new in [*relaunch, *decision.launch]:
             if self.ending is not None and new in relaunch:
-                self._finish(self.trials[new.index], now, TrialPhase.STOPPED, "StudyEnded", "")
+                self._finish(self.trials[new.index], now, lifecycle.stopped(False, ""))
                 continue
             gpus = self._free_gpus()
             if gpus is None:
@@ -215,13 +252,16 @@ class LocalStudy:
                 index=new.index,
                 params=new.params,
                 budget=new.budget,
-                objectives=self.planner.objectives,
+                objectives=self.study.spec.objective_list,
                 trial_dir=directory,
                 workdir=self.options.workdir,
                 gpus=gpus,
             )
         except OSError as error:
-            self._finish(trial, now, TrialPhase.FAILED, "StartError", f"cannot start: {error}")
+            failed = lifecycle.Verdict(
+                TrialPhase.FAILED, TrialReason.START_ERROR, f"cannot start: {error}"
+            )
+            self._finish(trial, now, failed)
             return
         self.processes[new.index] = process
         trial.pid = process.popen.pid
@@ -256,42 +296,30 @@ class LocalStudy:
                 continue
             del self.processes[index]
             trial = self.trials[index]
-            trial.exit_code = code
-            self._finish(trial, now, *self._verdict(trial, code))
+            trial.exit_code = lifecycle.exit_status(code)
+            self._finish(trial, now, self._verdict(trial))
 
-    def _verdict(self, trial: LocalTrial, code: int) -> tuple[TrialPhase, str, str]:
-        if trial.stop_requested:
-            phase = TrialPhase.PRUNED if trial.stop_pruned else TrialPhase.STOPPED
-            reason = "EarlyStopped" if trial.stop_pruned else "StudyEnded"
-            return phase, reason, trial.stop_reason or ""
-        if code != 0:
-            tail = self.store.output_tail(trial.index, lines=10)
-            return TrialPhase.FAILED, "Error", f"exited with code {code}; last output:\n{tail}"
-        values = self.store.metrics(trial.index).values
-        missing = [o.metric for o in self.planner.objectives if not _finite(values.get(o.metric))]
-        if missing:
-            return (
-                TrialPhase.FAILED,
-                "MetricsMissing",
-                f"exited 0 but never reported {', '.join(missing)}: call "
-                f"kubetune_runner.report({missing[0]}=...) or print '{missing[0]}=<value>' "
-                "under kubetune-runner",
-            )
-        return TrialPhase.SUCCEEDED, "Completed", ""
+    def _verdict(self, trial: LocalTrial) -> lifecycle.Verdict:
+        metrics = self.store.metrics(trial.index)
+        ended = lifecycle.Ended(
+            exit_code=trial.exit_code,
+            values=metrics.values,
+            non_finite=metrics.non_finite,
+            stop_requested=trial.stop_requested,
+            pruned=trial.stop_pruned,
+            stop_reason=trial.stop_reason or "",
+            output=self.store.output_tail(trial.index, lifecycle.OUTPUT_TAIL_LINES),
+        )
+        return lifecycle.verdict(ended, [o.metric for o in self.study.spec.objective_list])
 
-    def _finish(
-        self, trial: LocalTrial, now: float, phase: TrialPhase, reason: str, message: str
-    ) -> None:
-        trial.phase, trial.reason, trial.message = phase, reason, message
+    def _finish(self, trial: LocalTrial, now: float, verdict: lifecycle.Verdict) -> None:
+        trial.phase, trial.reason, trial.message = verdict.phase, verdict.reason, verdict.message
         trial.completion_time = now
         self.store.save(trial)
-        if phase is TrialPhase.FAILED:
-            self.failures.append(f"trial {trial.index}: {reason}: {message.splitlines()[0]}")
+        if verdict.phase is TrialPhase.FAILED:
+            summary = lifecycle.failure_summary(verdict.message)
+            self.failures.append(f"trial {trial.index}: {verdict.reason}: {summary}")
         self._save_spec()
-
-
-def _finite(value: float | None) -> bool:
-    return value is not None and math.isfinite(value)
 
 
 def _check_same_study(saved: dict[str, Any], current: dict[str, Any], root: Path) -> None:

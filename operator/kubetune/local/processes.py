@@ -2,14 +2,20 @@
 
 The primary container's ``command`` + ``args`` run with its ``env`` (plain values; references
 to Secrets or fields have no meaning on a laptop and are reported once), the runner's
-variables, and ``CUDA_VISIBLE_DEVICES`` when GPUs are handed out. Each trial gets its own
-process group so stopping it also stops whatever it spawned.
+variables (``kubetune.lifecycle.runner_env``, the same as in a cluster, plus the local
+transport's ``KUBETUNE_LOCAL_DIR``), and ``CUDA_VISIBLE_DEVICES`` when GPUs are handed out.
+Each trial gets its own process group so stopping it also stops whatever it spawned.
+
+A run of ``kubetune run`` that was itself killed leaves its trials' processes behind, and
+the runner starts the training program in a session of its own, out of reach of the
+runner's group. Every process of a trial carries the trial's directory in its environment
+(``KUBETUNE_LOCAL_DIR``, inherited from the runner), so :func:`kill_leftovers` finds them all
+in ``/proc`` — and only them: a recycled pid never carries that directory.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import subprocess
@@ -18,8 +24,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
+from kubetune import lifecycle
 from kubetune.api.study import Objective
 from kubetune.template import render_container
+
+PROC = Path("/proc")
+"""Where Linux shows each process's environment; elsewhere no leftover can be proven."""
 
 
 class TrialProcess:
@@ -51,21 +61,37 @@ class TrialProcess:
             os.killpg(self.popen.pid, sig)
 
 
-def kill_leftover(pid: int, trial_dir: Path) -> bool:
-    """Kill the process group of a trial left running by a run that was itself killed.
+def kill_leftovers(trial_dir: Path, proc: Path = PROC) -> list[int]:
+    """Kill every process of a trial left running by a run that was itself killed.
 
-    The pid is only trusted if that process still carries the trial's directory in its
-    environment (Linux ``/proc``), so a recycled pid is never signalled.
+    A process is the trial's only if its environment (``/proc/PID/environ``) carries the
+    trial's directory; its process group and session go with it, since the runner starts
+    the training program in a session of its own. Returns the pids found.
     """
+    marker = f"{lifecycle.LOCAL_DIR_VARIABLE}={trial_dir.resolve()}".encode()
+    found = [pid for pid in _pids(proc) if marker in _environment(proc, pid)]
+    ours = {os.getpid(), os.getpgid(0), os.getsid(0)}
+    for pid in found:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            for group in {os.getpgid(pid), os.getsid(pid)} - ours:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(group, signal.SIGKILL)
+            os.kill(pid, signal.SIGKILL)
+    return found
+
+
+def _pids(proc: Path) -> list[int]:
     try:
-        environment = Path(f"/proc/{pid}/environ").read_bytes()
+        return [int(entry.name) for entry in proc.iterdir() if entry.name.isdigit()]
     except OSError:
-        return False
-    if f"KUBETUNE_LOCAL_DIR={trial_dir.resolve()}".encode() not in environment.split(b"\0"):
-        return False
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGKILL)
-    return True
+        return []
+
+
+def _environment(proc: Path, pid: int) -> list[bytes]:
+    try:
+        return (proc / str(pid) / "environ").read_bytes().split(b"\0")
+    except OSError:  # gone, or not ours to read
+        return []
 
 
 def command_line(container: Mapping[str, Any]) -> list[str]:
@@ -94,16 +120,10 @@ def launch(
         if "value" in variable:
             env[variable["name"]] = str(variable["value"])
     env.update(
-        KUBETUNE_TRIAL=trial_name,
-        KUBETUNE_PARAMS=json.dumps(dict(params)),
-        KUBETUNE_OBJECTIVE=json.dumps(
-            [{"metric": o.metric, "direction": o.direction.value} for o in objectives]
-        ),
-        KUBETUNE_LOCAL_DIR=str(trial_dir.resolve()),
-        PYTHONUNBUFFERED="1",
+        lifecycle.runner_env(trial=trial_name, params=params, objectives=objectives, budget=budget)
     )
-    if budget is not None:
-        env["KUBETUNE_BUDGET"] = str(budget)
+    env[lifecycle.LOCAL_DIR_VARIABLE] = str(trial_dir.resolve())
+    env["PYTHONUNBUFFERED"] = "1"
     if gpus:
         env["CUDA_VISIBLE_DEVICES"] = ",".join(gpus)
     log = (trial_dir / "output.log").open("ab")

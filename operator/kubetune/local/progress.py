@@ -21,6 +21,7 @@ from rich.text import Text
 
 from kubetune.api.study import Direction, Objective, TuningStudy
 from kubetune.api.trial import TrialPhase
+from kubetune.lifecycle import failure_summary
 from kubetune.local.backend import StudyView
 from kubetune.local.store import LocalTrial, StudyStore
 
@@ -47,13 +48,17 @@ def eta_seconds(view: StudyView) -> float | None:
 
 
 def status_line(view: StudyView) -> str:
+    """One line of progress; the elapsed time comes last so a caller can ignore it when
+    deciding whether anything changed. The latest failure is quoted, so a piped run shows
+    why trials fail, not only how many."""
     counts = view.summary.counts
     best = "-" if view.summary.best_index is None else _best_text(view)
     eta = eta_seconds(view)
+    failure = f" | last failure: {view.recent_failures[-1]}" if view.recent_failures else ""
     return (
         f"{view.study.metadata.name}: {view.summary.finished}/{view.study.spec.budget.max_trials}"
         f" done, {counts[TrialPhase.RUNNING]} running, {counts[TrialPhase.FAILED]} failed,"
-        f" {counts[TrialPhase.PRUNED]} pruned{_saved(view)} | best {best}"
+        f" {counts[TrialPhase.PRUNED]} pruned{_saved(view)} | best {best}{failure}"
         f" | {duration(view.elapsed_seconds)}"
         + (f" (ETA {duration(eta)})" if eta is not None and view.ending is None else "")
     )
@@ -123,6 +128,7 @@ def result_rows(
                 **{f"params.{k}": v for k, v in trial.params.items()},
                 "seconds": _seconds(trial),
                 "reason": trial.reason or "",
+                "message": _failure_text(trial),
             }
         )
     first = objectives[0]
@@ -134,6 +140,13 @@ def result_rows(
         return (0, -value if first.direction is Direction.MAXIMIZE else value, row["trial"])
 
     return sorted(rows, key=order)
+
+
+def _failure_text(trial: LocalTrial) -> str:
+    """Why a failed trial failed, in a line: its last meaningful output, not a header."""
+    if trial.phase is not TrialPhase.FAILED or not trial.message:
+        return ""
+    return failure_summary(trial.message)
 
 
 def _seconds(trial: LocalTrial) -> float | None:
@@ -155,10 +168,14 @@ def render_results(rows: list[dict[str, Any]], fmt: str, limit: int | None) -> s
         return out.getvalue()
     table = Table(title=f"top {len(shown)} of {len(rows)} trials")
     for column in columns:
-        table.add_column(column, justify="right" if column != "phase" else "left")
+        table.add_column(column, justify="left" if column in _TEXT_COLUMNS else "right")
     for row in shown:
         table.add_row(*("" if row.get(c) is None else _fmt(row.get(c)) for c in columns))
     return table
+
+
+_TEXT_COLUMNS = ("phase", "message")
+"""Columns of words, left-aligned; numbers align right."""
 
 
 def _column_order(rows: list[dict[str, Any]]) -> Any:

@@ -14,6 +14,7 @@ The runner appends to ``metrics.jsonl`` and checks for ``stop``; the backend own
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -61,6 +62,9 @@ class Metrics:
     """Reported values of one trial, read incrementally as the runner appends."""
 
     values: dict[str, float] = field(default_factory=dict)
+    """The latest finite value of each metric."""
+    non_finite: dict[str, str] = field(default_factory=dict)
+    """Metrics whose latest report was NaN or infinite (the runner writes those as text)."""
     intermediate: dict[int, dict[str, float]] = field(default_factory=dict)
     offset: int = 0
     bad_lines: int = 0
@@ -128,7 +132,7 @@ class StudyStore:
             _apply(metrics, line)
         return metrics
 
-    def output_tail(self, index: int, lines: int = 20) -> str:
+    def output_tail(self, index: int, lines: int) -> str:
         path = self.trial_dir(index) / "output.log"
         try:
             text = path.read_text(errors="replace")
@@ -138,15 +142,23 @@ class StudyStore:
 
 
 def _apply(metrics: Metrics, line: bytes) -> None:
+    """One line of ``metrics.jsonl``: ``{"step", "values", "nonFinite"?, "time"}``."""
     try:
         record = json.loads(line)
         values = {str(k): float(v) for k, v in record["values"].items()}
+        non_finite = {str(k): str(v) for k, v in (record.get("nonFinite") or {}).items()}
     except (ValueError, KeyError, TypeError, AttributeError):
         metrics.bad_lines += 1
         return
+    for name, value in list(values.items()):  # a NaN written as a number counts the same
+        if not math.isfinite(value):
+            non_finite[name] = str(values.pop(name))
+    for name in values:
+        metrics.non_finite.pop(name, None)
+    metrics.non_finite.update(non_finite)
     metrics.values.update(values)
     step = record.get("step")
-    if isinstance(step, int) and step >= 0:
+    if values and isinstance(step, int) and step >= 0:
         metrics.intermediate.setdefault(step, {}).update(values)
 
 

@@ -50,7 +50,7 @@ def pod(phase: str, **status: Any) -> dict[str, Any]:
     }
 
 
-def terminated(code: int, reason: str = "Error") -> dict[str, Any]:
+def terminated(code: int, reason: str = "Error", message: str = "") -> dict[str, Any]:
     return {
         "containerStatuses": [
             {
@@ -59,6 +59,7 @@ def terminated(code: int, reason: str = "Error") -> dict[str, Any]:
                     "terminated": {
                         "exitCode": code,
                         "reason": reason,
+                        "message": message,
                         "startedAt": "2026-01-01T11:59:10Z",
                         "finishedAt": "2026-01-01T11:59:40Z",
                     }
@@ -154,12 +155,55 @@ def test_complete_job_without_the_objective_fails_with_metrics_missing(values) -
     assert "loss" in result.message
 
 
-def test_failed_job_reports_the_container_exit_code_and_reason() -> None:
+def test_failed_job_reports_the_exit_code_and_the_programs_last_output() -> None:
     j = job(("Failed", "BackoffLimitExceeded", "Job has reached the specified backoff limit"))
-    result = observe(trial(), j, [pod("Failed", **terminated(3))])
+    output = "Traceback (most recent call last):\n  File 'train.py'\nValueError: bad lr\n"
+    result = observe(trial(), j, [pod("Failed", **terminated(3, message=output))])
     assert (result.phase, result.reason, result.exit_code) == (TrialPhase.FAILED, "Error", 3)
-    assert "exited with code 3" in result.message
-    assert "backoff limit" in result.message
+    assert result.message.startswith("exited with code 3; last output:")
+    assert result.message.endswith("ValueError: bad lr")
+
+
+def test_an_oom_killed_container_keeps_its_reason() -> None:
+    j = job(("Failed", "BackoffLimitExceeded", "Job has reached the specified backoff limit"))
+    result = observe(trial(), j, [pod("Failed", **terminated(137, reason="OOMKilled"))])
+    assert (result.phase, result.reason, result.message) == (
+        TrialPhase.FAILED,
+        "OOMKilled",
+        "exited with code 137",
+    )
+
+
+def test_a_nan_objective_is_its_own_reason_with_the_value() -> None:
+    t = trial(values={"loss": 0.5}, nonFiniteValues={"loss": "nan"})
+    result = observe(t, job(("Complete", "", "")), [pod("Succeeded", **terminated(0))])
+    assert (result.phase, result.reason) == (TrialPhase.FAILED, "ObjectiveNotFinite")
+    assert "loss=nan" in result.message
+
+
+def test_a_finished_pod_is_a_verdict_before_its_job_is_marked() -> None:
+    """Issue 16: Running -> Pending "on node node-0" -> Succeeded flapped in that gap."""
+    running = trial(phase="Running", startTime="2026-01-01T11:59:10Z", values={"loss": 0.5})
+    done = observe(running, job(), [pod("Succeeded", **terminated(0))])
+    assert (done.phase, done.reason, done.exit_code, done.from_metrics) == (
+        TrialPhase.SUCCEEDED,
+        "Completed",
+        0,
+        True,
+    )
+    no_retry = {**job(), "spec": {"backoffLimit": 0}}  # as render_job makes it
+    failed = observe(trial(phase="Running"), no_retry, [pod("Failed", **terminated(1))])
+    assert (failed.phase, failed.reason, failed.message) == (
+        TrialPhase.FAILED,
+        "Error",
+        "exited with code 1",
+    )
+
+
+def test_a_failed_pod_the_job_will_retry_keeps_the_trial_running() -> None:
+    retrying = {**job(), "spec": {"backoffLimit": 2}}
+    result = observe(trial(phase="Running"), retrying, [pod("Failed", **terminated(1))])
+    assert (result.phase, result.reason) == (TrialPhase.RUNNING, "Running")
 
 
 def test_failed_job_without_a_pod_uses_the_job_condition_reason() -> None:

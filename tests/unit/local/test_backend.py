@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -13,11 +14,13 @@ from typing import Any
 
 import pytest
 import yaml
+from rich.console import Console
 
 from kubetune.api.trial import TrialPhase
 from kubetune.cli import main
-from kubetune.local.backend import LocalOptions, LocalStudy, StudyChanged
-from kubetune.validation import parse_study
+from kubetune.local.backend import LocalOptions, LocalStudy, StudyChanged, StudyView
+from kubetune.local.progress import panel, render_results, result_rows, status_line
+from kubetune.validation import InvalidStudy, parse_study
 
 HERE = Path(__file__).parent
 
@@ -55,9 +58,9 @@ def manifest(name: str = "t", args: list[str] | None = None, **spec: Any) -> dic
 
 
 def run_study(document: dict[str, Any], state: Path, **options: Any) -> LocalStudy:
+    options = {"workdir": HERE, **options}
     study = LocalStudy(
-        parse_study(document),
-        LocalOptions(state_dir=state, workdir=HERE, poll_seconds=0.02, **options),
+        parse_study(document), LocalOptions(state_dir=state, poll_seconds=0.02, **options)
     )
     study.open()
     study.run(lambda view: None)
@@ -246,3 +249,141 @@ def test_median_rule_prunes_bad_trials_which_end_pruned_at_their_step(tmp_path: 
         last = study.store.metrics(index).points()[-1].step
         assert 2 <= last < 20
     assert study.step().summary.saved_steps > 20
+
+
+def _command(document: dict[str, Any], *command: str) -> None:
+    container = document["spec"]["trialTemplate"]["job"]["template"]["spec"]["containers"][0]
+    container["command"] = list(command)
+    container["args"] = []
+
+
+def test_a_nan_objective_through_the_wrapper_is_objective_not_finite(tmp_path: Path) -> None:
+    document = manifest(budget={"maxTrials": 1})
+    program = "print('step=1 loss=0.5'); print('step=2 loss=nan')"
+    _command(document, sys.executable, "-m", "kubetune_runner", "--", sys.executable, "-c", program)
+    trial = run_study(document, tmp_path).store.load_trials()[0]
+    assert (trial.phase, trial.reason) == (TrialPhase.FAILED, "ObjectiveNotFinite")
+    assert "loss=nan" in (trial.message or "")
+
+
+def test_an_unparseable_metric_line_is_a_runner_warning_not_silence(tmp_path: Path) -> None:
+    document = manifest(budget={"maxTrials": 1})
+    program = "print('epoch=1 loss=0.5abc')"
+    _command(document, sys.executable, "-m", "kubetune_runner", "--", sys.executable, "-c", program)
+    study = run_study(document, tmp_path)
+    trial = study.store.load_trials()[0]
+    assert (trial.phase, trial.reason) == (TrialPhase.FAILED, "MetricsMissing")
+    output = (study.store.trial_dir(0) / "output.log").read_text()
+    assert "kubetune-runner: not a number, not reported: loss=0.5abc" in output
+    assert "'epoch=1 loss=0.5abc'" in output
+
+
+def test_more_gpus_per_trial_than_given_is_refused_naming_both(tmp_path: Path) -> None:
+    document = manifest()
+    document["spec"]["trialTemplate"]["resources"] = {"gpus": 2}
+    options = LocalOptions(state_dir=tmp_path, workdir=HERE, gpus=("0",))
+    with pytest.raises(InvalidStudy) as raised:
+        LocalStudy(parse_study(document), options)
+    message = str(raised.value)
+    assert message.startswith("spec.trialTemplate.resources.gpus: each trial needs 2 GPUs")
+    assert "--gpus gives 1 (0)" in message
+
+
+def test_gpu_trials_without_gpus_are_warned_about_once(tmp_path: Path) -> None:
+    document = manifest(budget={"maxTrials": 2, "parallelTrials": 2})
+    document["spec"]["trialTemplate"]["resources"] = {"gpus": 1}
+    said: list[str] = []
+    study = run_study(document, tmp_path, warn=said.append)
+    assert len(said) == 1 and "--gpus" in said[0] and "every GPU" in said[0]
+    assert all(t.phase is TrialPhase.SUCCEEDED for t in study.store.load_trials())
+    assert run_study(manifest(), tmp_path / "cpu", warn=said.append) and len(said) == 1
+
+
+TRACEBACK = """\
+import sys
+print("epoch 1")
+print("Traceback (most recent call last):", file=sys.stderr)
+print('  File "train.py", line 3, in <module>', file=sys.stderr)
+print("ValueError: lr must be positive", file=sys.stderr)
+print("", file=sys.stderr)
+sys.exit(1)
+"""
+
+
+def test_a_failed_trial_shows_its_error_in_the_panel_status_line_and_table(
+    tmp_path: Path,
+) -> None:
+    document = manifest(budget={"maxTrials": 1})
+    _command(document, sys.executable, "-c", TRACEBACK)
+    views: list[StudyView] = []
+    study = LocalStudy(
+        parse_study(document), LocalOptions(state_dir=tmp_path, workdir=HERE, poll_seconds=0.02)
+    )
+    study.open()
+    views.append(study.run(views.append))
+    error = "ValueError: lr must be positive"
+    assert error in status_line(views[-1])
+    panel_text = Console(width=200, record=True)
+    panel_text.print(panel(views[-1]))
+    assert error in panel_text.export_text()
+    rows = result_rows(study.store.load_trials(), study.store, study.study.spec.objective_list)
+    assert rows[0]["message"].endswith(error)
+    assert "Traceback" not in rows[0]["message"]
+    table = Console(width=300, record=True)
+    table.print(render_results(rows, "table", None))
+    assert error in table.export_text()
+
+
+def _alive(pid: int) -> bool:
+    """Running, not a zombie waiting for a parent to reap it."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+LINGERING = """\
+import os, sys, time
+directory = os.environ["KUBETUNE_LOCAL_DIR"]
+if os.path.exists("release"):
+    print("loss=0.5")
+    sys.exit(0)
+with open(os.path.join(directory, "training.pid"), "w") as out:
+    out.write(str(os.getpid()))
+time.sleep(600)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs Linux /proc")
+def test_a_killed_run_leaves_no_training_process_behind_on_resume(tmp_path: Path) -> None:
+    """The runner starts the program in its own session: killing the runner's group is
+    not enough, the training (and the GPU it holds) would keep running beside its rerun."""
+    document = manifest(budget={"maxTrials": 1})
+    wrapper = [sys.executable, "-m", "kubetune_runner", "--", sys.executable, "-c", LINGERING]
+    _command(document, *wrapper)
+    study_file = tmp_path / "study.yaml"
+    study_file.write_text(yaml.safe_dump(document))
+    state = tmp_path / "state"
+    command = [sys.executable, "-m", "kubetune.cli", "run", str(study_file),
+               "--state-dir", str(state), "--workdir", str(tmp_path)]  # fmt: skip
+    backend = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    pid_file = state / "t" / "trials" / "0" / "training.pid"
+    deadline = time.monotonic() + 60
+    while not (pid_file.exists() and pid_file.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    training = int(pid_file.read_text())
+    os.kill(backend.pid, signal.SIGKILL)
+    backend.wait()
+    try:
+        assert _alive(training)  # orphaned, still running
+        (tmp_path / "release").touch()
+        study = run_study(document, state, workdir=tmp_path)
+        deadline = time.monotonic() + 10
+        while _alive(training) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert not _alive(training)
+        assert study.store.load_trials()[0].phase is TrialPhase.SUCCEEDED
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(training, signal.SIGKILL)

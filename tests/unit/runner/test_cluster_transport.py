@@ -262,6 +262,24 @@ def test_report_patches_the_trial_status(
     assert fake.requests[0].method == "GET"  # the existing status is loaded first
 
 
+def test_a_non_finite_value_is_sent_as_text_and_cleared_by_a_finite_one(
+    api: tuple[FakeApiServer, int], transport: ClusterTransport
+) -> None:
+    """JSON has no NaN: the operator's verdict reads status.nonFiniteValues instead."""
+    fake, _ = api
+    transport.record(0, {"acc": 0.5})
+    transport.record(1, {"acc": float("nan"), "loss": float("inf")})
+    assert transport.flush(5.0)
+    status = fake.status()
+    assert status["values"] == {"acc": 0.5}
+    assert status["nonFiniteValues"] == {"acc": "nan", "loss": "inf"}
+    assert status["intermediate"] == [{"step": 0, "values": {"acc": 0.5}}]
+
+    transport.record(2, {"acc": 0.7})
+    assert transport.flush(5.0)
+    assert fake.patches()[-1].body["status"]["nonFiniteValues"] == {"acc": None, "loss": "inf"}
+
+
 @pytest.mark.parametrize("failure", [503, 500, 429, 409])
 def test_transient_failures_are_retried_without_loss(
     api: tuple[FakeApiServer, int], transport: ClusterTransport, failure: int

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import math
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -32,6 +32,20 @@ from kubetune_runner._parse import ParsedReport, parse_line
             '  {"epoch": 1, "acc": 1, "name": "resnet", "ok": true, "nested": {"x": 1}}',
             ParsedReport(1, {"acc": 1.0}),
         ),
+        # Issue 11: a line mixing numbers and words reports its numeric pairs.
+        (
+            "accuracy=0.9 lr=1e-3 model=resnet50",
+            ParsedReport(None, {"accuracy": 0.9, "lr": 0.001}),
+        ),
+        ("Loading model=resnet50 lr=0.1", ParsedReport(None, {"lr": 0.1})),
+        (
+            " 50%|█████     | 5/10 [00:01<00:02, 4.5it/s, loss=0.3]",
+            ParsedReport(None, {"loss": 0.3}),
+        ),
+        ("Epoch=3/10 loss=0.2", ParsedReport(None, {"loss": 0.2})),
+        # A value that starts like a number but is not one is rejected, to be warned about.
+        ("epoch=1 loss=0.5abc", ParsedReport(1, {}, ("loss=0.5abc",))),
+        ("acc=0.5 loss=0.5abc", ParsedReport(None, {"acc": 0.5}, ("loss=0.5abc",))),
     ],
 )
 def test_reports(line: str, expected: ParsedReport) -> None:
@@ -43,24 +57,33 @@ def test_reports(line: str, expected: ParsedReport) -> None:
     [
         "",
         "Loading model=resnet50",
-        "Loading model=resnet50 lr=0.1",  # one non-numeric pair spoils the whole line
-        "loss=nan",
-        "loss=inf acc=0.5",
-        "acc=1e999",
         "acc=",
         "epoch=3",  # a step alone is not a report
         "Training started",
         "see https://example.org/?a=1&b=2",
-        " 50%|█████     | 5/10 [00:01<00:02, 4.5it/s, loss=0.3]",
         '{"name": "x"}',
-        '{"acc": NaN}',
-        '{"acc": 1e999}',
         "{not json}",
         "[1, 2]",
     ],
 )
 def test_lines_that_are_only_printed(line: str) -> None:
     assert parse_line(line) is None
+
+
+@pytest.mark.parametrize(
+    ("line", "name", "text"),
+    [
+        ("loss=nan", "loss", "nan"),
+        ("loss=inf acc=0.5", "loss", "inf"),
+        ("acc=1e999", "acc", "inf"),
+        ("loss=-Infinity", "loss", "-inf"),
+        ('{"acc": NaN}', "acc", "nan"),
+        ('{"acc": 1e999}', "acc", "inf"),
+    ],
+)
+def test_non_finite_values_are_reported_as_such(line: str, name: str, text: str) -> None:
+    parsed = parse_line(line)
+    assert parsed is not None and str(parsed.values[name]) == text
 
 
 def test_metric_names_restrict_what_is_reported() -> None:
@@ -77,8 +100,8 @@ def test_huge_json_integers_are_skipped() -> None:
 def test_arbitrary_text_never_crashes(line: str) -> None:
     parsed = parse_line(line)
     if parsed is not None:
-        assert parsed.values
-        assert all(math.isfinite(v) for v in parsed.values.values())
+        assert parsed.values or parsed.rejected
+        assert all(isinstance(v, float) for v in parsed.values.values())
         assert parsed.step is None or parsed.step >= 0
 
 
@@ -119,3 +142,35 @@ def test_round_trip_of_printed_json(metrics: dict[str, float], step: int | None)
         document["step"] = step
     parsed = parse_line(json.dumps(document))
     assert parsed == ParsedReport(step, {name: float(value) for name, value in metrics.items()})
+
+
+words = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,10}", fullmatch=True).filter(
+    lambda word: word.lower() not in ("nan", "inf", "infinity")
+)
+
+
+@given(
+    metrics=st.dictionaries(names, finite, min_size=1, max_size=5),
+    labels=st.dictionaries(names, words, max_size=4),
+    order=st.randoms(use_true_random=False),
+    separator=st.sampled_from([" ", ", ", ";"]),
+)
+def test_a_line_mixing_numbers_and_words_reports_every_numeric_pair(
+    metrics: dict[str, float],
+    labels: dict[str, str],
+    order: Any,
+    separator: str,
+) -> None:
+    labels = {name: word for name, word in labels.items() if name not in metrics}
+    pairs = [f"{n}={v!r}" for n, v in metrics.items()] + [f"{n}={w}" for n, w in labels.items()]
+    order.shuffle(pairs)
+    parsed = parse_line(separator.join(pairs))
+    assert parsed == ParsedReport(None, {name: float(value) for name, value in metrics.items()})
+
+
+@given(names, st.from_regex(r"[0-9]{1,4}(\.[0-9]{1,3})?[a-z]{1,3}", fullmatch=True))
+def test_a_value_that_looks_numeric_but_is_not_is_rejected_never_reported(
+    name: str, value: str
+) -> None:
+    parsed = parse_line(f"{name}={value}")
+    assert parsed is not None and parsed.values == {} and parsed.rejected == (f"{name}={value}",)

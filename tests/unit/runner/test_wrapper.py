@@ -129,6 +129,33 @@ def test_metrics_option_restricts_names(trial_dir: Path) -> None:
     assert reports(trial_dir) == [(1, {"loss": 0.5, "acc": 0.7})]
 
 
+def test_a_number_with_trailing_junk_is_warned_about_once_naming_the_line(
+    trial_dir: Path,
+) -> None:
+    code = """
+        for step in range(3):
+            print(f"step={step} loss=0.5abc acc=0.{step + 1} model=resnet50")
+    """
+    result = wrap(trial_dir, code)
+    assert result.returncode == 0
+    warnings = result.stderr.decode().splitlines()
+    assert warnings == [
+        "kubetune-runner: not a number, not reported: loss=0.5abc "
+        "(in line 'step=0 loss=0.5abc acc=0.1 model=resnet50')"
+    ]
+    assert reports(trial_dir) == [(0, {"acc": 0.1}), (1, {"acc": 0.2}), (2, {"acc": 0.3})]
+
+
+def test_a_nan_objective_is_reported_as_not_finite(trial_dir: Path) -> None:
+    result = wrap(trial_dir, "print('step=1 loss=0.5'); print('step=2 loss=nan')")
+    assert result.returncode == 0
+    lines = [json.loads(line) for line in (trial_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [(line["values"], line.get("nonFinite")) for line in lines] == [
+        ({"loss": 0.5}, None),
+        ({}, {"loss": "nan"}),
+    ]
+
+
 def test_no_parse_leaves_reporting_to_the_program(trial_dir: Path) -> None:
     code = """
         from kubetune_runner import report

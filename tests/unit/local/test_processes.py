@@ -1,0 +1,40 @@
+"""Leftover processes of a killed run: found by the trial directory in their environment."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kubetune.local.processes import kill_leftovers
+
+pytestmark = pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs Linux /proc")
+
+SLEEPER = [sys.executable, "-c", "import time; time.sleep(600)"]
+
+
+def sleeper(trial_dir: Path | None) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if k != "KUBETUNE_LOCAL_DIR"}
+    if trial_dir is not None:
+        env["KUBETUNE_LOCAL_DIR"] = str(trial_dir.resolve())
+    return subprocess.Popen(SLEEPER, env=env, start_new_session=True)
+
+
+def test_only_the_processes_of_that_trial_are_killed(tmp_path: Path) -> None:
+    ours, other_trial, unrelated = sleeper(tmp_path / "0"), sleeper(tmp_path / "1"), sleeper(None)
+    try:
+        found = kill_leftovers(tmp_path / "0")
+        assert found == [ours.pid]
+        assert ours.wait(timeout=30) == -9
+        assert other_trial.poll() is None and unrelated.poll() is None
+    finally:
+        for process in (ours, other_trial, unrelated):
+            process.kill()
+            process.wait()
+
+
+def test_a_trial_with_nothing_left_finds_nothing(tmp_path: Path) -> None:
+    assert kill_leftovers(tmp_path / "never-ran") == []
