@@ -18,13 +18,14 @@ from __future__ import annotations
 import abc
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
+from kubetune.api.attributes import AttributeValue
 from kubetune.history import (
     History,
     IntermediateValue,
@@ -49,10 +50,16 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Suggestion:
-    """A parameter set to evaluate; multi-fidelity algorithms also say how much resource."""
+    """A parameter set to evaluate; multi-fidelity algorithms also say how much resource.
+
+    ``attributes`` is what the algorithm wants to find again on this trial in later histories
+    (generation, parent trial, checkpoint to restore from), within ``kubetune.api.attributes``'
+    bounds; the engine refuses a suggestion that breaks them.
+    """
 
     params: dict[str, Value]
     budget: float | None = None
+    attributes: dict[str, AttributeValue] = field(default_factory=dict)
 
 
 class AlgorithmSettings(BaseModel):

@@ -331,7 +331,9 @@ class Reconciler:
         uid = study["metadata"]["uid"]
 
         def create_trial(new: NewTrial) -> NewTrial:
-            body = objects.render_trial(name, namespace, uid, new.index, new.params, new.budget)
+            body = objects.render_trial(
+                name, namespace, uid, new.index, new.params, new.budget, new.attributes
+            )
             trial = self.kube.create(paths.trials(namespace), body)
             if trial is None:  # made by an earlier reconcile: its parameters are the truth
                 trial = self.kube.get(paths.trial(namespace, body["metadata"]["name"]))
@@ -423,6 +425,7 @@ def _snapshot(trial: Mapping[str, Any], phase: TrialPhase) -> TrialSnapshot:
         intermediate=intermediate,
         budget=spec.get("budget"),
         stop_requested=bool(spec.get("stop")),
+        attributes=spec.get("attributes") or {},
     )
 
 

@@ -17,7 +17,8 @@ from typing import Any
 from kubetune.api.conditions import Condition, ConditionStatus, set_condition
 from kubetune.api.study import BestTrial, StudyPhase, StudySpec, StudyStatus, TrialCounts
 from kubetune.api.trial import TrialPhase, trial_name
-from kubetune.engine import Ending, Summary, TrialSnapshot
+from kubetune.engine import Ending, TrialSnapshot
+from kubetune.summary import Summary
 
 TERMINAL_CONDITIONS = ("Succeeded", "Failed")
 
