@@ -12,7 +12,7 @@ cluster study look the same. Pure: no I/O; the readers do that.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from kubetune.api.attributes import AttributeValue
@@ -91,6 +91,14 @@ class StudyRecord:
 def study_record(
     name: str, spec: StudySpec, trials: Iterable[RecordedTrial], source: str
 ) -> StudyRecord:
-    """The record of ``trials`` of a study, with its summary computed the engine's way."""
-    ordered = tuple(sorted(trials, key=lambda t: t.index))
+    """The record of ``trials`` of a study, with its summary computed the engine's way.
+
+    Trials are put in index order, and each trial's parameters in the spec's order, so every
+    view of the record lists them as the study file does.
+    """
+    order = {p.name: i for i, p in enumerate(spec.parameters)}
+    ordered = tuple(
+        replace(t, params=dict(sorted(t.params.items(), key=lambda kv: order.get(kv[0], -1))))
+        for t in sorted(trials, key=lambda t: t.index)
+    )
     return StudyRecord(name, spec, ordered, summarize(spec, ordered), source)
