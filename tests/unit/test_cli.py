@@ -224,7 +224,11 @@ def test_results_cluster_without_a_kubeconfig(
     monkeypatch.delenv("KUBECONFIG", raising=False)
     assert main(["results", "s", "--cluster"]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("error: no kubeconfig found") and "--kubeconfig PATH" in err
+    assert err.startswith("error: no kubeconfig found (looked for ~/.kube/config)")
+    assert "--kubeconfig PATH" in err
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "a"))
+    assert main(["results", "s", "--cluster"]) == 1
+    assert f"error: no kubeconfig found (looked for {tmp_path / 'a'})" in capsys.readouterr().err
 
     assert main(["results", "s", "--cluster", "--kubeconfig", str(tmp_path / "nope")]) == 1
     assert f"error: no kubeconfig at {tmp_path / 'nope'}" in capsys.readouterr().err

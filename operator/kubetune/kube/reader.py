@@ -11,6 +11,7 @@ traceback.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,8 @@ from kubetune.api.trial import TrialSpec, TrialStatus
 from kubetune.history import IntermediateValue
 from kubetune.record import RecordedTrial, RecordUnavailable, StudyRecord, study_record
 
+DEFAULT_KUBECONFIG = "~/.kube/config"
+"""Where kubectl and the kubernetes client look when KUBECONFIG is not set."""
 STUDIES = "tuningstudies"
 TRIALS = "trials"
 
@@ -87,6 +90,13 @@ def _configuration(
     """The client configuration and the current context's namespace, from a kubeconfig."""
     if kubeconfig is not None and not kubeconfig.is_file():
         raise RecordUnavailable(f"no kubeconfig at {kubeconfig}; check --kubeconfig")
+    if kubeconfig is None:
+        searched = os.environ.get("KUBECONFIG") or DEFAULT_KUBECONFIG
+        if not any(Path(p).expanduser().is_file() for p in searched.split(os.pathsep) if p):
+            raise RecordUnavailable(
+                f"no kubeconfig found (looked for {searched}); pass --kubeconfig PATH or set "
+                "KUBECONFIG, or log in to the cluster first"
+            )
     config_file = None if kubeconfig is None else str(kubeconfig)
     configuration = kubernetes.client.Configuration()
     try:
@@ -97,11 +107,6 @@ def _configuration(
             config_file=config_file
         )
     except kubernetes.config.ConfigException as error:
-        if kubeconfig is None and "No configuration found" in str(error):
-            raise RecordUnavailable(
-                "no kubeconfig found ($KUBECONFIG is unset or empty and ~/.kube/config does "
-                "not exist); pass --kubeconfig PATH, or log in to the cluster first"
-            ) from None
         raise RecordUnavailable(f"cannot use the kubeconfig: {error}") from None
     namespace = (context or {}).get("context", {}).get("namespace")
     return configuration, namespace

@@ -147,10 +147,10 @@ def result_rows(record: StudyRecord) -> list[dict[str, Any]]:
     rows = []
     for trial in record.ranked():
         known = {
+            **trial.values,
             "trial": trial.index,
             "phase": trial.phase.value,
             "pareto": trial.index in front,
-            **trial.values,
             **{f"params.{k}": v for k, v in trial.params.items()},
             **{f"attributes.{k}": v for k, v in trial.attributes.items()},
             "seconds": None if trial.seconds is None else round(trial.seconds, 2),
