@@ -3,6 +3,9 @@
 A rich ``Live`` panel redraws a few times a second: trials done/running/failed/pruned, the
 best value and its parameters, elapsed time and an ETA from the mean trial duration. Without
 a terminal (CI, a pipe) the same facts are printed as one line whenever they change.
+
+The results table (also JSON and CSV) renders a study record, so ``kubetune results`` shows
+a cluster study (``--cluster``) exactly as it shows a local one.
 """
 
 from __future__ import annotations
