@@ -151,19 +151,13 @@ def test_a_missing_study_names_the_studies_that_are_there(
     assert "(studies there: front, other)" in err
 
 
-@pytest.mark.parametrize(
-    ("attributes", "words"),
-    [
-        ({"bad key": 1}, "attribute names start with a letter"),
-        ({f"k{i}": i for i in range(17)}, "must have at most 16 items"),
-    ],
-)
-def test_the_trial_crd_refuses_attributes_outside_the_bounds(
-    crds: None, custom: client.CustomObjectsApi, namespace: str, attributes: Any, words: str
+def test_the_trial_crd_refuses_more_attributes_than_the_bound(
+    crds: None, custom: client.CustomObjectsApi, namespace: str
 ) -> None:
+    attributes = {f"k{i}": i for i in range(17)}
     body = objects.render_trial("s", namespace, "uid", 0, {"x": 0.5}, None, attributes)
     body["metadata"].pop("ownerReferences")
     with pytest.raises(client.ApiException) as refused:
         custom.create_namespaced_custom_object(GROUP, VERSION, namespace, "trials", body)
     assert refused.value.status == 422
-    assert words in str(refused.value.body)
+    assert "must have at most 16 items" in str(refused.value.body)

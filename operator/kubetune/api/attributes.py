@@ -9,7 +9,7 @@ the history — after any restart of the operator or of ``kubetune run``.
 
 The map is bounded like every other field of a Trial, so a buggy algorithm cannot grow an
 object towards etcd's size limit. The bounds are defined here once; the Trial model, the CRD
-schema and the engine's check of each suggestion all use them.
+schema (which can only count keys) and the engine's check of each suggestion all use them.
 
 Numbers are compared, not typed, after a round trip: the Kubernetes API writes a whole float
 such as ``2.0`` back as ``2``, which equals ``2.0`` in Python.

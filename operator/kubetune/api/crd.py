@@ -16,11 +16,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
-from kubetune.api.attributes import (
-    ATTRIBUTE_NAME_PATTERN,
-    MAX_ATTRIBUTE_NAME_LENGTH,
-    MAX_ATTRIBUTES,
-)
+from kubetune.api.attributes import MAX_ATTRIBUTES
 from kubetune.api.study import (
     GROUP,
     MAX_CHOICES,
@@ -74,17 +70,6 @@ _SPEC_RULES = [
     (
         "self.parameters.all(p, self.parameters.exists_one(q, q.name == p.name))",
         "parameter names must be unique",
-    ),
-]
-
-# Rules on a Trial's attributes (``self`` is the map). Like parameter values, attribute values
-# are a union a structural schema cannot type; the operator checks them (api.attributes).
-_ATTRIBUTE_RULES = [
-    (
-        f"self.all(k, size(k) <= {MAX_ATTRIBUTE_NAME_LENGTH}"
-        f" && k.matches('{ATTRIBUTE_NAME_PATTERN}'))",
-        "attribute names start with a letter or '_' and hold only letters, digits, '_', '.'"
-        f" and '-' (at most {MAX_ATTRIBUTE_NAME_LENGTH} characters)",
     ),
 ]
 
@@ -252,9 +237,9 @@ def study_schema(
 def trial_schema() -> Schema:
     spec = structural(TrialSpec)
     spec["properties"]["parameters"]["maxProperties"] = MAX_PARAMETERS
-    attributes = spec["properties"]["attributes"]
-    attributes["maxProperties"] = MAX_ATTRIBUTES
-    attributes["x-kubernetes-validations"] = _rules(_ATTRIBUTE_RULES)
+    # Attribute values, like parameter values, are a union a structural schema cannot type,
+    # and CEL cannot see into such a map; the engine checks keys and values (api.attributes).
+    spec["properties"]["attributes"]["maxProperties"] = MAX_ATTRIBUTES
     return _root(spec, structural(TrialStatus))
 
 

@@ -61,8 +61,8 @@ class TrialSpec(KubeModel):
     @field_validator("attributes", mode="before")
     @classmethod
     def _bounded(cls, attributes: object) -> object:
-        """Our words for every broken bound, before pydantic's for each member of the union;
-        the CRD says the same with maxProperties and a CEL rule."""
+        """Our words for every broken bound, before pydantic's for each member of the union.
+        The CRD can only count the keys (maxProperties): CEL cannot type the values."""
         if isinstance(attributes, Mapping):
             return check_attributes(attributes)
         return attributes
