@@ -1,7 +1,9 @@
 """The ``kubetune`` command: run a study locally, validate manifests, generate CRDs, show results.
 
-Each subcommand is a thin function over the library; the work lives in ``local``,
-``validation`` and ``api.crd`` so it can be tested without a terminal.
+Each subcommand is added by its own ``_add_*`` function and handled by a thin function over
+the library; the work lives in ``local``, ``kube``, ``validation``, ``record`` and
+``api.crd``, so it can be tested without a terminal. A new subcommand is one more ``_add_*``
+function in ``SUBCOMMANDS``.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import json
 import signal
 import sys
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -26,15 +28,44 @@ from kubetune.engine import Planner, TrialSnapshot
 from kubetune.importance import ImportanceMethod, ObjectiveImportance, parameter_importance
 from kubetune.local.backend import LocalOptions, LocalStudy, StudyChanged, StudyView
 from kubetune.local.progress import (
-    best_parameters,
+    RESULT_FORMATS,
     console,
     panel,
     render_results,
-    result_rows,
     status_line,
+    study_result,
 )
-from kubetune.local.store import StudyStore
+from kubetune.local.reader import read_local_study
+from kubetune.record import RecordUnavailable, StudyRecord
 from kubetune.validation import FieldError, InvalidStudy, parse_study
+
+DESCRIPTION = """\
+kubetune tunes hyperparameters. Describe a study once, in a TuningStudy manifest: what to
+optimize, the parameters to search, the algorithm, the budget and the training command. Run
+it on this machine with `kubetune run` (each trial a process), or `kubectl apply` it to a
+cluster running the kubetune operator (each trial a Job); read its results the same way
+from either with `kubetune results`."""
+
+EPILOG = """\
+examples:
+  kubetune run examples/branin.yaml             tune on this machine; rerun to resume
+  kubetune run study.yaml --gpus 0,1,2,3        hand one device to each trial
+  kubetune results branin                       trials of a local study, best first
+  kubetune results branin --format csv > b.csv  every trial, for a spreadsheet
+  kubetune results resnet-lr --cluster -n ml    a study on the current kubectl cluster
+  kubetune importance branin                    which parameters matter, most first
+  kubetune validate studies/*.yaml              check manifests before kubectl apply
+  kubetune convert experiment.yaml -o s.yaml    a Katib Experiment as a TuningStudy
+  kubetune crds --out crds                      write the CRDs (the Helm chart has them)
+
+`kubetune COMMAND --help` explains each command."""
+
+DEFAULT_STATE_DIR = Path(".kubetune")
+"""Where ``kubetune run`` keeps local studies, one folder per study name."""
+
+
+class ManifestUnreadable(ValueError):
+    """A manifest file that is missing, unreadable or not YAML; the message names the file."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -48,84 +79,272 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InvalidStudy as error:
         _print_errors(args, error)
         return 1
-    except (StudyChanged, FileNotFoundError, yaml.YAMLError) as error:
+    except (StudyChanged, ManifestUnreadable, RecordUnavailable) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     return code
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="kubetune", description=__doc__)
-    parser.add_argument("--version", action="version", version=f"kubetune {__version__}")
-    commands = parser.add_subparsers(metavar="COMMAND")
-
-    run = commands.add_parser("run", help="run a study on this machine, trials as processes")
-    run.add_argument("study", type=Path, help="a TuningStudy manifest (YAML)")
-    run.add_argument("--state-dir", type=Path, default=Path(".kubetune"))
-    run.add_argument(
-        "--gpus", default="", help="device ids to share out, e.g. 0,1,2,3 (CUDA_VISIBLE_DEVICES)"
+    parser = argparse.ArgumentParser(
+        prog="kubetune",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    run.add_argument("--fresh", action="store_true", help="discard an earlier run's trials")
-    run.add_argument("--workdir", type=Path, help="trial working directory (default: the file's)")
-    run.add_argument("--top", type=int, default=10, help="rows of the final table")
+    parser.add_argument("--version", action="version", version=f"kubetune {__version__}")
+    commands = parser.add_subparsers(metavar="COMMAND", title="commands")
+    for add in SUBCOMMANDS:
+        add(commands)
+    return parser
+
+
+Subcommands = Any  # argparse's private _SubParsersAction
+
+
+def _command(commands: Subcommands, name: str, summary: str, details: str) -> Any:
+    """A subcommand whose one-line ``summary`` shows in ``kubetune --help``."""
+    return commands.add_parser(
+        name,
+        help=summary,
+        description=f"{summary[0].upper()}{summary[1:]}.\n\n{details}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+def _state_dir_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=DEFAULT_STATE_DIR,
+        metavar="DIR",
+        help="where local studies are kept, one folder per study name (default: .kubetune)",
+    )
+
+
+def _add_run(commands: Subcommands) -> None:
+    run = _command(
+        commands,
+        "run",
+        "run a study on this machine, each trial a process",
+        "Trials run the manifest's first container command, in the manifest's folder, with\n"
+        "${params.NAME} filled in. Everything is kept under --state-dir: interrupt the run\n"
+        "at any time and run the same command again to continue where it stopped.",
+    )
+    run.add_argument("study", type=Path, help="a TuningStudy manifest (YAML)")
+    _state_dir_argument(run)
+    run.add_argument(
+        "--gpus",
+        default="",
+        metavar="IDS",
+        help="device ids to share out among trials, e.g. 0,1,2,3; each trial sees its own "
+        "through CUDA_VISIBLE_DEVICES",
+    )
+    run.add_argument(
+        "--fresh", action="store_true", help="discard an earlier run's trials and start over"
+    )
+    run.add_argument(
+        "--workdir",
+        type=Path,
+        metavar="DIR",
+        help="working directory of trial processes (default: the manifest's folder)",
+    )
+    run.add_argument(
+        "--top",
+        type=int,
+        default=10,
+        metavar="N",
+        help="rows of the results table printed at the end (default: 10)",
+    )
     run.set_defaults(handler=_run)
 
-    validate = commands.add_parser("validate", help="check manifests as the cluster would")
-    validate.add_argument("files", type=Path, nargs="+")
+
+def _add_validate(commands: Subcommands) -> None:
+    validate = _command(
+        commands,
+        "validate",
+        "check study manifests as the cluster and the operator would",
+        "Every file is checked and reported, even after one fails; the exit code is 1 if\n"
+        "any file is missing, is not YAML or holds an invalid study.",
+    )
+    validate.add_argument(
+        "files", type=Path, nargs="+", metavar="FILE", help="TuningStudy manifests (YAML)"
+    )
     validate.set_defaults(handler=_validate)
 
-    results = commands.add_parser("results", help="the trials of a local study, best first")
-    results.add_argument("study", help="the study's manifest or its name")
-    results.add_argument("--state-dir", type=Path, default=Path(".kubetune"))
-    results.add_argument("--format", choices=["table", "json", "csv"], default="table")
-    results.add_argument("--top", type=int, default=None)
+
+def _add_results(commands: Subcommands) -> None:
+    results = _command(
+        commands,
+        "results",
+        "show the trials of a study, best first",
+        "Reads a local study from --state-dir, or with --cluster a TuningStudy and its\n"
+        "Trials from a Kubernetes cluster. Columns: trial, phase, objectives, extra\n"
+        "metrics, parameters, attributes, seconds, reason and message. Several objectives:\n"
+        "the Pareto front is marked and listed.",
+    )
+    results.add_argument(
+        "study", help="the study's name, or its manifest (the name is read from it)"
+    )
+    _state_dir_argument(results)
+    results.add_argument(
+        "--format",
+        choices=RESULT_FORMATS,
+        default="table",
+        help="table for people (default), json or csv for programs; json and csv carry "
+        "every trial's full message",
+    )
+    results.add_argument(
+        "--top", type=int, default=None, metavar="N", help="only the N best trials (default: all)"
+    )
+    _cluster_arguments(results)
     results.set_defaults(handler=_results)
 
-    converter = commands.add_parser(
-        "convert",
-        help="turn a Katib Experiment into a TuningStudy",
-        description="Convert a Katib kubeflow.org/v1beta1 Experiment into a TuningStudy; notes "
-        "on what changed go into the YAML as comments and to stderr. Exit status: 0 converted "
-        f"exactly, {EXIT_LOSSY} converted but something was approximated or dropped (read the "
-        "notes), 1 refused or bad input.",
+
+def _cluster_arguments(parser: argparse.ArgumentParser) -> None:
+    """--cluster, --namespace and --kubeconfig: read the study from a cluster instead."""
+    cluster = parser.add_argument_group("studies on a cluster")
+    cluster.add_argument(
+        "--cluster",
+        action="store_true",
+        help="read the study from a Kubernetes cluster instead of --state-dir",
     )
-    converter.add_argument("experiment", type=Path, help="a Katib Experiment manifest (YAML)")
-    converter.add_argument("-o", "--output", type=Path, help="write here (default: stdout)")
-    converter.add_argument(
-        "--trial-spec", type=Path, help="the trial template of a configMap trialSource (YAML)"
+    cluster.add_argument(
+        "-n",
+        "--namespace",
+        help="the study's namespace (default: the manifest's, else the kubeconfig context's, "
+        "else default)",
     )
-    converter.set_defaults(handler=_convert)
-    importance = commands.add_parser(
-        "importance", help="which parameters matter in a local study, most first"
+    cluster.add_argument(
+        "--kubeconfig",
+        type=Path,
+        metavar="PATH",
+        help="kubeconfig file (default: $KUBECONFIG, else ~/.kube/config)",
     )
-    importance.add_argument("study", help="the study's manifest or its name")
-    importance.add_argument("--state-dir", type=Path, default=Path(".kubetune"))
-    importance.add_argument("--format", choices=["table", "json"], default="table")
+
+
+def _add_importance(commands: Subcommands) -> None:
+    importance = _command(
+        commands,
+        "importance",
+        "show which parameters matter in a study, most first",
+        "Scores each parameter's share in how good trials are, per objective, from the\n"
+        "study's completed trials (local, or with --cluster on a Kubernetes cluster);\n"
+        "docs/importance.md says how to read the numbers.",
+    )
+    importance.add_argument(
+        "study", help="the study's name, or its manifest (the name is read from it)"
+    )
+    _state_dir_argument(importance)
+    importance.add_argument(
+        "--format", choices=["table", "json"], default="table", help="table (default) or json"
+    )
     importance.add_argument(
         "--method",
         choices=[m.value for m in ImportanceMethod],
         default=ImportanceMethod.PED_ANOVA.value,
-        help="ped-anova: what the best trials share (fast); fanova: what moves the loss most",
+        help="ped-anova: what the best trials share (fast, default); fanova: what moves the "
+        "loss most",
     )
+    _cluster_arguments(importance)
     importance.set_defaults(handler=_importance)
 
-    crds = commands.add_parser("crds", help="write the CustomResourceDefinitions")
-    crds.add_argument("--out", type=Path, default=Path("crds"))
+
+def _add_convert(commands: Subcommands) -> None:
+    converter = _command(
+        commands,
+        "convert",
+        "turn a Katib Experiment into a TuningStudy",
+        "Converts a Katib kubeflow.org/v1beta1 Experiment; notes on what changed go into\n"
+        "the YAML as comments and to stderr. Exit status: 0 converted exactly,\n"
+        f"{EXIT_LOSSY} converted but something was approximated or dropped (read the notes),\n"
+        "1 refused or bad input. docs/from-katib.md has the details.",
+    )
+    converter.add_argument("experiment", type=Path, help="a Katib Experiment manifest (YAML)")
+    converter.add_argument(
+        "-o", "--output", type=Path, metavar="FILE", help="write here (default: stdout)"
+    )
+    converter.add_argument(
+        "--trial-spec",
+        type=Path,
+        metavar="FILE",
+        help="the trial template of a configMap trialSource (YAML)",
+    )
+    converter.set_defaults(handler=_convert)
+
+
+def _add_crds(commands: Subcommands) -> None:
+    crds = _command(
+        commands,
+        "crds",
+        "write the TuningStudy and Trial CustomResourceDefinitions",
+        "The CRDs are generated from kubetune's models, with every algorithm's and stopping\n"
+        "rule's settings. The Helm chart installs the same files.",
+    )
+    crds.add_argument(
+        "--out",
+        type=Path,
+        default=Path("crds"),
+        metavar="DIR",
+        help="folder to write tuningstudies.yaml and trials.yaml into (default: crds)",
+    )
     crds.set_defaults(handler=_crds)
 
-    operator = commands.add_parser("operator", help="run the Kubernetes operator (kopf)")
+
+def _add_operator(commands: Subcommands) -> None:
+    operator = _command(
+        commands,
+        "operator",
+        "run the Kubernetes operator",
+        "What the Helm chart's Deployment runs: it reconciles TuningStudies into Trials and\n"
+        "Jobs. Run it by hand against a cluster for development.",
+    )
     kube.add_operator_arguments(operator)
     operator.set_defaults(handler=kube.run_operator)
-    return parser
+
+
+SUBCOMMANDS: list[Callable[[Subcommands], None]] = [
+    _add_run,
+    _add_validate,
+    _add_results,
+    _add_importance,
+    _add_convert,
+    _add_crds,
+    _add_operator,
+]
+"""The subcommands in the order ``kubetune --help`` lists them."""
+
+
+def read_documents(path: Path) -> list[Any]:
+    """The YAML documents in the file at ``path``; ``ManifestUnreadable`` names the file."""
+    try:
+        with path.open() as stream:  # a named stream: YAML errors say which file
+            return [d for d in yaml.safe_load_all(stream) if d]
+    except OSError as error:
+        raise ManifestUnreadable(f"{path}: cannot read it: {error.strerror or error}") from None
+    except UnicodeDecodeError:
+        raise ManifestUnreadable(f"{path}: not a text file") from None
+    except yaml.YAMLError as error:
+        raise ManifestUnreadable(f"{path}: not valid YAML: {_yaml_problem(error)}") from None
 
 
 def load_study(path: Path) -> TuningStudy:
-    documents = [d for d in yaml.safe_load_all(path.read_text()) if d]
+    """The one TuningStudy in the file at ``path``; ``ManifestUnreadable`` or ``InvalidStudy``."""
+    documents = read_documents(path)
     studies = [d for d in documents if isinstance(d, dict) and d.get("kind") == "TuningStudy"]
     if len(studies) != 1:
         found = f"expected one document of kind TuningStudy, found {len(studies)}"
         raise InvalidStudy([FieldError(str(path), found)])
     return parse_study(studies[0])
+
+
+def _yaml_problem(error: yaml.YAMLError) -> str:
+    """PyYAML's explanation on one line, with the line and column, without its file name."""
+    if not isinstance(error, yaml.MarkedYAMLError) or error.problem_mark is None:
+        return str(error)
+    mark = error.problem_mark
+    problem = ": ".join(p for p in (error.context, error.problem) if p)
+    return f"{problem} (line {mark.line + 1}, column {mark.column + 1})"
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -153,10 +372,10 @@ def _run(args: argparse.Namespace) -> int:
     out.print(status_line(view))
     if view.ending is not None:
         out.print(f"study ended: {view.ending.outcome} — {view.ending.message}")
-    rows = result_rows(view.trials, local.store, study.spec.objective_list)
-    out.print(render_results(rows, "table", args.top))
-    out.print(best_parameters(study, view))
-    return 0 if view.summary.best_index is not None or view.summary.pareto_indices else 1
+    record = read_local_study(args.state_dir, study.metadata.name)
+    out.print(render_results(record, "table", args.top))
+    out.print(study_result(record))
+    return 0 if record.summary.has_result else 1
 
 
 def _run_with_display(local: LocalStudy, out: Any) -> StudyView:
@@ -183,6 +402,10 @@ def _validate(args: argparse.Namespace) -> int:
     for path in args.files:
         try:
             study = load_study(path)
+        except ManifestUnreadable as error:
+            failed += 1
+            print(error, file=sys.stderr)
+            continue
         except InvalidStudy as error:
             failed += 1
             print(f"{path}: invalid", file=sys.stderr)
@@ -194,21 +417,30 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _results(args: argparse.Namespace) -> int:
-    name = args.study
-    if Path(name).is_file():
-        name = load_study(Path(name)).metadata.name
-    store = StudyStore(args.state_dir / name)
-    if not store.exists():
-        print(f"error: no local study {name!r} under {args.state_dir}", file=sys.stderr)
-        return 1
-    study = TuningStudy.model_validate(store.load_spec()["manifest"])
-    rows = result_rows(store.load_trials(), store, study.spec.objective_list)
-    output = render_results(rows, args.format, args.top)
+    record = _read_record(args)
+    output = render_results(record, args.format, args.top)
     if isinstance(output, str):
         sys.stdout.write(output if output.endswith("\n") else output + "\n")
-    else:
-        console().print(output)
+        return 0
+    out = console()
+    out.print(output)
+    out.print(study_result(record))
     return 0
+
+
+def _read_record(args: argparse.Namespace) -> StudyRecord:
+    name, namespace = args.study, args.namespace
+    if Path(name).is_file():
+        study = load_study(Path(name))
+        name, namespace = study.metadata.name, namespace or study.metadata.namespace
+    if not args.cluster:
+        if args.namespace or args.kubeconfig:
+            raise RecordUnavailable("--namespace and --kubeconfig read a cluster: add --cluster")
+        return read_local_study(args.state_dir, name)
+    # Imported here: the kubernetes client takes a while to import and only --cluster needs it.
+    from kubetune.kube.reader import read_cluster_study
+
+    return read_cluster_study(name, namespace, args.kubeconfig)
 
 
 EXIT_LOSSY = 3
@@ -216,8 +448,8 @@ EXIT_LOSSY = 3
 
 
 def _convert(args: argparse.Namespace) -> int:
-    document = yaml.safe_load(args.experiment.read_text())
-    trial_spec = yaml.safe_load(args.trial_spec.read_text()) if args.trial_spec else None
+    document = _one_document(args.experiment)
+    trial_spec = _one_document(args.trial_spec) if args.trial_spec else None
     try:
         conversion = convert.convert_experiment(document, trial_spec)
     except convert.ConversionError as error:
@@ -235,29 +467,24 @@ def _convert(args: argparse.Namespace) -> int:
     return EXIT_LOSSY if conversion.is_lossy else 0
 
 
+def _one_document(path: Path) -> Any:
+    documents = read_documents(path)
+    return documents[0] if len(documents) == 1 else documents
+
+
 def _importance(args: argparse.Namespace) -> int:
-    name = args.study
-    if Path(name).is_file():
-        name = load_study(Path(name)).metadata.name
-    store = StudyStore(args.state_dir / name)
-    if not store.exists():
-        print(f"error: no local study {name!r} under {args.state_dir}", file=sys.stderr)
-        return 1
-    study = TuningStudy.model_validate(store.load_spec()["manifest"])
-    planner = Planner(study.spec, name)
-    trials = [
-        TrialSnapshot(t.index, t.params, t.phase, dict(store.metrics(t.index).values))
-        for t in store.load_trials()
-    ]
+    record = _read_record(args)
+    planner = Planner(record.spec, record.name)
+    trials = [TrialSnapshot(t.index, t.params, t.phase, t.values) for t in record.trials]
     method = ImportanceMethod(args.method)
     results = parameter_importance(planner.space, planner.history(trials), method, planner.seed)
     phases = Counter(t.phase.value for t in trials)
     counts = ", ".join(f"{n} {phase.lower()}" for phase, n in sorted(phases.items())) or "none"
     if args.format == "json":
-        print(json.dumps(_importance_json(name, method, results), indent=2))
+        print(json.dumps(_importance_json(record.name, method, results), indent=2))
     else:
         out = console()
-        out.print(f"{name}: {len(trials)} trials ({counts}); method {method.value}")
+        out.print(f"{record.name}: {len(trials)} trials ({counts}); method {method.value}")
         for result in results:
             out.print(_importance_table(result) if result.reason is None else result.reason)
     return 0 if any(r.reason is None for r in results) else 1

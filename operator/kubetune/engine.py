@@ -10,22 +10,18 @@ from __future__ import annotations
 
 import enum
 import hashlib
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from kubetune import algorithms, stopping
 from kubetune.algorithms import Suggester, Suggestion
-from kubetune.api.study import (
-    MAX_PARETO_FRONT,
-    Objective,
-    ParameterValue,
-    StudySpec,
-)
+from kubetune.api.attributes import AttributeValue, InvalidAttributes, check_attributes
+from kubetune.api.study import Objective, ParameterValue, StudySpec
 from kubetune.api.trial import TrialPhase
 from kubetune.history import History, IntermediateValue, StopDecision, TrialRecord, TrialState
 from kubetune.space import SearchSpace
+from kubetune.summary import Summary, summarize
 
 
 class Outcome(enum.StrEnum):
@@ -42,6 +38,10 @@ class Outcome(enum.StrEnum):
         return self is not Outcome.TOO_MANY_FAILED_TRIALS
 
 
+class InvalidSuggestion(RuntimeError):
+    """A suggester broke its contract; a bug in the algorithm, never in the user's study."""
+
+
 @dataclass(frozen=True)
 class TrialSnapshot:
     """A trial as a backend observed it: the engine's only input about trials."""
@@ -53,13 +53,18 @@ class TrialSnapshot:
     intermediate: tuple[IntermediateValue, ...] = ()
     budget: float | None = None
     stop_requested: bool = False
+    attributes: Mapping[str, AttributeValue] = field(default_factory=dict)
+    """What the algorithm attached when it suggested this trial; back in every history."""
 
 
 @dataclass(frozen=True)
 class NewTrial:
+    """A trial to start; the backend stores all of it on the trial before it runs."""
+
     index: int
     params: dict[str, ParameterValue]
     budget: float | None = None
+    attributes: Mapping[str, AttributeValue] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -75,30 +80,6 @@ class Decision:
     launch: list[NewTrial]
     stop: list[StopDecision]
     ending: Ending | None
-
-
-@dataclass(frozen=True)
-class Summary:
-    """Counters and best results, for status, progress bars and metrics."""
-
-    counts: Mapping[TrialPhase, int]
-    best_index: int | None
-    best_values: Mapping[str, float]
-    pareto_indices: tuple[int, ...]
-    saved_steps: int = 0
-    """Training steps pruned trials did not run: full length minus where each stopped."""
-
-    @property
-    def total(self) -> int:
-        return sum(self.counts.values())
-
-    @property
-    def finished(self) -> int:
-        return sum(n for phase, n in self.counts.items() if phase.is_finished())
-
-    @property
-    def active(self) -> int:
-        return self.total - self.finished
 
 
 _STATES = {
@@ -158,50 +139,14 @@ class Planner:
                 values=t.values,
                 intermediate=t.intermediate,
                 budget=t.budget,
+                attributes=t.attributes,
             )
             for t in sorted(trials, key=lambda t: t.index)
         )
         return History(records, self.objectives)
 
     def summarize(self, trials: Sequence[TrialSnapshot]) -> Summary:
-        counts = {phase: 0 for phase in TrialPhase}
-        for trial in trials:
-            counts[trial.phase] += 1
-        scored = [t for t in trials if t.phase is TrialPhase.SUCCEEDED and self._scored(t)]
-        best_index = None
-        best_values: Mapping[str, float] = {}
-        pareto: tuple[int, ...] = ()
-        if len(self.objectives) == 1 and scored:
-            objective = self.objectives[0]
-            best = scored[0]
-            for trial in scored[1:]:
-                if objective.direction.better(
-                    trial.values[objective.metric], best.values[objective.metric]
-                ):
-                    best = trial
-            best_index, best_values = best.index, best.values
-        elif scored:
-            scored_history = self.history(scored)
-            pareto = _pareto_front(
-                [(scored_history.losses(t) or (), t.index) for t in scored_history.trials]
-            )
-        return Summary(counts, best_index, best_values, pareto, self._saved_steps(trials))
-
-    def _saved_steps(self, trials: Sequence[TrialSnapshot]) -> int:
-        """Steps early stopping saved, measured against a full-length trial.
-
-        A full-length trial runs to ``budget.resource.max`` when the study declares a
-        resource, else as far as the longest trial that finished on its own.
-        """
-        resource = self.spec.budget.resource
-        full = resource.max if resource is not None else 0.0
-        if resource is None:
-            full = max(
-                (_last_step(t) for t in trials if t.phase is TrialPhase.SUCCEEDED), default=0
-            )
-        return int(
-            sum(max(0.0, full - _last_step(t)) for t in trials if t.phase is TrialPhase.PRUNED)
-        )
+        return summarize(self.spec, trials)
 
     def decide(
         self,
@@ -233,9 +178,6 @@ class Planner:
                     f"every point of the search space was tried ({len(trials)} trials)",
                 )
         return Decision(launch, stops, ending)
-
-    def _scored(self, trial: TrialSnapshot) -> bool:
-        return all(math.isfinite(trial.values.get(o.metric, math.nan)) for o in self.objectives)
 
     def _ending(
         self, trials: Sequence[TrialSnapshot], summary: Summary, elapsed_seconds: float
@@ -307,33 +249,32 @@ class Planner:
                 pending = _with_pending(history, launch)
             suggestions: list[Suggestion] = self.suggester.suggest(pending, free - len(launch))
             for offset, suggestion in enumerate(suggestions[: free - len(launch)]):
-                launch.append(NewTrial(next_index + offset, suggestion.params, suggestion.budget))
+                index = next_index + offset
+                attributes = self._checked_attributes(suggestion, index)
+                launch.append(NewTrial(index, suggestion.params, suggestion.budget, attributes))
         return launch
 
-
-def _last_step(trial: TrialSnapshot) -> int:
-    return max((point.step for point in trial.intermediate), default=0)
+    def _checked_attributes(self, suggestion: Suggestion, index: int) -> dict[str, AttributeValue]:
+        try:
+            return check_attributes(suggestion.attributes)
+        except InvalidAttributes as error:
+            raise InvalidSuggestion(
+                f"algorithm {self.spec.algorithm.name} suggested trial {index} with attributes "
+                f"outside kubetune's bounds ({error}); this is a bug in the algorithm, "
+                "not in the study"
+            ) from None
 
 
 def _with_pending(history: History, launch: Sequence[NewTrial]) -> History:
     """The history plus trials about to start, so the suggester does not pick them again."""
     extra = tuple(
-        TrialRecord(index=t.index, params=t.params, state=TrialState.RUNNING, budget=t.budget)
+        TrialRecord(
+            index=t.index,
+            params=t.params,
+            state=TrialState.RUNNING,
+            budget=t.budget,
+            attributes=t.attributes,
+        )
         for t in launch
     )
     return History(history.trials + extra, history.objectives)
-
-
-def _pareto_front(points: Sequence[tuple[tuple[float, ...], int]]) -> tuple[int, ...]:
-    """Indices of non-dominated (losses, index) points, at most MAX_PARETO_FRONT, spread
-    along the first objective."""
-    front = [
-        (p, i)
-        for p, i in points
-        if not any(all(a <= b for a, b in zip(q, p, strict=True)) and q != p for q, _ in points)
-    ]
-    front.sort()
-    if len(front) > MAX_PARETO_FRONT:
-        step = (len(front) - 1) / (MAX_PARETO_FRONT - 1)
-        front = [front[round(k * step)] for k in range(MAX_PARETO_FRONT)]
-    return tuple(i for _, i in front)

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
 
+from kubetune.api.attributes import AttributeValue
 from kubetune.api.study import Direction, Objective
 from kubetune.space import SearchSpace, Value
 
@@ -39,7 +40,8 @@ class IntermediateValue:
 
 @dataclass(frozen=True)
 class TrialRecord:
-    """One trial as algorithms see it: parameters, state, reported metrics."""
+    """One trial as algorithms see it: parameters, state, reported metrics, and the
+    attributes the algorithm attached when it suggested the trial."""
 
     index: int
     params: Mapping[str, Value]
@@ -47,6 +49,7 @@ class TrialRecord:
     values: Mapping[str, float] = field(default_factory=dict)
     intermediate: tuple[IntermediateValue, ...] = ()
     budget: float | None = None
+    attributes: Mapping[str, AttributeValue] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -80,13 +83,7 @@ class History:
 
     def losses(self, trial: TrialRecord) -> tuple[float, ...] | None:
         """The trial's objective values as losses (smaller is better), or None if any is missing."""
-        result = []
-        for objective in self.objectives:
-            value = trial.values.get(objective.metric)
-            if value is None or not math.isfinite(value):
-                return None
-            result.append(_as_loss(value, objective.direction))
-        return tuple(result)
+        return objective_losses(trial.values, self.objectives)
 
     def loss(self, trial: TrialRecord) -> float | None:
         """Single-objective loss of a trial (the first objective's)."""
@@ -113,6 +110,19 @@ class History:
     def taken(self, space: SearchSpace) -> set[tuple[tuple[str, Value], ...]]:
         """Canonical keys of every parameter set already used, running or finished."""
         return {space.canonical(t.params) for t in self.trials}
+
+
+def objective_losses(
+    values: Mapping[str, float], objectives: Sequence[Objective]
+) -> tuple[float, ...] | None:
+    """Reported ``values`` as losses, one per objective, or None if any is missing or not finite."""
+    result = []
+    for objective in objectives:
+        value = values.get(objective.metric)
+        if value is None or not math.isfinite(value):
+            return None
+        result.append(_as_loss(value, objective.direction))
+    return tuple(result)
 
 
 def _as_loss(value: float, direction: Direction) -> float:

@@ -143,7 +143,7 @@ def test_malformed_yaml_is_a_clear_error(tmp_path: Path, capsys: Any) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text("spec: [unclosed\n")
     assert main(["validate", str(path)]) == 1
-    assert "error:" in capsys.readouterr().err
+    assert f"{path}: not valid YAML: " in capsys.readouterr().err
 
 
 def test_a_file_without_a_study(tmp_path: Path, capsys: Any) -> None:

@@ -29,13 +29,14 @@ import abc
 import enum
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic.alias_generators import to_camel
 
+from kubetune.api.attributes import AttributeValue
 from kubetune.api.capabilities import Capabilities
 from kubetune.history import (
     History,
@@ -68,10 +69,16 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Suggestion:
-    """A parameter set to evaluate; multi-fidelity algorithms also say how much resource."""
+    """A parameter set to evaluate; multi-fidelity algorithms also say how much resource.
+
+    ``attributes`` is what the algorithm wants to find again on this trial in later histories
+    (generation, parent trial, checkpoint to restore from), within ``kubetune.api.attributes``'
+    bounds; the engine refuses a suggestion that breaks them.
+    """
 
     params: dict[str, Value]
     budget: float | None = None
+    attributes: dict[str, AttributeValue] = field(default_factory=dict)
 
 
 class AlgorithmSettings(BaseModel):

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
+from kubetune.api.attributes import MAX_ATTRIBUTES
 from kubetune.api.study import (
     GROUP,
     MAX_CHOICES,
@@ -242,6 +243,9 @@ def study_schema(
 def trial_schema() -> Schema:
     spec = structural(TrialSpec)
     spec["properties"]["parameters"]["maxProperties"] = MAX_PARAMETERS
+    # Attribute values, like parameter values, are a union a structural schema cannot type,
+    # and CEL cannot see into such a map; the engine checks keys and values (api.attributes).
+    spec["properties"]["attributes"]["maxProperties"] = MAX_ATTRIBUTES
     return _root(spec, structural(TrialStatus))
 
 

@@ -9,12 +9,14 @@ trial that reports every step for a week still fits comfortably in etcd.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from kubetune.api._base import KubeModel
+from kubetune.api.attributes import AttributeValue, check_attributes
 from kubetune.api.conditions import Condition
 from kubetune.api.study import ObjectMeta, ParameterValue
 
@@ -48,8 +50,22 @@ class TrialSpec(KubeModel):
     budget: float | None = Field(
         default=None, description="Resource granted to this trial (multi-fidelity algorithms)."
     )
+    attributes: dict[str, AttributeValue] = Field(
+        default_factory=dict,
+        description="What the algorithm attached to this trial (generation, parent trial, "
+        "checkpoint to restore from); it reads them back on every later suggestion.",
+    )
     stop: bool = Field(default=False, description="Set by the operator: the trial should end.")
     stop_reason: str | None = Field(default=None, description="Why the trial is asked to stop.")
+
+    @field_validator("attributes", mode="before")
+    @classmethod
+    def _bounded(cls, attributes: object) -> object:
+        """Our words for every broken bound, before pydantic's for each member of the union.
+        The CRD can only count the keys (maxProperties): CEL cannot type the values."""
+        if isinstance(attributes, Mapping):
+            return check_attributes(attributes)
+        return attributes
 
 
 class TrialStatus(KubeModel):

@@ -108,7 +108,9 @@ class Actions:
         self, key: StudyKey, study_uid: str, spec: StudySpec, new: NewTrial
     ) -> NewTrial:
         namespace, name = key
-        body = objects.render_trial(name, namespace, study_uid, new.index, new.params, new.budget)
+        body = objects.render_trial(
+            name, namespace, study_uid, new.index, new.params, new.budget, new.attributes
+        )
         trial = self.kube.create(paths.trials(namespace), body)
         if trial is None:  # made by an earlier reconcile: its parameters are the truth
             trial = self.kube.get(paths.trial(namespace, body["metadata"]["name"]))

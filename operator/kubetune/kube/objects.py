@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from kubetune import lifecycle
+from kubetune.api.attributes import AttributeValue
 from kubetune.api.study import API_VERSION, GROUP, STUDY_LABEL, ParameterValue, StudySpec
 from kubetune.api.trial import trial_name
 from kubetune.template import render_container
@@ -51,10 +52,13 @@ def render_trial(
     index: int,
     params: Mapping[str, ParameterValue],
     budget: float | None,
+    attributes: Mapping[str, AttributeValue] | None = None,
 ) -> dict[str, Any]:
     spec: dict[str, Any] = {"study": study, "index": index, "parameters": dict(params)}
     if budget is not None:
         spec["budget"] = budget
+    if attributes:
+        spec["attributes"] = dict(attributes)  # the algorithm reads them back from here
     return {
         "apiVersion": API_VERSION,
         "kind": "Trial",

@@ -21,10 +21,11 @@ from typing import Any, NamedTuple
 from kubetune.api.reasons import TrialReason
 from kubetune.api.study import StudySpec
 from kubetune.api.trial import TrialPhase
-from kubetune.engine import NewTrial, Summary, TrialSnapshot
+from kubetune.engine import NewTrial, TrialSnapshot
 from kubetune.history import IntermediateValue
 from kubetune.kube import trial_status
 from kubetune.kube.objects import STOP_REQUESTED_ANNOTATION, TRIAL_LABEL
+from kubetune.summary import Summary
 
 KubeObject = dict[str, Any]
 """A Kubernetes object as the API returned it (JSON), or as the cache slimmed it."""
@@ -215,6 +216,7 @@ def _snapshot(trial: Mapping[str, Any], phase: TrialPhase) -> TrialSnapshot:
         intermediate=intermediate,
         budget=spec.get("budget"),
         stop_requested=bool(spec.get("stop")),
+        attributes=spec.get("attributes") or {},
     )
 
 

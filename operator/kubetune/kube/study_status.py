@@ -25,7 +25,8 @@ from kubetune.api.conditions import (
 from kubetune.api.events import EventReason
 from kubetune.api.study import BestTrial, StudyPhase, StudySpec, StudyStatus, TrialCounts
 from kubetune.api.trial import TrialPhase, trial_name
-from kubetune.engine import Ending, Summary, TrialSnapshot
+from kubetune.engine import Ending, TrialSnapshot
+from kubetune.summary import Summary
 
 TERMINAL_CONDITIONS = {
     StudyPhase.SUCCEEDED: ConditionType.SUCCEEDED,

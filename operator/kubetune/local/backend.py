@@ -21,10 +21,11 @@ from kubetune import lifecycle
 from kubetune.api.reasons import TrialReason
 from kubetune.api.study import TuningStudy
 from kubetune.api.trial import TrialPhase, trial_name
-from kubetune.engine import Decision, Ending, NewTrial, Planner, Summary, TrialSnapshot
+from kubetune.engine import Decision, Ending, NewTrial, Planner, TrialSnapshot
 from kubetune.history import StopDecision
 from kubetune.local.processes import TrialProcess, kill_leftovers, launch
 from kubetune.local.store import LocalTrial, StudyStore
+from kubetune.summary import Summary
 from kubetune.validation import FieldError, InvalidStudy
 
 GPUS_FIELD = "spec.trialTemplate.resources.gpus"
@@ -127,8 +128,12 @@ class LocalStudy:
                     # Its run was interrupted: evaluate the same point again, from scratch.
                     kill_leftovers(self.store.trial_dir(trial.index))
                     self.store.reset_trial(trial.index)
-                    trial = LocalTrial(trial.index, trial.params, trial.budget)
-                    self.interrupted.append(NewTrial(trial.index, trial.params, trial.budget))
+                    trial = LocalTrial(
+                        trial.index, trial.params, trial.budget, attributes=trial.attributes
+                    )
+                    self.interrupted.append(
+                        NewTrial(trial.index, trial.params, trial.budget, trial.attributes)
+                    )
                 self.trials[trial.index] = trial
         elif self.store.exists():
             shutil.rmtree(self.store.root)
@@ -156,6 +161,7 @@ class LocalStudy:
                     intermediate=metrics.points(),
                     budget=trial.budget,
                     stop_requested=trial.stop_requested,
+                    attributes=trial.attributes,
                 )
             )
         return snapshots
@@ -239,7 +245,9 @@ class LocalStudy:
         self.store.request_stop(stop.index)
 
     def _launch(self, new: NewTrial, gpus: list[str], now: float) -> None:
-        trial = self.trials.get(new.index) or LocalTrial(new.index, new.params, new.budget)
+        trial = self.trials.get(new.index) or LocalTrial(
+            new.index, new.params, new.budget, attributes=dict(new.attributes)
+        )
         trial.start_time, trial.gpus = now, gpus
         self.trials[new.index] = trial
         directory = self.store.trial_dir(new.index)

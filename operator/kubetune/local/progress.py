@@ -3,6 +3,9 @@
 A rich ``Live`` panel redraws a few times a second: trials done/running/failed/pruned, the
 best value and its parameters, elapsed time and an ETA from the mean trial duration. Without
 a terminal (CI, a pipe) the same facts are printed as one line whenever they change.
+
+The results table (also JSON and CSV) renders a study record, so ``kubetune results`` shows
+a cluster study (``--cluster``) exactly as it shows a local one.
 """
 
 from __future__ import annotations
@@ -11,19 +14,17 @@ import csv
 import io
 import json
 import statistics
-from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 from rich.console import Console, Group
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from kubetune.api.study import Direction, Objective, TuningStudy
-from kubetune.api.trial import TrialPhase
+from kubetune.api.trial import TrialPhase, trial_name
 from kubetune.lifecycle import failure_summary
 from kubetune.local.backend import StudyView
-from kubetune.local.store import LocalTrial, StudyStore
+from kubetune.record import StudyRecord
 
 
 def duration(seconds: float) -> str:
@@ -52,13 +53,12 @@ def status_line(view: StudyView) -> str:
     deciding whether anything changed. The latest failure is quoted, so a piped run shows
     why trials fail, not only how many."""
     counts = view.summary.counts
-    best = "-" if view.summary.best_index is None else _best_text(view)
     eta = eta_seconds(view)
     failure = f" | last failure: {view.recent_failures[-1]}" if view.recent_failures else ""
     return (
         f"{view.study.metadata.name}: {view.summary.finished}/{view.study.spec.budget.max_trials}"
         f" done, {counts[TrialPhase.RUNNING]} running, {counts[TrialPhase.FAILED]} failed,"
-        f" {counts[TrialPhase.PRUNED]} pruned{_saved(view)} | best {best}{failure}"
+        f" {counts[TrialPhase.PRUNED]} pruned{_saved(view)} | {_result_text(view)}{failure}"
         f" | {duration(view.elapsed_seconds)}"
         + (f" (ETA {duration(eta)})" if eta is not None and view.ending is None else "")
     )
@@ -84,7 +84,7 @@ def panel(view: StudyView) -> Group:
         f"elapsed {duration(view.elapsed_seconds)}"
         + (f"   ETA {duration(eta)}" if eta is not None and view.ending is None else "")
     )
-    best = Text("best: " + (_best_text(view) if summary.best_index is not None else "-"))
+    best = Text(_result_text(view))
     grid = Table.grid()
     for row in (header, bar, timing, best):
         grid.add_row(row)
@@ -98,6 +98,13 @@ def _saved(view: StudyView) -> str:
     return f" (saved {steps} steps)" if steps else ""
 
 
+def _result_text(view: StudyView) -> str:
+    """The best trial so far, or the size of the Pareto front when there are several objectives."""
+    if view.summary.pareto_indices:
+        return f"Pareto front: {_trials(len(view.summary.pareto_indices))}"
+    return "best -" if view.summary.best_index is None else f"best {_best_text(view)}"
+
+
 def _best_text(view: StudyView) -> str:
     objective = view.study.spec.objective_list[0]
     best = next(t for t in view.trials if t.index == view.summary.best_index)
@@ -106,60 +113,68 @@ def _best_text(view: StudyView) -> str:
     return f"{objective.metric}={value:.6g} (trial {best.index}: {params})"
 
 
+def _trials(count: int) -> str:
+    return f"{count} trial" if count == 1 else f"{count} trials"
+
+
 def _fmt(value: object) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 # -- results --------------------------------------------------------------------------
 
+ResultFormat = Literal["table", "json", "csv"]
+RESULT_FORMATS: tuple[ResultFormat, ...] = ("table", "json", "csv")
 
-def result_rows(
-    trials: Sequence[LocalTrial], store: StudyStore, objectives: Sequence[Objective]
-) -> list[dict[str, Any]]:
-    """One row per trial, best first (finished with a value, then the rest by index)."""
+
+def result_columns(record: StudyRecord) -> list[str]:
+    """Columns of the results, in this order: trial, phase, (Pareto front), objectives, extra
+    metrics, parameters in spec order, attributes, duration, reason, message."""
+    spec = record.spec
+    objectives = [o.metric for o in spec.objective_list]
+    attributes = sorted({key for trial in record.trials for key in trial.attributes})
+    return [
+        "trial",
+        "phase",
+        *(["pareto"] if spec.is_multi_objective else []),
+        *objectives,
+        *[m for m in spec.metrics if m not in objectives],
+        *[f"params.{p.name}" for p in spec.parameters],
+        *[f"attributes.{key}" for key in attributes],
+        "seconds",
+        "reason",
+        "message",
+    ]
+
+
+def result_rows(record: StudyRecord) -> list[dict[str, Any]]:
+    """One row per trial, best first; every row has every column, None where nothing is known
+    (an inactive parameter, a metric never reported)."""
+    columns = result_columns(record)
+    front = set(record.summary.pareto_indices)
     rows = []
-    for trial in trials:
-        values = store.metrics(trial.index).values
-        rows.append(
-            {
-                "trial": trial.index,
-                "phase": trial.phase.value,
-                **{o.metric: values.get(o.metric) for o in objectives},
-                **{f"params.{k}": v for k, v in trial.params.items()},
-                "seconds": _seconds(trial),
-                "reason": trial.reason or "",
-                "message": _failure_text(trial),
-            }
-        )
-    first = objectives[0]
-
-    def order(row: dict[str, Any]) -> tuple[int, float, int]:
-        value = row[first.metric]
-        if row["phase"] != TrialPhase.SUCCEEDED.value or value is None:
-            return (1, 0.0, row["trial"])
-        return (0, -value if first.direction is Direction.MAXIMIZE else value, row["trial"])
-
-    return sorted(rows, key=order)
+    for trial in record.ranked():
+        known = {
+            **trial.values,
+            "trial": trial.index,
+            "phase": trial.phase.value,
+            "pareto": trial.index in front,
+            **{f"params.{k}": v for k, v in trial.params.items()},
+            **{f"attributes.{k}": v for k, v in trial.attributes.items()},
+            "seconds": None if trial.seconds is None else round(trial.seconds, 2),
+            "reason": trial.reason,
+            "message": trial.message,
+        }
+        rows.append({column: known.get(column) for column in columns})
+    return rows
 
 
-def _failure_text(trial: LocalTrial) -> str:
-    """Why a failed trial failed, in a line: its last meaningful output, not a header."""
-    if trial.phase is not TrialPhase.FAILED or not trial.message:
-        return ""
-    return failure_summary(trial.message)
-
-
-def _seconds(trial: LocalTrial) -> float | None:
-    if trial.start_time is None or trial.completion_time is None:
-        return None
-    return round(trial.completion_time - trial.start_time, 2)
-
-
-def render_results(rows: list[dict[str, Any]], fmt: str, limit: int | None) -> str | Table:
+def render_results(record: StudyRecord, fmt: ResultFormat, limit: int | None) -> str | Table:
+    rows = result_rows(record)
     shown = rows if limit is None else rows[:limit]
     if fmt == "json":
         return json.dumps(shown, indent=2)
-    columns = sorted({key for row in rows for key in row}, key=_column_order(rows))
+    columns = result_columns(record)
     if fmt == "csv":
         out = io.StringIO()
         writer = csv.DictWriter(out, fieldnames=columns)
@@ -170,28 +185,56 @@ def render_results(rows: list[dict[str, Any]], fmt: str, limit: int | None) -> s
     for column in columns:
         table.add_column(column, justify="left" if column in _TEXT_COLUMNS else "right")
     for row in shown:
-        table.add_row(*("" if row.get(c) is None else _fmt(row.get(c)) for c in columns))
+        table.add_row(*(_cell(column, row[column]) for column in columns))
     return table
 
 
-_TEXT_COLUMNS = ("phase", "message")
-"""Columns of words, left-aligned; numbers align right."""
+_TEXT_COLUMNS = {"phase", "reason", "message"}
 
 
-def _column_order(rows: list[dict[str, Any]]) -> Any:
-    first = list(rows[0]) if rows else []
-    return lambda c: first.index(c) if c in first else len(first)
+def _cell(column: str, value: object) -> str:
+    if value is None or value is False:
+        return ""
+    if column == "pareto":
+        return "*"
+    if column == "message":
+        return failure_summary(str(value))
+    return _fmt(value)
 
 
-def best_parameters(study: TuningStudy, view: StudyView) -> str:
-    if view.summary.best_index is None:
+def study_result(record: StudyRecord) -> str:
+    """The best trial and its parameters, or the Pareto front of a multi-objective study."""
+    if record.spec.is_multi_objective:
+        return _pareto_text(record)
+    best = record.best
+    if best is None:
         return "no trial succeeded"
-    best = next(t for t in view.trials if t.index == view.summary.best_index)
-    lines = [f"best trial: {study.metadata.name}-{best.index}"]
-    lines += [f"  {k}: {v}" for k, v in view.summary.best_values.items()]
+    lines = [f"best trial: {trial_name(record.name, best.index)}"]
+    lines += [f"  {k}: {v}" for k, v in record.summary.best_values.items()]
     lines += ["best parameters:"] + [f"  {k}: {v}" for k, v in best.params.items()]
     return "\n".join(lines)
 
 
+def _pareto_text(record: StudyRecord) -> str:
+    front = record.pareto_front
+    if not front:
+        return "no trial succeeded"
+    metrics = [o.metric for o in record.spec.objective_list]
+    lines = [f"Pareto front ({_trials(len(front))}, marked * above):"]
+    for trial in front:
+        values = ", ".join(f"{m}={trial.values[m]:.6g}" for m in metrics)
+        params = ", ".join(f"{k}={_fmt(v)}" for k, v in trial.params.items())
+        lines.append(f"  {trial_name(record.name, trial.index)}: {values}  ({params})")
+    return "\n".join(lines)
+
+
+UNWRAPPED_WIDTH = 100_000
+"""Console width when output is not a terminal: lines and tables are printed whole, never cut
+or wrapped at rich's default of 80 columns (a pipe has no width to fit)."""
+
+
 def console() -> Console:
-    return Console(highlight=False)
+    out = Console(highlight=False)
+    if not out.is_terminal:
+        out.width = UNWRAPPED_WIDTH
+    return out

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kubetune.api.attributes import AttributeValue
 from kubetune.api.study import ParameterValue
 from kubetune.api.trial import TrialPhase
 from kubetune.history import IntermediateValue
@@ -42,6 +43,8 @@ class LocalTrial:
     stop_pruned: bool = False
     gpus: list[str] = field(default_factory=list)
     pid: int | None = None
+    attributes: dict[str, AttributeValue] = field(default_factory=dict)
+    """What the algorithm attached when it suggested the trial; read back on resume."""
 
     @property
     def stop_requested(self) -> bool:

@@ -20,6 +20,7 @@ from kubetune.api.trial import TrialPhase
 from kubetune.cli import main
 from kubetune.local.backend import LocalOptions, LocalStudy, StudyChanged, StudyView
 from kubetune.local.progress import panel, render_results, result_rows, status_line
+from kubetune.local.reader import read_local_study
 from kubetune.validation import InvalidStudy, parse_study
 
 HERE = Path(__file__).parent
@@ -326,12 +327,14 @@ def test_a_failed_trial_shows_its_error_in_the_panel_status_line_and_table(
     panel_text = Console(width=200, record=True)
     panel_text.print(panel(views[-1]))
     assert error in panel_text.export_text()
-    rows = result_rows(study.store.load_trials(), study.store, study.study.spec.objective_list)
+    record = read_local_study(tmp_path, study.name)
+    rows = result_rows(record)
     assert rows[0]["message"].endswith(error)
-    assert "Traceback" not in rows[0]["message"]
     table = Console(width=300, record=True)
-    table.print(render_results(rows, "table", None))
-    assert error in table.export_text()
+    table.print(render_results(record, "table", None))
+    text = table.export_text()
+    assert error in text
+    assert "Traceback" not in text
 
 
 def _alive(pid: int) -> bool:

@@ -1,0 +1,120 @@
+"""A study at a glance: trials by phase, the best trial, the Pareto front, steps saved.
+
+The engine needs it to decide when a study ends, the operator writes it into the study's
+status, ``kubetune run`` shows it while trials run, and a study record carries it for
+``kubetune results``. All of them compute it here, from any trials that say their index,
+phase, values and intermediate values, so the best trial and the front are the same
+wherever a study is looked at. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from kubetune.api.study import MAX_PARETO_FRONT, StudySpec
+from kubetune.api.trial import TrialPhase
+from kubetune.history import IntermediateValue, objective_losses
+
+
+class ObservedTrial(Protocol):
+    """What a summary reads of a trial; the engine's snapshots and a record's trials have it."""
+
+    @property
+    def index(self) -> int: ...
+
+    @property
+    def phase(self) -> TrialPhase: ...
+
+    @property
+    def values(self) -> Mapping[str, float]: ...
+
+    @property
+    def intermediate(self) -> tuple[IntermediateValue, ...]: ...
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Counters and best results, for status, progress bars and metrics."""
+
+    counts: Mapping[TrialPhase, int]
+    best_index: int | None
+    """The best succeeded trial of a single-objective study; None for several objectives."""
+    best_values: Mapping[str, float]
+    pareto_indices: tuple[int, ...]
+    """Non-dominated succeeded trials of a multi-objective study (at most MAX_PARETO_FRONT)."""
+    saved_steps: int = 0
+    """Training steps pruned trials did not run: full length minus where each stopped."""
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def finished(self) -> int:
+        return sum(n for phase, n in self.counts.items() if phase.is_finished())
+
+    @property
+    def active(self) -> int:
+        return self.total - self.finished
+
+    @property
+    def has_result(self) -> bool:
+        """Whether a best trial (one objective) or a Pareto front (several) exists."""
+        return self.best_index is not None or bool(self.pareto_indices)
+
+
+def summarize(spec: StudySpec, trials: Sequence[ObservedTrial]) -> Summary:
+    counts = {phase: 0 for phase in TrialPhase}
+    for trial in trials:
+        counts[trial.phase] += 1
+    objectives = spec.objective_list
+    scored = [
+        (losses, trial)
+        for trial in sorted(trials, key=lambda t: t.index)
+        if trial.phase is TrialPhase.SUCCEEDED
+        and (losses := objective_losses(trial.values, objectives)) is not None
+    ]
+    best_index = None
+    best_values: Mapping[str, float] = {}
+    pareto: tuple[int, ...] = ()
+    if len(objectives) == 1 and scored:
+        # The earliest of equally good trials wins: min keeps the first of equal losses.
+        _, best = min(scored, key=lambda pair: pair[0])
+        best_index, best_values = best.index, best.values
+    elif scored:
+        pareto = pareto_front([(losses, trial.index) for losses, trial in scored])
+    return Summary(counts, best_index, best_values, pareto, saved_steps(spec, trials))
+
+
+def saved_steps(spec: StudySpec, trials: Sequence[ObservedTrial]) -> int:
+    """Steps early stopping saved, measured against a full-length trial.
+
+    A full-length trial runs to ``budget.resource.max`` when the study declares a resource,
+    else as far as the longest trial that finished on its own.
+    """
+    resource = spec.budget.resource
+    full = resource.max if resource is not None else 0.0
+    if resource is None:
+        full = max((last_step(t) for t in trials if t.phase is TrialPhase.SUCCEEDED), default=0)
+    return int(sum(max(0.0, full - last_step(t)) for t in trials if t.phase is TrialPhase.PRUNED))
+
+
+def last_step(trial: ObservedTrial) -> int:
+    return max((point.step for point in trial.intermediate), default=0)
+
+
+def pareto_front(points: Sequence[tuple[tuple[float, ...], int]]) -> tuple[int, ...]:
+    """Indices of non-dominated (losses, index) points, at most MAX_PARETO_FRONT, spread
+    along the first objective."""
+    front = [
+        (p, i)
+        for p, i in points
+        if not any(all(a <= b for a, b in zip(q, p, strict=True)) and q != p for q, _ in points)
+    ]
+    front.sort()
+    if len(front) > MAX_PARETO_FRONT:
+        step = (len(front) - 1) / (MAX_PARETO_FRONT - 1)
+        front = [front[round(k * step)] for k in range(MAX_PARETO_FRONT)]
+    return tuple(i for _, i in front)
