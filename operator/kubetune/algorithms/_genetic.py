@@ -65,10 +65,11 @@ DEFAULT_POPULATION = 10
 class GeneticSettings(AlgorithmSettings):
     """Settings of ``genetic`` (camelCase in manifests)."""
 
-    population_size: int = Field(
-        default=DEFAULT_POPULATION,
+    population_size: int | None = Field(
+        default=None,
         ge=2,
-        description="Trials per generation. Generation 0 is a Sobol sample of this size.",
+        description=f"Trials per generation; default {DEFAULT_POPULATION}. Generation 0 is a "
+        "Sobol sample of this size.",
     )
     tournament_size: int = Field(
         default=3,
@@ -118,8 +119,8 @@ class GeneticSettings(AlgorithmSettings):
     @field_validator("tournament_size", "elitism")
     @classmethod
     def _within_population(cls, value: int, info: ValidationInfo) -> int:
-        population = info.data.get("population_size")
-        if population is not None and value > population:
+        population = info.data.get("population_size") or DEFAULT_POPULATION
+        if value > population:
             raise ValueError(f"must be at most populationSize ({population}), got {value}")
         return value
 
@@ -129,6 +130,7 @@ class Genetic(Suggester[GeneticSettings]):
 
     def __init__(self, space: SearchSpace, settings: GeneticSettings, seed: int) -> None:
         super().__init__(space, settings, seed)
+        self.population_size = settings.population_size or DEFAULT_POPULATION
         self.geometry = Geometry.of(space)
         self.variation = Variation(
             self.geometry,
@@ -142,7 +144,7 @@ class Genetic(Suggester[GeneticSettings]):
         )
 
     def suggest(self, history: History, n: int) -> list[Suggestion]:
-        size = self.settings.population_size
+        size = self.population_size
         start = next_index(history)
         chosen: list[Suggestion] = []
         startup = min(n, max(0, size - start))
@@ -172,7 +174,7 @@ class Genetic(Suggester[GeneticSettings]):
         """Positions in ``history.trials`` of generation ``generation``'s breeding pool, best
         first: the previous generation's finished members, the elite of all earlier ones,
         topped up with the next best earlier trials up to the population size."""
-        size, elitism = self.settings.population_size, self.settings.elitism
+        size, elitism = self.population_size, self.settings.elitism
         trials = history.trials
         earlier = [p for p in ranked if trials[p].index < generation * size]
         previous = {p for p in earlier if trials[p].index >= (generation - 1) * size}
@@ -225,7 +227,6 @@ ALGORITHM = Algorithm(
     suggester=Genetic,
     family=Family.POPULATION,
     summary="genetic algorithm: tournament selection, crossover, mutation, elitism",
-    use_when="one objective, mixed or conditional spaces, cheap suggestions, many parallel "
-    "trials",
+    use_when="one objective, mixed or conditional spaces, cheap suggestions, many parallel trials",
     capabilities=Capabilities(population=True),
 )
