@@ -49,6 +49,46 @@ def test_suggestions_are_in_the_space_fresh_and_deterministic(
     check_contract("genetic", space, seed, completed, running, n, {**SMALL, "crossover": crossover})
 
 
+def early_stopped_history(space: SearchSpace, seed: int, finished: int, running: int) -> History:
+    """Trials that completed, failed, were pruned after reporting, or pruned before; then
+    running ones: a history as a study with early stopping has it."""
+    rng = np.random.default_rng(seed)
+    records: list[TrialRecord] = []
+    states = [TrialState.COMPLETE] * 5 + [TrialState.PRUNED] * 4 + [TrialState.FAILED]
+    for i, params in enumerate(space.sample(rng, finished + running)):
+        state = states[int(rng.integers(len(states)))] if i < finished else TrialState.RUNNING
+        steps = int(rng.integers(0, 4)) if state is not TrialState.FAILED else 0
+        curve = tuple(
+            IntermediateValue(step, {"loss": float(rng.standard_normal())})
+            for step in range(1, steps + 1)
+        )
+        values = {"loss": float(rng.standard_normal())} if state is TrialState.COMPLETE else {}
+        records.append(TrialRecord(i, params, state, values, curve))
+    return History(tuple(records), LOSS)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    space=spaces(),
+    seed=st.integers(0, 2**16),
+    finished=st.integers(0, 30),
+    running=st.integers(0, 6),
+    n=st.integers(1, 4),
+)
+def test_works_with_early_stopping(
+    space: SearchSpace, seed: int, finished: int, running: int, n: int
+) -> None:
+    """Pruned trials with and without intermediate values: still valid, fresh, repeatable."""
+    history = early_stopped_history(space, seed, finished, running)
+    suggestions = create("genetic", space, SMALL, seed).suggest(history, n)
+    keys = [space.canonical(s.params) for s in suggestions]
+    assert len(set(keys)) == len(keys)
+    assert not set(keys) & history.taken(space)
+    assert all(space.errors(s.params) == [] for s in suggestions)
+    again = create("genetic", space, SMALL, seed).suggest(history, n)
+    assert [s.params for s in again] == [s.params for s in suggestions]
+
+
 def _finish(record: TrialRecord, loss: float) -> TrialRecord:
     return TrialRecord(record.index, record.params, TrialState.COMPLETE, {"loss": loss})
 
