@@ -275,7 +275,7 @@ def run_kubetune(
     return run
 
 
-OPTUNA_SAMPLERS = ("optuna-tpe", "optuna-gp", "optuna-cmaes", "optuna-random")
+OPTUNA_SAMPLERS = ("optuna-tpe", "optuna-gp", "optuna-cmaes", "optuna-random", "optuna-ga")
 
 
 def _optuna_sampler(name: str, seed: int) -> Any:
@@ -286,6 +286,8 @@ def _optuna_sampler(name: str, seed: int) -> Any:
         "optuna-gp": lambda: optuna.samplers.GPSampler(seed=seed),
         "optuna-cmaes": lambda: optuna.samplers.CmaEsSampler(seed=seed),
         "optuna-random": lambda: optuna.samplers.RandomSampler(seed=seed),
+        # Optuna's genetic algorithm: NSGA-II with one objective is an elitist GA.
+        "optuna-ga": lambda: optuna.samplers.NSGAIISampler(seed=seed),
     }[name]()
 
 

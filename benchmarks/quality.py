@@ -5,10 +5,15 @@ table reports the *normalized regret* (best - f*) / (random search's median best
 median over seeds: 0 is the optimum, 1 is as good as random search. f* is the known optimum,
 or for the scikit-learn problems the best value any run ever saw. ``--batch`` adds runs that
 ask for 10 suggestions at a time (parallel trials) for the samplers named by
-``--batch-samplers``.
+``--batch-samplers``. ``--compare ours=theirs`` adds a line counting the problems where one
+sampler's regret is no worse than another's; ``--section`` and ``--title`` write the table to
+its own section of the docs (e.g. the genetic algorithm against Optuna's).
 
     .venv/bin/python -m benchmarks.quality --seeds 2 --trials 30 --problems branin   # smoke
     nice .venv/bin/python -m benchmarks.quality --write docs/benchmarks.md           # full
+    nice .venv/bin/python -m benchmarks.quality --samplers genetic tpe optuna-ga \
+        --batch-samplers --trials 200 --checkpoints 100 200 --compare genetic=optuna-ga \
+        --section genetic --title "Genetic search" --write docs/benchmarks.md      # genetic
 """
 
 from __future__ import annotations
@@ -43,7 +48,9 @@ DEFAULT_SAMPLERS = (
     "optuna-cmaes",
 )
 CHECKPOINTS = (50, 100)  # trial counts the regret is reported at (or --trials if fewer)
-START, END = "<!-- quality:start -->", "<!-- quality:end -->"
+SECTION = "quality"  # the name in the docs section's markers (see ``markers``)
+TITLE = "Optimization quality"
+COMPARISONS = ("bayesopt=optuna-gp",)
 
 
 def _job(args: tuple[str, str, int, int, int, str | None]) -> dict[str, Any]:
@@ -101,11 +108,17 @@ def _label(result: dict[str, Any]) -> str:
 
 
 def markdown(
-    table: dict[str, Any], command: str, seeds: int, note: str, checkpoints: Sequence[int]
+    table: dict[str, Any],
+    command: str,
+    seeds: int,
+    note: str,
+    checkpoints: Sequence[int],
+    title: str = TITLE,
+    comparisons: Sequence[str] = COMPARISONS,
 ) -> str:
     labels = sorted({label for row in table.values() for label in row}, key=_order)
     lines = [
-        "## Optimization quality",
+        f"## {title}",
         "",
         "Median normalized regret over seeds, (best − f*) / (random search's median best − f*):",
         "0 = optimum found, 1 = no better than random search; each cell is "
@@ -129,20 +142,31 @@ def markdown(
             per_checkpoint.append(statistics.mean(values) if len(values) == len(table) else None)
         averages.append(_cell(dict(zip(checkpoints, per_checkpoint, strict=True)), checkpoints))
     lines.append("| **average** | " + " | ".join(averages) + " |")
-    if "optuna-gp" in labels and "bayesopt" in labels:
-        for checkpoint in checkpoints:
-            pairs = [
-                (row["bayesopt"][checkpoint], row["optuna-gp"][checkpoint])
-                for row in table.values()
-                if checkpoint in row.get("bayesopt", {}) and checkpoint in row.get("optuna-gp", {})
-            ]
-            wins = sum(ours <= theirs + 1e-12 for ours, theirs in pairs)
+    for comparison in comparisons:
+        ours, _, theirs = comparison.partition("=")
+        if ours in labels and theirs in labels:
             lines.append("")
-            lines.append(
-                f"bayesopt's regret is no worse than Optuna GPSampler's on {wins} of "
-                f"{len(pairs)} problems after {checkpoint} trials."
-            )
+            lines += _no_worse_lines(table, ours, theirs, checkpoints)
     return "\n".join(lines) + "\n"
+
+
+def _no_worse_lines(
+    table: dict[str, Any], ours: str, theirs: str, checkpoints: Sequence[int]
+) -> list[str]:
+    """One sentence per checkpoint: on how many problems ``ours`` is no worse than ``theirs``."""
+    lines = []
+    for checkpoint in checkpoints:
+        pairs = [
+            (row[ours][checkpoint], row[theirs][checkpoint])
+            for row in table.values()
+            if checkpoint in row.get(ours, {}) and checkpoint in row.get(theirs, {})
+        ]
+        wins = sum(a <= b + 1e-12 for a, b in pairs)
+        lines.append(
+            f"{ours}'s regret is no worse than {theirs}'s on {wins} of {len(pairs)} problems "
+            f"after {checkpoint} trials."
+        )
+    return lines
 
 
 def _order(label: str) -> tuple[int, str]:
@@ -151,6 +175,14 @@ def _order(label: str) -> tuple[int, str]:
 
 def _cell(values: dict[int, float | None], checkpoints: Sequence[int]) -> str:
     return " / ".join("–" if values.get(c) is None else f"{values[c]:.3g}" for c in checkpoints)
+
+
+def markers(section: str) -> tuple[str, str]:
+    """The start and end comments that delimit a generated section of the docs."""
+    return f"<!-- {section}:start -->", f"<!-- {section}:end -->"
+
+
+START, END = markers(SECTION)
 
 
 def replace_section(path: Path, section: str, start: str = START, end: str = END) -> None:
@@ -221,6 +253,22 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--write", type=Path, help="replace the quality section of this file")
     parser.add_argument("--note", default="", help="a sentence added under the command")
     parser.add_argument(
+        "--checkpoints",
+        nargs="*",
+        type=int,
+        default=list(CHECKPOINTS),
+        help="trial counts the regret is reported at (those above --trials are dropped)",
+    )
+    parser.add_argument(
+        "--compare",
+        nargs="*",
+        default=list(COMPARISONS),
+        metavar="OURS=THEIRS",
+        help="count the problems where one sampler's regret is no worse than another's",
+    )
+    parser.add_argument("--section", default=SECTION, help="marker name of the docs section")
+    parser.add_argument("--title", default=TITLE, help="heading of the docs section")
+    parser.add_argument(
         "--render",
         nargs="*",
         type=Path,
@@ -261,16 +309,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     else:
         results = _run(jobs, args.json.with_suffix(".jsonl"), args.jobs, args.resume)
     optima = {p.name: p.optimum for p in problems if p.optimum is not None}
-    checkpoints = [c for c in CHECKPOINTS if c <= args.trials] or [args.trials]
+    checkpoints = [c for c in args.checkpoints if c <= args.trials] or [args.trials]
     table = regret_table(results, optima, checkpoints)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     # The runs themselves are in the .jsonl log next to it.
     args.json.write_text(json.dumps(table, indent=1))
     command = "python -m benchmarks.quality " + " ".join(argv if argv is not None else sys.argv[1:])
-    text = markdown(table, command.strip(), args.seeds, args.note, checkpoints)
+    text = markdown(
+        table, command.strip(), args.seeds, args.note, checkpoints, args.title, args.compare
+    )
     print(text)
     if args.write:
-        replace_section(args.write, text)
+        replace_section(args.write, text, *markers(args.section))
 
 
 if __name__ == "__main__":

@@ -12,9 +12,9 @@ is needed to rebuild it.
 A child is bred from two parents picked by binary tournament (lower front wins, then larger
 crowding distance) by crossover and mutation in the search space's unit cube, so log scales
 are respected: simulated binary crossover and polynomial mutation for numbers, uniform
-crossover and a change of choice for categorical parameters; the result is snapped onto the
-space so integers, steps and choices are exact, and decoded through the space so conditional
-parameters follow their parents.
+crossover and a change of choice for categorical parameters (``_variation``, shared with
+``genetic``); the result is snapped onto the space so integers, steps and choices are exact,
+and decoded through the space so conditional parameters follow their parents.
 
 Asynchronous by construction: a child needs only the trials already finished, so parallel
 trials never wait for a generation to complete; a trial still running when the next
@@ -34,6 +34,7 @@ from pydantic import Field
 
 from kubetune.algorithms._geometry import Geometry
 from kubetune.algorithms._sobol import SobolSearch
+from kubetune.algorithms._variation import Crossover, ParentPicker, Variation
 from kubetune.algorithms.base import (
     Algorithm,
     AlgorithmSettings,
@@ -53,10 +54,6 @@ from kubetune.space import SearchSpace
 # 100-200 trials sees several generations of selection.
 DEFAULT_POPULATION = 20
 
-# Children bred per wanted suggestion before falling back to a uniform draw, when crossover
-# and mutation keep landing on parameter sets already taken (small discrete spaces).
-_BREEDING_ATTEMPTS = 50
-_UNIFORM_DRAWS = 100
 # Elites kept between calls; a running study needs one or two (the current generation's).
 _REMEMBERED_ELITES = 4
 
@@ -112,10 +109,17 @@ class Nsga2(Suggester[Nsga2Settings]):
 
     def __init__(self, space: SearchSpace, settings: Nsga2Settings, seed: int) -> None:
         super().__init__(space, settings, seed)
-        self.options = settings
         self.population_size = settings.population_size or DEFAULT_POPULATION
         self.geometry = Geometry.of(space)
-        self.mutation_probability = settings.mutation_probability or 1.0 / max(1, space.dims)
+        self.variation = Variation(
+            self.geometry,
+            Crossover.SBX,
+            crossover_probability=settings.crossover_probability,
+            swapping_probability=settings.swapping_probability,
+            mutation_probability=settings.mutation_probability or 1.0 / max(1, space.dims),
+            crossover_eta=settings.crossover_eta,
+            mutation_eta=settings.mutation_eta,
+        )
         # The elite of a generation changes only when a trial before it finishes, so it is
         # kept between calls, keyed by the members' positions and losses (a trial's
         # parameters never change): a pure cache, the suggestions are the same without it.
@@ -140,14 +144,15 @@ class Nsga2(Suggester[Nsga2Settings]):
         )
         rng = self.rng(history, "nsga2")
         losses = _losses(history)
+        variation = self.variation
         for position in range(start + len(chosen), start + n):
             elite = self._elite(history, losses, position // size)
-            picked = self._breed_fresh(elite, rng, taken) if elite else []
+            if elite:
+                picked = variation.fresh_child(self._parents(elite), rng, taken)
+            else:
+                picked = variation.fresh_uniform(rng, taken)
             if not picked:
-                uniform = geometry.snap(rng.random((_UNIFORM_DRAWS, geometry.dims)))
-                picked = geometry.fresh(uniform, taken, 1)
-                if not picked:
-                    break
+                break
             chosen += picked
         return chosen
 
@@ -170,58 +175,14 @@ class Nsga2(Suggester[Nsga2Settings]):
                 self._elites[key] = _Elite(self.geometry.encode_many(params), rank, crowding)
         return self._elites[key]
 
-    def _breed_fresh(
-        self, elite: _Elite, rng: np.random.Generator, taken: set[bytes]
-    ) -> list[Suggestion]:
-        """One child not yet taken, or nothing after ``_BREEDING_ATTEMPTS`` tries."""
-        for _ in range(_BREEDING_ATTEMPTS):
+    def _parents(self, elite: _Elite) -> ParentPicker:
+        """Two parents of a child, each the winner of a binary tournament in the elite."""
+
+        def pick(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
             first, second = _tournament(elite, rng), _tournament(elite, rng)
-            child = self._breed(elite.points[first], elite.points[second], rng)
-            picked = self.geometry.fresh(child[None, :], taken, 1)
-            if picked:
-                return picked
-        return []
+            return elite.points[first], elite.points[second]
 
-    def _breed(self, first: np.ndarray, second: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """A snapped child of two unit-cube points (nan: inactive in that parent)."""
-        geometry = self.geometry
-        dims = geometry.dims
-        # A coordinate inactive in one parent takes the other's value; in both, a uniform one,
-        # so a child that switches a branch on gets a value for it.
-        a = np.where(np.isnan(first), second, first)
-        a = np.where(np.isnan(a), rng.random(dims), a)
-        b = np.where(np.isnan(second), a, second)
-        child = a.copy()
-        if rng.random() < self.options.crossover_probability:
-            near_a, near_b = _simulated_binary(a, b, self.options.crossover_eta, rng)
-            from_b = rng.random(dims) < self.options.swapping_probability
-            numeric = np.where(from_b, near_b, near_a)
-            child = np.where(geometry.categorical, np.where(from_b, b, a), numeric)
-        mutate = rng.random(dims) < self.mutation_probability
-        for dim in np.flatnonzero(mutate):
-            child[dim] = self._mutate(int(dim), float(child[dim]), rng)
-        return np.asarray(geometry.snap(child[None, :])[0])
-
-    def _mutate(self, dim: int, u: float, rng: np.random.Generator) -> float:
-        """A new coordinate value: another choice, a neighbouring level, or a polynomial step.
-
-        Discrete coordinates always move: a polynomial step too small to leave the current
-        value's cell is replaced by a random nearby value.
-        """
-        geometry = self.geometry
-        levels = int(geometry.levels[dim])
-        if geometry.categorical[dim]:
-            if levels < 2:
-                return u
-            current = min(int(u * levels), levels - 1)
-            return (int((current + rng.integers(1, levels)) % levels) + 0.5) / levels
-        stepped = _polynomial(u, self.options.mutation_eta, rng)
-        if levels:
-            low, high = geometry.cell(dim, np.array([u]))
-            if low[0] <= stepped < high[0]:
-                nearby = geometry.neighbours(dim, u)
-                return float(rng.choice(nearby)) if len(nearby) else u
-        return stepped
+        return pick
 
 
 def _losses(history: History) -> np.ndarray:
@@ -290,47 +251,6 @@ def _tournament(elite: _Elite, rng: np.random.Generator) -> int:
     if (elite.rank[b], -elite.crowding[b]) < (elite.rank[a], -elite.crowding[a]):
         return b
     return a
-
-
-def _simulated_binary(
-    a: np.ndarray, b: np.ndarray, eta: float, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
-    """Simulated binary crossover bounded to [0, 1] (Deb and Agrawal 1995, with Deb's bounded
-    spread): two children spread around the parents' mean like one-point crossover spreads
-    bit strings; returns the child on ``a``'s side and the one on ``b``'s."""
-    low, high = np.minimum(a, b), np.maximum(a, b)
-    gap = high - low
-    moving = gap > 1e-12
-    safe_gap = np.where(moving, gap, 1.0)
-    u = rng.random(a.shape)
-    exponent = 1.0 / (eta + 1.0)
-
-    def spread(room: np.ndarray) -> np.ndarray:
-        beta = 1.0 + 2.0 * room / safe_gap
-        alpha = 2.0 - beta ** -(eta + 1.0)
-        inner = np.where(u <= 1.0 / alpha, u * alpha, 1.0 / np.maximum(2.0 - u * alpha, 1e-12))
-        return np.asarray(inner**exponent)
-
-    mean = 0.5 * (low + high)
-    lower = np.clip(mean - 0.5 * spread(low) * gap, 0.0, 1.0)
-    upper = np.clip(mean + 0.5 * spread(1.0 - high) * gap, 0.0, 1.0)
-    a_low = a <= b
-    near_a = np.where(moving, np.where(a_low, lower, upper), a)
-    near_b = np.where(moving, np.where(a_low, upper, lower), b)
-    return near_a, near_b
-
-
-def _polynomial(u: float, eta: float, rng: np.random.Generator) -> float:
-    """Deb's bounded polynomial mutation on [0, 1]: mostly small steps, never out of bounds."""
-    r = float(rng.random())
-    exponent = 1.0 / (eta + 1.0)
-    if r < 0.5:
-        base = 2.0 * r + (1.0 - 2.0 * r) * (1.0 - u) ** (eta + 1.0)
-        step = base**exponent - 1.0
-    else:
-        base = 2.0 * (1.0 - r) + 2.0 * (r - 0.5) * u ** (eta + 1.0)
-        step = 1.0 - base**exponent
-    return float(min(max(u + step, 0.0), 1.0))
 
 
 ALGORITHM = Algorithm(
