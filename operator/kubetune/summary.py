@@ -1,5 +1,10 @@
 """A study at a glance: trials by phase, the best trial, the Pareto front, steps saved.
 
+Only *feasible* trials (every ``spec.constraints`` limit kept, see ``history.feasibility``)
+can be the best trial or join the front; the front's hypervolume is measured up to
+``spec.referencePoint``, else up to the default point ``hypervolume.default_reference_point``
+derives from the worst feasible values observed so far.
+
 The engine needs it to decide when a study ends, the operator writes it into the study's
 status, ``kubetune run`` shows it while trials run, and a study record carries it for
 ``kubetune results``. All of them compute it here, from any trials that say their index,
@@ -13,9 +18,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+import numpy as np
+
 from kubetune.api.study import MAX_PARETO_FRONT, StudySpec
 from kubetune.api.trial import TrialPhase
-from kubetune.history import IntermediateValue, objective_losses
+from kubetune.history import IntermediateValue, feasibility, objective_losses
+from kubetune.hypervolume import default_reference_point, hypervolume, pareto_mask
 
 
 class ObservedTrial(Protocol):
@@ -43,9 +51,16 @@ class Summary:
     """The best succeeded trial of a single-objective study; None for several objectives."""
     best_values: Mapping[str, float]
     pareto_indices: tuple[int, ...]
-    """Non-dominated succeeded trials of a multi-objective study (at most MAX_PARETO_FRONT)."""
+    """Non-dominated feasible succeeded trials of a multi-objective study (at most
+    MAX_PARETO_FRONT, spread along the front)."""
     saved_steps: int = 0
     """Training steps pruned trials did not run: full length minus where each stopped."""
+    feasible: int = 0
+    """Succeeded trials with every objective reported that keep every constraint."""
+    front_size: int = 0
+    """All non-dominated feasible trials, however many ``pareto_indices`` lists."""
+    hypervolume: float | None = None
+    """Hypervolume of the front (multi-objective, once a feasible trial exists)."""
 
     @property
     def total(self) -> int:
@@ -75,17 +90,34 @@ def summarize(spec: StudySpec, trials: Sequence[ObservedTrial]) -> Summary:
         for trial in sorted(trials, key=lambda t: t.index)
         if trial.phase is TrialPhase.SUCCEEDED
         and (losses := objective_losses(trial.values, objectives)) is not None
+        and feasibility(trial.values, spec.constraints).feasible
     ]
-    best_index = None
-    best_values: Mapping[str, float] = {}
-    pareto: tuple[int, ...] = ()
+    saved = saved_steps(spec, trials)
     if len(objectives) == 1 and scored:
         # The earliest of equally good trials wins: min keeps the first of equal losses.
         _, best = min(scored, key=lambda pair: pair[0])
-        best_index, best_values = best.index, best.values
-    elif scored:
-        pareto = pareto_front([(losses, trial.index) for losses, trial in scored])
-    return Summary(counts, best_index, best_values, pareto, saved_steps(spec, trials))
+        return Summary(counts, best.index, best.values, (), saved, feasible=len(scored))
+    if not scored:
+        return Summary(counts, None, {}, (), saved)
+    points = np.array([losses for losses, _ in scored], dtype=float)
+    on_front = pareto_mask(points)
+    reference = spec.reference_losses()
+    volume = hypervolume(
+        points[on_front], reference if reference is not None else default_reference_point(points)
+    )
+    # Only front members go to the (quadratic) spreading: they are their own front.
+    members = [pair for pair, kept in zip(scored, on_front, strict=True) if kept]
+    front = pareto_front([(losses, trial.index) for losses, trial in members])
+    return Summary(
+        counts,
+        None,
+        {},
+        front,
+        saved,
+        feasible=len(scored),
+        front_size=int(on_front.sum()),
+        hypervolume=volume,
+    )
 
 
 def saved_steps(spec: StudySpec, trials: Sequence[ObservedTrial]) -> int:
