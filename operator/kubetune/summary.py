@@ -57,10 +57,14 @@ class Summary:
     """Training steps pruned trials did not run: full length minus where each stopped."""
     feasible: int = 0
     """Succeeded trials with every objective reported that keep every constraint."""
-    front_size: int = 0
-    """All non-dominated feasible trials, however many ``pareto_indices`` lists."""
+    front_indices: tuple[int, ...] = ()
+    """Every non-dominated feasible trial, by index, however many ``pareto_indices`` lists."""
     hypervolume: float | None = None
     """Hypervolume of the front (multi-objective, once a feasible trial exists)."""
+
+    @property
+    def front_size(self) -> int:
+        return len(self.front_indices)
 
     @property
     def total(self) -> int:
@@ -115,7 +119,7 @@ def summarize(spec: StudySpec, trials: Sequence[ObservedTrial]) -> Summary:
         front,
         saved,
         feasible=len(scored),
-        front_size=int(on_front.sum()),
+        front_indices=tuple(trial.index for _, trial in members),
         hypervolume=volume,
     )
 
