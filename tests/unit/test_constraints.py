@@ -12,6 +12,8 @@ from typing import Any
 import numpy as np
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
 from kubetune.algorithms import REGISTRY
 from kubetune.algorithms._nsga2 import _select, _violations
@@ -19,7 +21,8 @@ from kubetune.api.study import Constraint, Direction, Objective, StudySpec
 from kubetune.api.trial import TrialPhase
 from kubetune.engine import Outcome, Planner, TrialSnapshot
 from kubetune.history import History, TrialRecord, TrialState, feasibility
-from kubetune.record import RecordedTrial
+from kubetune.local.progress import study_result
+from kubetune.record import RecordedTrial, study_record
 from kubetune.summary import summarize
 from kubetune.validation import InvalidStudy, parse_study
 
@@ -215,3 +218,62 @@ def test_nsga2_ranks_feasible_before_infeasible_and_infeasible_by_violation() ->
     # Feasible 3 dominates feasible 1; then infeasible 2 (violation 1) before 0 (3); failed last.
     assert kept == [3, 1, 2, 0, 4]
     assert rank.tolist() == [0, 1, 2, 3, 4]
+
+
+# --- properties -------------------------------------------------------------------------------
+
+rows = st.lists(
+    st.tuples(
+        st.floats(0, 10, allow_nan=False),
+        st.floats(0, 10, allow_nan=False),
+        st.sampled_from([0.0, 0.0, 0.5, 2.0, math.inf]),
+    ),
+    min_size=1,
+    max_size=30,
+)
+
+
+@given(rows, st.integers(1, 30))
+def test_nsga2_never_keeps_an_infeasible_row_over_a_feasible_one(
+    points: list[tuple[float, float, float]], size: int
+) -> None:
+    losses = np.array([p[:2] for p in points])
+    violations = np.array([p[2] for p in points])
+    kept, rank, _ = _select(losses, size, violations)
+    assert len(kept) == min(size, len(points))
+    kept_violations = violations[kept].tolist()
+    assert kept_violations == sorted(kept_violations, key=lambda v: v > 0)  # feasible first
+    infeasible = [v for v in kept_violations if v > 0]
+    assert infeasible == sorted(infeasible)
+    if any(v > 0 for v in kept_violations):  # every feasible row made it in
+        assert (violations == 0).sum() == sum(v == 0 for v in kept_violations)
+    assert rank.tolist() == sorted(rank.tolist())
+
+
+@given(rows)
+def test_the_front_and_best_hold_only_feasible_trials(
+    points: list[tuple[float, float, float]],
+) -> None:
+    spec = spec_of(study(constraints=[{"metric": "latency", "max": 1.0}]))
+    trials = [
+        RecordedTrial(
+            i,
+            {},
+            P.SUCCEEDED,
+            values={"loss": a, "acc": -b, **({} if v == math.inf else {"latency": 1.0 + v})},
+        )
+        for i, (a, b, v) in enumerate(points)
+    ]
+    summary = summarize(spec, trials)
+    feasible = {i for i, (_, _, v) in enumerate(points) if v == 0}
+    assert summary.feasible == len(feasible)
+    assert set(summary.front_indices) <= feasible
+    assert set(summary.pareto_indices) <= set(summary.front_indices)
+    assert (summary.hypervolume is None) == (not feasible)
+
+
+def test_a_study_whose_trials_all_break_a_constraint_says_so_not_that_none_succeeded() -> None:
+    spec = spec_of(study(constraints=[{"metric": "latency", "max": 1.0}]))
+    trials = [RecordedTrial(0, {}, P.SUCCEEDED, values={"loss": 1.0, "acc": 0.5, "latency": 3.0})]
+    text = study_result(study_record("s", spec, trials, "here"))
+    assert text.startswith("no feasible trial: every succeeded trial breaks spec.constraints")

@@ -231,17 +231,23 @@ def study_result(record: StudyRecord) -> str:
         return _pareto_text(record)
     best = record.best
     if best is None:
-        return "no trial succeeded"
+        return _nothing_found(record)
     lines = [f"best trial: {trial_name(record.name, best.index)}"]
     lines += [f"  {k}: {v}" for k, v in record.summary.best_values.items()]
     lines += ["best parameters:"] + [f"  {k}: {v}" for k, v in best.params.items()]
     return "\n".join(lines)
 
 
+def _nothing_found(record: StudyRecord) -> str:
+    if record.spec.constraints and record.summary.counts[TrialPhase.SUCCEEDED]:
+        return "no feasible trial: every succeeded trial breaks spec.constraints (see infeasible)"
+    return "no trial succeeded"
+
+
 def _pareto_text(record: StudyRecord) -> str:
     front = record.pareto_front
     if not front:
-        return "no trial succeeded" if not record.spec.constraints else "no feasible trial"
+        return _nothing_found(record)
     metrics = [o.metric for o in record.spec.objective_list]
     summary = record.summary
     lines = [
