@@ -85,6 +85,7 @@ class Summary:
 
 
 def summarize(spec: StudySpec, trials: Sequence[ObservedTrial]) -> Summary:
+    """Counts, and the best trial or the front of the feasible succeeded trials."""
     counts = {phase: 0 for phase in TrialPhase}
     for trial in trials:
         counts[trial.phase] += 1

@@ -84,6 +84,13 @@ def test_a_reference_point_needs_one_value_per_objective(point: list[float]) -> 
     assert any("referencePoint" in p and "one value per objective" in p for p in problems), problems
 
 
+def test_a_reference_point_needs_several_objectives() -> None:
+    document = copy.deepcopy(BRANIN)
+    document["spec"]["referencePoint"] = [1.0]
+    problems = errors_of(document)
+    assert any("spec.referencePoint is for several objectives" in p for p in problems), problems
+
+
 @pytest.mark.parametrize(
     "algorithm", [n for n, d in REGISTRY.items() if not d.capabilities.constraints]
 )

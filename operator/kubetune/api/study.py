@@ -402,6 +402,11 @@ def _check_constraints(spec: StudySpec) -> None:
                 f"spec.constraints[{i}].metric: {constraint.metric!r} is neither an objective "
                 f"nor a recorded metric; add it to spec.metrics"
             )
+    if spec.reference_point is not None and len(objectives) == 1:
+        raise ValueError(
+            "spec.referencePoint is for several objectives (the hypervolume of a Pareto "
+            "front); drop it, or list the metrics under spec.objectives"
+        )
     if spec.reference_point is not None and len(spec.reference_point) != len(objectives):
         raise ValueError(
             f"spec.referencePoint has {len(spec.reference_point)} values for "
