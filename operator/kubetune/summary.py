@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Protocol
 
 import numpy as np
@@ -107,12 +108,11 @@ def summarize(spec: StudySpec, trials: Sequence[ObservedTrial]) -> Summary:
     points = np.array([losses for losses, _ in scored], dtype=float)
     on_front = pareto_mask(points)
     reference = spec.reference_losses()
-    volume = hypervolume(
+    volume = front_hypervolume(
         points[on_front], reference if reference is not None else default_reference_point(points)
     )
-    # Only front members go to the (quadratic) spreading: they are their own front.
     members = [pair for pair, kept in zip(scored, on_front, strict=True) if kept]
-    front = pareto_front([(losses, trial.index) for losses, trial in members])
+    front = spread([(losses, trial.index) for losses, trial in members])
     return Summary(
         counts,
         None,
@@ -123,6 +123,31 @@ def summarize(spec: StudySpec, trials: Sequence[ObservedTrial]) -> Summary:
         front_indices=tuple(trial.index for _, trial in members),
         hypervolume=volume,
     )
+
+
+EXACT_HYPERVOLUME_FRONT = {3: 1_000, 4: 100}
+"""Largest front whose hypervolume a summary computes, by number of objectives (two: any).
+
+Exact hypervolume grows steeply with the front for three objectives and more (a front of
+1,000 points on a 3-D sphere takes ~0.4 s, 300 on a 4-D one ~7 s; ``benchmarks/
+summary_front.py``), and a summary is recomputed on every reconcile; above the limit the
+hypervolume is not reported rather than stall the operator."""
+
+
+def front_hypervolume(front: np.ndarray, reference: Sequence[float] | np.ndarray) -> float | None:
+    """Hypervolume of a front up to ``reference``, or None when the front is too large to
+    compute it exactly in a reconcile (see EXACT_HYPERVOLUME_FRONT)."""
+    limit = EXACT_HYPERVOLUME_FRONT.get(front.shape[1])
+    if limit is not None and len(front) > limit:
+        return None
+    return _cached_hypervolume(front.tobytes(), front.shape, tuple(float(r) for r in reference))
+
+
+@lru_cache(maxsize=64)
+def _cached_hypervolume(data: bytes, shape: tuple[int, ...], reference: tuple[float, ...]) -> float:
+    """A front's hypervolume, remembered: a study's front changes only when a trial ends, and
+    its summary is recomputed far more often (a pure cache: same inputs, same value)."""
+    return hypervolume(np.frombuffer(data).reshape(shape), reference)
 
 
 def saved_steps(spec: StudySpec, trials: Sequence[ObservedTrial]) -> int:
@@ -145,13 +170,17 @@ def last_step(trial: ObservedTrial) -> int:
 def pareto_front(points: Sequence[tuple[tuple[float, ...], int]]) -> tuple[int, ...]:
     """Indices of non-dominated (losses, index) points, at most MAX_PARETO_FRONT, spread
     along the first objective."""
-    front = [
-        (p, i)
-        for p, i in points
-        if not any(all(a <= b for a, b in zip(q, p, strict=True)) and q != p for q, _ in points)
-    ]
-    front.sort()
-    if len(front) > MAX_PARETO_FRONT:
-        step = (len(front) - 1) / (MAX_PARETO_FRONT - 1)
-        front = [front[round(k * step)] for k in range(MAX_PARETO_FRONT)]
-    return tuple(i for _, i in front)
+    if not points:
+        return ()
+    on_front = pareto_mask(np.array([losses for losses, _ in points], dtype=float))
+    return spread([point for point, kept in zip(points, on_front, strict=True) if kept])
+
+
+def spread(front: Sequence[tuple[tuple[float, ...], int]]) -> tuple[int, ...]:
+    """Indices of at most MAX_PARETO_FRONT of the (losses, index) points of a front, evenly
+    spread along the first objective (all of them when they fit)."""
+    ordered = sorted(front)
+    if len(ordered) > MAX_PARETO_FRONT:
+        step = (len(ordered) - 1) / (MAX_PARETO_FRONT - 1)
+        ordered = [ordered[round(k * step)] for k in range(MAX_PARETO_FRONT)]
+    return tuple(i for _, i in ordered)

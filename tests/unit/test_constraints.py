@@ -21,9 +21,10 @@ from kubetune.api.study import Constraint, Direction, Objective, StudySpec
 from kubetune.api.trial import TrialPhase
 from kubetune.engine import Outcome, Planner, TrialSnapshot
 from kubetune.history import History, TrialRecord, TrialState, feasibility
+from kubetune.hypervolume import hypervolume
 from kubetune.local.progress import study_result
 from kubetune.record import RecordedTrial, study_record
-from kubetune.summary import summarize
+from kubetune.summary import EXACT_HYPERVOLUME_FRONT, front_hypervolume, summarize
 from kubetune.validation import InvalidStudy, parse_study
 
 P = TrialPhase
@@ -284,3 +285,14 @@ def test_a_study_whose_trials_all_break_a_constraint_says_so_not_that_none_succe
     trials = [RecordedTrial(0, {}, P.SUCCEEDED, values={"loss": 1.0, "acc": 0.5, "latency": 3.0})]
     text = study_result(study_record("s", spec, trials, "here"))
     assert text.startswith("no feasible trial: every succeeded trial breaks spec.constraints")
+
+
+def test_a_front_too_large_for_an_exact_hypervolume_in_a_reconcile_reports_none() -> None:
+    limit = EXACT_HYPERVOLUME_FRONT[4]
+    rng = np.random.default_rng(0)
+    sphere = np.abs(rng.normal(size=(limit + 1, 4)))
+    sphere /= np.linalg.norm(sphere, axis=1, keepdims=True)
+    assert front_hypervolume(sphere, [2.0] * 4) is None
+    small = sphere[:3]
+    assert front_hypervolume(small, [2.0] * 4) == pytest.approx(hypervolume(small, [2.0] * 4))
+    assert front_hypervolume(np.tile(sphere[:, :2], (30, 1)), [2.0, 2.0]) is not None  # any 2-D
