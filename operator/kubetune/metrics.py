@@ -119,6 +119,8 @@ def observe_study(
         STUDY_GPU_SECONDS.labels(namespace, study).set(gpu_seconds)
     if hypervolume is not None:
         STUDY_HYPERVOLUME.labels(namespace, study).set(hypervolume)
+    else:  # none yet, or a front too large to measure: no stale value
+        _remove(STUDY_HYPERVOLUME, namespace, study)
     with _lock:
         _study_phases[(namespace, study)] = phase
         known = _study_metrics.setdefault((namespace, study), set())
