@@ -181,7 +181,8 @@ def _add_results(commands: Subcommands) -> None:
         "Reads a local study from --state-dir, or with --cluster a TuningStudy and its\n"
         "Trials from a Kubernetes cluster. Columns: trial, phase, objectives, extra\n"
         "metrics, parameters, attributes, seconds, reason and message. Several objectives:\n"
-        "the Pareto front is marked and listed.",
+        "the Pareto front is marked and listed; with constraints, an infeasible column says\n"
+        "which limit a trial broke.",
     )
     results.add_argument(
         "study", help="the study's name, or its manifest (the name is read from it)"
@@ -196,6 +197,11 @@ def _add_results(commands: Subcommands) -> None:
     )
     results.add_argument(
         "--top", type=int, default=None, metavar="N", help="only the N best trials (default: all)"
+    )
+    results.add_argument(
+        "--pareto",
+        action="store_true",
+        help="only the trials on the Pareto front (several objectives; feasible trials only)",
     )
     _cluster_arguments(results)
     results.set_defaults(handler=_results)
@@ -418,7 +424,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 def _results(args: argparse.Namespace) -> int:
     record = _read_record(args)
-    output = render_results(record, args.format, args.top)
+    output = render_results(record, args.format, args.top, pareto=args.pareto)
     if isinstance(output, str):
         sys.stdout.write(output if output.endswith("\n") else output + "\n")
         return 0

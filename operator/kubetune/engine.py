@@ -19,7 +19,14 @@ from kubetune.algorithms import Suggester, Suggestion
 from kubetune.api.attributes import AttributeValue, InvalidAttributes, check_attributes
 from kubetune.api.study import Objective, ParameterValue, StudySpec
 from kubetune.api.trial import TrialPhase
-from kubetune.history import History, IntermediateValue, StopDecision, TrialRecord, TrialState
+from kubetune.history import (
+    History,
+    IntermediateValue,
+    StopDecision,
+    TrialRecord,
+    TrialState,
+    feasibility,
+)
 from kubetune.space import SearchSpace
 from kubetune.summary import Summary, summarize
 
@@ -143,7 +150,7 @@ class Planner:
             )
             for t in sorted(trials, key=lambda t: t.index)
         )
-        return History(records, self.objectives)
+        return History(records, self.objectives, tuple(self.spec.constraints))
 
     def summarize(self, trials: Sequence[TrialSnapshot]) -> Summary:
         return summarize(self.spec, trials)
@@ -205,12 +212,15 @@ class Planner:
         return None
 
     def _goal_reached(self, trials: Sequence[TrialSnapshot]) -> Ending | None:
+        """The first feasible succeeded trial at or beyond the objective's target."""
         objective = self.objectives[0]
         if len(self.objectives) != 1 or objective.target is None:
             return None
         for trial in sorted(trials, key=lambda t: t.index):
             value = trial.values.get(objective.metric)
             if trial.phase is not TrialPhase.SUCCEEDED or value is None:
+                continue
+            if not feasibility(trial.values, self.spec.constraints).feasible:
                 continue
             if value == objective.target or objective.direction.better(value, objective.target):
                 return Ending(
@@ -277,4 +287,4 @@ def _with_pending(history: History, launch: Sequence[NewTrial]) -> History:
         )
         for t in launch
     )
-    return History(history.trials + extra, history.objectives)
+    return History(history.trials + extra, history.objectives, history.constraints)

@@ -2,7 +2,9 @@
 
 It lives below both ``algorithms`` and ``stopping`` so neither depends on the other. Algorithms
 and rules always *minimize*: ``History`` turns each objective into a loss (maximized metrics
-are negated), so no algorithm ever looks at a direction.
+are negated), so no algorithm ever looks at a direction. Whether a trial keeps the study's
+constraints is decided here too, once (``feasibility``), for algorithms, the summary and the
+engine's goal alike.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from functools import cached_property
 import numpy as np
 
 from kubetune.api.attributes import AttributeValue
-from kubetune.api.study import Direction, Objective
+from kubetune.api.study import Constraint, Direction, Objective
 from kubetune.space import SearchSpace, Value
 
 
@@ -58,6 +60,7 @@ class History:
 
     trials: tuple[TrialRecord, ...]
     objectives: tuple[Objective, ...]
+    constraints: tuple[Constraint, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.objectives:
@@ -84,6 +87,10 @@ class History:
     def losses(self, trial: TrialRecord) -> tuple[float, ...] | None:
         """The trial's objective values as losses (smaller is better), or None if any is missing."""
         return objective_losses(trial.values, self.objectives)
+
+    def feasibility(self, trial: TrialRecord) -> Feasibility:
+        """Whether the trial's reported metrics keep every constraint, and by how much not."""
+        return feasibility(trial.values, self.constraints)
 
     def loss(self, trial: TrialRecord) -> float | None:
         """Single-objective loss of a trial (the first objective's)."""
@@ -123,6 +130,45 @@ def objective_losses(
             return None
         result.append(_as_loss(value, objective.direction))
     return tuple(result)
+
+
+@dataclass(frozen=True)
+class Feasibility:
+    """How a trial stands against the study's constraints."""
+
+    violation: float
+    """Total amount by which the constraints are broken (sum over constraints, in each
+    metric's units); 0 when all hold, infinite when a constraint metric was never reported."""
+    reason: str | None = None
+    """Why the trial is infeasible, in the user's terms; None when it is feasible."""
+
+    @property
+    def feasible(self) -> bool:
+        return self.violation == 0
+
+
+FEASIBLE = Feasibility(0.0)
+
+
+def feasibility(values: Mapping[str, float], constraints: Sequence[Constraint]) -> Feasibility:
+    """Feasibility of reported ``values``: every constraint must hold. A constraint metric
+    that is missing or not finite makes the trial infeasible (never a crash): it may simply
+    not have been reported, and nothing says the limit was kept."""
+    violation = 0.0
+    broken: list[str] = []
+    for constraint in constraints:
+        value = values.get(constraint.metric)
+        if value is None or not math.isfinite(value):
+            return Feasibility(
+                math.inf,
+                f"constraint metric {constraint.metric!r} was never reported (a finite value); "
+                "report it like the objectives",
+            )
+        amount = constraint.violation(value)
+        if amount > 0:
+            violation += amount
+            broken.append(f"{constraint.metric}={value:g} breaks {constraint.describe()}")
+    return Feasibility(violation, "; ".join(broken)) if broken else FEASIBLE
 
 
 def _as_loss(value: float, direction: Direction) -> float:

@@ -42,6 +42,13 @@ STUDY_BEST_VALUE = Gauge(
     ["namespace", "study", "metric"],
     registry=REGISTRY,
 )
+STUDY_HYPERVOLUME = Gauge(
+    "kubetune_study_hypervolume",
+    "Hypervolume of a multi-objective study's Pareto front (feasible trials), up to its "
+    "reference point.",
+    ["namespace", "study"],
+    registry=REGISTRY,
+)
 STUDIES = Gauge("kubetune_studies", "Studies by phase.", ["phase"], registry=REGISTRY)
 TRIALS_CREATED = Counter(
     "kubetune_trials_created", "Trials created by this operator process.", registry=REGISTRY
@@ -98,16 +105,22 @@ def observe_study(
     counts: Mapping[TrialPhase, int],
     best_values: Mapping[str, float],
     gpu_seconds: float | None = None,
+    hypervolume: float | None = None,
 ) -> None:
     """Set a study's gauges from its latest reconcile.
 
     `gpu_seconds` is the study's total from its status; unlike the per-process counter
     `kubetune_gpu_seconds_total` it does not restart from zero with the operator.
+    `hypervolume` is set for a multi-objective study once it has a feasible trial.
     """
     for trial_phase in TrialPhase:
         TRIALS.labels(namespace, study, str(trial_phase)).set(counts.get(trial_phase, 0))
     if gpu_seconds is not None:
         STUDY_GPU_SECONDS.labels(namespace, study).set(gpu_seconds)
+    if hypervolume is not None:
+        STUDY_HYPERVOLUME.labels(namespace, study).set(hypervolume)
+    else:  # none yet, or a front too large to measure: no stale value
+        _remove(STUDY_HYPERVOLUME, namespace, study)
     with _lock:
         _study_phases[(namespace, study)] = phase
         known = _study_metrics.setdefault((namespace, study), set())
@@ -139,6 +152,7 @@ def forget_study(namespace: str, study: str) -> None:
         _remove(TRIALS, namespace, study, str(trial_phase))
     _remove(GPU_SECONDS, namespace, study)
     _remove(STUDY_GPU_SECONDS, namespace, study)
+    _remove(STUDY_HYPERVOLUME, namespace, study)
 
 
 def _remove(metric: Gauge | Counter, *labels: str) -> None:

@@ -18,7 +18,7 @@ from datetime import datetime
 from kubetune.api.attributes import AttributeValue
 from kubetune.api.study import ParameterValue, StudySpec
 from kubetune.api.trial import TrialPhase
-from kubetune.history import IntermediateValue, objective_losses
+from kubetune.history import IntermediateValue, feasibility, objective_losses
 from kubetune.summary import Summary, summarize
 
 
@@ -66,9 +66,10 @@ class StudyRecord:
 
     @property
     def pareto_front(self) -> list[RecordedTrial]:
-        """The non-dominated trials of a multi-objective study (empty for one objective)."""
+        """Every non-dominated feasible trial of a multi-objective study, in index order
+        (empty for one objective)."""
         by_index = {t.index: t for t in self.trials}
-        return [by_index[i] for i in self.summary.pareto_indices]
+        return [by_index[i] for i in self.summary.front_indices]
 
     @property
     def best(self) -> RecordedTrial | None:
@@ -76,14 +77,16 @@ class StudyRecord:
         return next((t for t in self.trials if t.index == self.summary.best_index), None)
 
     def ranked(self) -> list[RecordedTrial]:
-        """Trials best first: succeeded ones by the first objective, then the rest by index."""
+        """Trials best first: succeeded feasible ones by the first objective, then succeeded
+        infeasible ones the same way, then the rest by index."""
         objectives = self.spec.objective_list[:1]
 
         def order(trial: RecordedTrial) -> tuple[int, float, int]:
             losses = objective_losses(trial.values, objectives)
             if trial.phase is not TrialPhase.SUCCEEDED or losses is None:
-                return (1, 0.0, trial.index)
-            return (0, losses[0], trial.index)
+                return (2, 0.0, trial.index)
+            feasible = feasibility(trial.values, self.spec.constraints).feasible
+            return (0 if feasible else 1, losses[0], trial.index)
 
         return sorted(self.trials, key=order)
 

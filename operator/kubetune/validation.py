@@ -132,6 +132,14 @@ def capability_errors(spec: StudySpec) -> list[FieldError]:
                     f"choose one that handles several: {able}",
                 )
             )
+        if spec.constraints and not caps.constraints:
+            errors.append(
+                FieldError(
+                    "spec.algorithm.name",
+                    f"{algorithm.name} does not honour spec.constraints; choose one that "
+                    f"does: {_able(algorithms.REGISTRY, lambda c: c.constraints)}",
+                )
+            )
         if caps.needs_resource and spec.budget.resource is None:
             errors.append(
                 FieldError(

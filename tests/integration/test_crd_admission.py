@@ -39,11 +39,39 @@ def study(change: Callable[[dict[str, Any]], Any] = lambda spec: None) -> dict[s
     return document
 
 
+def test_a_constrained_multi_objective_study_is_accepted(
+    crds: None, kube_api: client.ApiClient, namespace: str
+) -> None:
+    def constrained(spec: dict[str, Any]) -> None:
+        objective = spec.pop("objective")
+        spec.update(
+            objectives=[objective, {"metric": "cost", "direction": "minimize"}],
+            metrics=["latency"],
+            constraints=[{"metric": "latency", "max": 10}, {"metric": "cost", "min": 0}],
+            referencePoint=[400.0, 5.0],
+        )
+        spec["algorithm"] = {"name": "nsga2"}
+
+    created = create(kube_api, namespace, study(constrained))
+    assert created["spec"]["constraints"][0] == {"metric": "latency", "max": 10}
+
+
 def test_the_examples_are_accepted(crds: None, kube_api: client.ApiClient, namespace: str) -> None:
     for path in sorted((ROOT / "examples").glob("*.yaml")):
         document = yaml.safe_load(path.read_text())
         created = create(kube_api, namespace, document)
         assert created["spec"]["objective"] == document["spec"]["objective"]
+
+
+def two_objectives(spec: dict[str, Any], **more: Any) -> None:
+    del spec["objective"]
+    spec.update(
+        objectives=[
+            {"metric": "a", "direction": "minimize"},
+            {"metric": "b", "direction": "minimize"},
+        ],
+        **more,
+    )
 
 
 REJECTED = [
@@ -100,6 +128,36 @@ REJECTED = [
         "unknown algorithm",
         lambda s: s["algorithm"].update(name="annealing"),
         'Unsupported value: "annealing"',
+    ),
+    (
+        "constraint with neither max nor min",
+        lambda s: s.update(metrics=["latency"], constraints=[{"metric": "latency"}]),
+        "give exactly one of max or min for each constraint",
+    ),
+    (
+        "constraint with both max and min",
+        lambda s: s.update(
+            metrics=["latency"], constraints=[{"metric": "latency", "max": 2, "min": 1}]
+        ),
+        "give exactly one of max or min for each constraint",
+    ),
+    (
+        "constraint on an unknown metric",
+        lambda s: s.update(constraints=[{"metric": "memory", "max": 2}]),
+        "each constraint metric must be an objective or listed in spec.metrics",
+    ),
+    (
+        "two constraints on one metric",
+        lambda s: s.update(
+            metrics=["latency"],
+            constraints=[{"metric": "latency", "max": 2}, {"metric": "latency", "min": 1}],
+        ),
+        "constraint metrics must be distinct",
+    ),
+    (
+        "reference point of the wrong length",
+        lambda s: two_objectives(s, referencePoint=[1.0, 2.0, 3.0]),
+        "referencePoint needs one value per objective of spec.objectives",
     ),
     (
         "misspelt field",

@@ -8,7 +8,10 @@ template variables replaced as Grafana would, is evaluated as an instant query a
 and as a range query over the study: no error, no warning, and at least one finite value.
 No panel is exempt: the study is shaped so every series has data (GPU trials for the GPU
 panels, enough trials that several finish). Pruning is not triggered, so the pruned rate
-is a real, finite 0, which is the data that panel shows for such a study.
+is a real, finite 0, which is the data that panel shows for such a study. A second,
+constrained two-objective study runs beside it for the hypervolume panel (a study has a
+best value or a front, never both); both are selected in the study variable, as a user
+selecting two studies in Grafana would.
 """
 
 from __future__ import annotations
@@ -21,7 +24,12 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from tests.integration.operator_fixtures import create_study, study_manifest, wait_for_phase
+from tests.integration.operator_fixtures import (
+    SCRIPT,
+    create_study,
+    study_manifest,
+    wait_for_phase,
+)
 from tests.prometheus.fixtures import prometheus
 from tests.prometheus.grafana import TimeRange, label_values, panel_targets, substitute
 from tests.prometheus.server import (
@@ -37,6 +45,8 @@ pytestmark = pytest.mark.integration
 
 DASHBOARD = CHART / "dashboards" / "kubetune.json"
 STUDY = "graphed"
+FRONT = "graphed-front"
+TWO_GOALS = SCRIPT.parent / "two_goals.py"
 STEP_SECONDS = 1.0
 """Range-query step, i.e. Grafana's `$__interval` for this short range."""
 
@@ -47,17 +57,37 @@ def _finite_values(result: list[dict[str, Any]]) -> list[float]:
     return [float(value) for _, value in samples if math.isfinite(float(value))]
 
 
+def _front_study() -> dict[str, Any]:
+    """Two objectives (loss = x², cost = (x - 1)²) under a constraint, with nsga2."""
+    manifest = study_manifest(FRONT, max_trials=4, parallel=2, algorithm="nsga2")
+    spec = manifest["spec"]
+    del spec["objective"]
+    spec["objectives"] = [
+        {"metric": "loss", "direction": "minimize"},
+        {"metric": "cost", "direction": "minimize"},
+    ]
+    spec["constraints"] = [{"metric": "cost", "max": 8.0}]
+    spec["algorithm"]["settings"] = {"populationSize": 2}
+    command = spec["trialTemplate"]["job"]["template"]["spec"]["containers"][0]["command"]
+    command[command.index(str(SCRIPT))] = str(TWO_GOALS)
+    return manifest
+
+
 def _check_variables(
-    server: PrometheusServer, dashboard: dict[str, Any], values: dict[str, str]
+    server: PrometheusServer,
+    dashboard: dict[str, Any],
+    values: dict[str, str],
+    selected: dict[str, list[str]],
 ) -> None:
-    """Each `label_values` variable offers the value the test selects in it."""
+    """Each `label_values` variable offers every value the test selects in it."""
     for variable in dashboard["templating"]["list"]:
         if variable["type"] != "query":
             continue
         selector, label = label_values(substitute(variable["definition"], values))
         params = {"match[]": selector} if selector else {}
         offered = server.api(f"label/{label}/values", **params)
-        assert values[variable["name"]] in offered, (variable["name"], offered)
+        for value in selected[variable["name"]]:
+            assert value in offered, (variable["name"], offered)
 
 
 def test_every_dashboard_query_returns_data(
@@ -71,20 +101,27 @@ def test_every_dashboard_query_returns_data(
         namespace,
         study_manifest(STUDY, max_trials=6, parallel=2, gpus=1, script_args=["--seconds", "1"]),
     )
+    create_study(custom, namespace, _front_study())
     wait_for_phase(custom, namespace, STUDY, phases=("Succeeded",))
+    wait_for_phase(custom, namespace, FRONT, phases=("Succeeded",))
     # The final state is in the TSDB, and the GPU counter (born with the first finished
     # trial) has the two samples that rate() and increase() need.
     server.wait_for_result(
         f'kubetune_trials{{namespace="{namespace}", study="{STUDY}", phase="Succeeded"}} == 6'
     )
     server.wait_for_samples(f'kubetune_gpu_seconds_total{{study="{STUDY}"}}', 2)
+    server.wait_for_result(
+        f'kubetune_trials{{namespace="{namespace}", study="{FRONT}", phase="Succeeded"}} == 4'
+    )
+    server.wait_for_samples(f'kubetune_study_hypervolume{{study="{FRONT}"}}', 2)
     end = time.time()
 
     dashboard = json.loads(DASHBOARD.read_text())
     span = TimeRange(start, end, STEP_SECONDS, SCRAPE_INTERVAL_SECONDS)
-    values = {"namespace": namespace, "study": STUDY, "datasource": "prometheus"}
+    # Grafana's regex format of a multi-value selection: (a|b).
+    values = {"namespace": namespace, "study": f"({STUDY}|{FRONT})", "datasource": "prometheus"}
     values |= span.builtins()
-    _check_variables(server, dashboard, values)
+    _check_variables(server, dashboard, values, {"namespace": [namespace], "study": [STUDY, FRONT]})
 
     targets = list(panel_targets(dashboard))
     assert len(targets) >= 15

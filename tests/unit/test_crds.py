@@ -46,7 +46,7 @@ def test_printer_columns_and_names() -> None:
     studies = yaml.safe_load(generated_crds()["tuningstudies.yaml"])
     version = studies["spec"]["versions"][0]
     assert [c["name"] for c in version["additionalPrinterColumns"]] == [
-        "Algorithm", "Done", "Running", "Best", "Status", "Age",
+        "Algorithm", "Done", "Running", "Best", "Front", "Status", "Age",
     ]  # fmt: skip
     assert studies["spec"]["names"]["shortNames"] == ["study", "studies"]
     assert studies["spec"]["names"]["categories"] == ["kubetune"]

@@ -57,5 +57,5 @@ ALGORITHM = Algorithm(
     family=Family.SIMPLE,
     summary="every combination of a finite space",
     use_when="few discrete parameters you want covered exactly",
-    capabilities=Capabilities(several_objectives=True),
+    capabilities=Capabilities(several_objectives=True, constraints=True),
 )

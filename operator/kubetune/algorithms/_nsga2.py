@@ -23,6 +23,11 @@ before a generation has finished, its trials are drawn uniformly). Running trial
 their parameter sets from being suggested again. Failed and pruned trials rank behind every
 completed one, so they lose every tournament they meet a completed trial in. With a single
 objective, fronts are ties in loss and NSGA-II is a plain elitist genetic algorithm.
+
+Constraints use Deb's constrained domination: every feasible trial ranks before every
+infeasible one, and infeasible trials rank among themselves by their total violation
+(``History.feasibility``), the least first, so the search is pulled towards the feasible
+region until it finds it and then spreads along the feasible front.
 """
 
 from __future__ import annotations
@@ -143,10 +148,10 @@ class Nsga2(Suggester[Nsga2Settings]):
             )
         )
         rng = self.rng(history, "nsga2")
-        losses = _losses(history)
+        losses, violations = _losses(history), _violations(history)
         variation = self.variation
         for position in range(start + len(chosen), start + n):
-            elite = self._elite(history, losses, position // size)
+            elite = self._elite(history, losses, violations, position // size)
             if elite:
                 picked = variation.fresh_child(self._parents(elite), rng, taken)
             else:
@@ -156,7 +161,9 @@ class Nsga2(Suggester[Nsga2Settings]):
             chosen += picked
         return chosen
 
-    def _elite(self, history: History, losses: np.ndarray, generation: int) -> _Elite | None:
+    def _elite(
+        self, history: History, losses: np.ndarray, violations: np.ndarray, generation: int
+    ) -> _Elite | None:
         """The parents of a generation: the elite of all trials finished before it."""
         size = self.population_size
         members = [
@@ -164,13 +171,17 @@ class Nsga2(Suggester[Nsga2Settings]):
             for position, trial in enumerate(history.trials)
             if trial.state.is_finished() and trial.index < generation * size
         ]
-        key = np.array(members, dtype=float).tobytes() + losses[members].tobytes()
+        key = (
+            np.array(members, dtype=float).tobytes()
+            + losses[members].tobytes()
+            + violations[members].tobytes()
+        )
         if key not in self._elites:
             if len(self._elites) >= _REMEMBERED_ELITES:
                 self._elites.clear()
             self._elites[key] = None
             if members:
-                kept, rank, crowding = _select(losses[members], size)
+                kept, rank, crowding = _select(losses[members], size, violations[members])
                 params = [history.trials[members[i]].params for i in kept]
                 self._elites[key] = _Elite(self.geometry.encode_many(params), rank, crowding)
         return self._elites[key]
@@ -194,23 +205,39 @@ def _losses(history: History) -> np.ndarray:
     )
 
 
-def _select(losses: np.ndarray, size: int) -> tuple[list[int], np.ndarray, np.ndarray]:
+def _violations(history: History) -> np.ndarray:
+    """Total constraint violation of each trial (0: feasible or no constraints)."""
+    if not history.constraints:
+        return np.zeros(len(history.trials))
+    return np.array([history.feasibility(t).violation for t in history.trials], dtype=float)
+
+
+def _select(
+    losses: np.ndarray, size: int, violations: np.ndarray | None = None
+) -> tuple[list[int], np.ndarray, np.ndarray]:
     """NSGA-II survivor selection among loss vectors (nan rows: no losses, failed or pruned):
-    whole fronts while they fit, then the most spread-out members of the next; rows without
-    losses form the last front. Returns the kept rows, their front ranks and crowding.
+    whole fronts of feasible rows while they fit, then the most spread-out members of the
+    next; then infeasible rows (``violations`` > 0), each its own front, the least violation
+    first; rows without losses form the last front. Returns the kept rows, their front ranks
+    and crowding.
 
     A row dominated by ``size`` others is never kept (they all rank before it), so it is
     dropped before the quadratic sort; its dominators, with fewer dominators each, all stay,
     so the ranks of the rest do not change.
     """
-    scored = np.flatnonzero(~np.isnan(losses).any(axis=1))
+    violation = np.zeros(len(losses)) if violations is None else violations
+    has_losses = ~np.isnan(losses).any(axis=1)
+    scored = np.flatnonzero(has_losses & (violation <= 0))
     scored = scored[domination_counts(losses[scored]) < size]
     distance = np.zeros(len(losses))
     fronts: list[np.ndarray] = []
     for front in non_dominated_fronts(losses[scored], enough=size):
         fronts.append(scored[front])
         distance[fronts[-1]] = _crowding(losses[fronts[-1]])
-    fronts.append(np.flatnonzero(np.isnan(losses).any(axis=1)))
+    infeasible = np.flatnonzero(has_losses & (violation > 0))
+    ordered = infeasible[np.lexsort((infeasible, violation[infeasible]))][:size]
+    fronts += [np.array([row]) for row in ordered]
+    fronts.append(np.flatnonzero(~has_losses))
     kept: list[int] = []
     ranks: list[int] = []
     for rank, front in enumerate(fronts):
@@ -259,5 +286,5 @@ ALGORITHM = Algorithm(
     family=Family.POPULATION,
     summary="NSGA-II genetic algorithm",
     use_when="several objectives (a Pareto front), many parallel trials",
-    capabilities=Capabilities(several_objectives=True, population=True),
+    capabilities=Capabilities(several_objectives=True, constraints=True, population=True),
 )

@@ -52,5 +52,5 @@ ALGORITHM = Algorithm(
     family=Family.SIMPLE,
     summary="independent uniform draws",
     use_when="a first look, or very many cheap parallel trials",
-    capabilities=Capabilities(several_objectives=True),
+    capabilities=Capabilities(several_objectives=True, constraints=True),
 )

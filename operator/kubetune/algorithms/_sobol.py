@@ -49,5 +49,5 @@ ALGORITHM = Algorithm(
     family=Family.SIMPLE,
     summary="a scrambled low-discrepancy sequence",
     use_when="like random, but evenly spread: better coverage for the same count",
-    capabilities=Capabilities(several_objectives=True),
+    capabilities=Capabilities(several_objectives=True, constraints=True),
 )

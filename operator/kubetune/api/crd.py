@@ -72,6 +72,28 @@ _SPEC_RULES = [
         "self.parameters.all(p, self.parameters.exists_one(q, q.name == p.name))",
         "parameter names must be unique",
     ),
+    (
+        "!has(self.constraints) || "
+        "self.constraints.all(c, self.constraints.exists_one(d, d.metric == c.metric))",
+        "constraint metrics must be distinct",
+    ),
+    (
+        "!has(self.constraints) || self.constraints.all(c, "
+        "(has(self.metrics) && c.metric in self.metrics) || "
+        "(has(self.objective) && self.objective.metric == c.metric) || "
+        "(has(self.objectives) && self.objectives.exists(o, o.metric == c.metric)))",
+        "each constraint metric must be an objective or listed in spec.metrics; "
+        "add it to spec.metrics",
+    ),
+    (
+        "!has(self.referencePoint) || "
+        "(has(self.objectives) && size(self.referencePoint) == size(self.objectives))",
+        "referencePoint needs one value per objective of spec.objectives",
+    ),
+]
+
+_CONSTRAINT_RULES = [
+    ("has(self.max) != has(self.min)", "give exactly one of max or min for each constraint"),
 ]
 
 _BUDGET_RULES = [
@@ -220,6 +242,7 @@ def study_schema(
     parameter["properties"]["when"]["maxProperties"] = MAX_PARAMETERS
     parameter["properties"]["when"]["additionalProperties"]["maxItems"] = MAX_CHOICES
     props["budget"]["x-kubernetes-validations"] = _rules(_BUDGET_RULES)
+    props["constraints"]["items"]["x-kubernetes-validations"] = _rules(_CONSTRAINT_RULES)
     algorithm = props["algorithm"]
     # The names come from the registries (api cannot import them): see AlgorithmSpec.
     algorithm["properties"]["name"]["enum"] = list(algorithm_settings)
@@ -324,6 +347,8 @@ def crds(
             ("Done", "string", ".status.progress"),
             ("Running", "integer", ".status.trials.running"),
             ("Best", "number", ".status.bestValue"),
+            # Set only for several objectives, where there is no single best value.
+            ("Front", "integer", ".status.paretoFrontSize"),
             ("Status", "string", ".status.phase"),
             age,
         ],

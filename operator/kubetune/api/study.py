@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -43,6 +43,8 @@ MAX_CHOICES = 256
 MAX_INITIAL_TRIALS = 256
 MAX_OBJECTIVES = 4
 MAX_PARETO_FRONT = 20
+MAX_CONSTRAINTS = 8
+MAX_METRICS = 32
 
 
 class Direction(enum.StrEnum):
@@ -61,6 +63,41 @@ class Objective(SpecModel):
         default=None,
         description="The study succeeds (GoalReached) once a trial reaches this value.",
     )
+
+
+class Constraint(SpecModel):
+    """A limit a trial must keep to be feasible: its metric at most max, or at least min."""
+
+    metric: str = Field(
+        min_length=1,
+        max_length=63,
+        description="A metric the trial reports; an objective or one of spec.metrics.",
+    )
+    max: float | None = Field(default=None, description="Feasible when metric <= max.")
+    min: float | None = Field(default=None, description="Feasible when metric >= min.")
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> Constraint:
+        if (self.max is None) == (self.min is None):
+            raise ValueError(
+                f"constraint on {self.metric!r}: give exactly one of 'max' or 'min' "
+                "(two limits on one metric are two constraints)"
+            )
+        return self
+
+    def violation(self, value: float) -> float:
+        """How far ``value`` is outside the limit; 0 when the constraint holds."""
+        if self.max is not None:
+            return max(0.0, value - self.max)
+        assert self.min is not None  # one of the two, checked above
+        return max(0.0, self.min - value)
+
+    def describe(self) -> str:
+        return (
+            f"{self.metric} <= {self.max:g}"
+            if self.max is not None
+            else (f"{self.metric} >= {self.min:g}")
+        )
 
 
 class ParameterType(enum.StrEnum):
@@ -273,8 +310,23 @@ class StudySpec(SpecModel):
         max_length=MAX_OBJECTIVES,
         description="Several metrics to optimize at once (multi-objective; Pareto front).",
     )
-    metrics: list[str] = Field(
-        default_factory=list, max_length=32, description="Extra metrics to record, not optimize."
+    metrics: list[Annotated[str, Field(min_length=1, max_length=63)]] = Field(
+        default_factory=list,
+        max_length=MAX_METRICS,
+        description="Extra metrics to record, not optimize.",
+    )
+    constraints: list[Constraint] = Field(
+        default_factory=list,
+        max_length=MAX_CONSTRAINTS,
+        description="Limits a trial must keep to be feasible; only feasible trials can be "
+        "best, reach a target or join the Pareto front.",
+    )
+    reference_point: list[float] | None = Field(
+        default=None,
+        max_length=MAX_OBJECTIVES,
+        description="Hypervolume reference point of a multi-objective study: one value per "
+        "objective, in the metrics' own units, worse than any trial of interest (default: "
+        "the worst observed values plus 10% of their range).",
     )
     parameters: list[ParameterSpec] = Field(min_length=1, max_length=MAX_PARAMETERS)
     algorithm: AlgorithmSpec = Field(default_factory=AlgorithmSpec)
@@ -298,6 +350,7 @@ class StudySpec(SpecModel):
         metrics = [o.metric for o in self.objective_list]
         if len(set(metrics)) != len(metrics):
             raise ValueError(f"objective metrics must be distinct, got {metrics}")
+        _check_constraints(self)
         names = [p.name for p in self.parameters]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
@@ -323,6 +376,43 @@ class StudySpec(SpecModel):
     @property
     def is_multi_objective(self) -> bool:
         return len(self.objective_list) > 1
+
+    def reference_losses(self) -> tuple[float, ...] | None:
+        """``referencePoint`` as losses (maximized metrics negated), like ``History``'s."""
+        if self.reference_point is None:
+            return None
+        return tuple(
+            -value if objective.direction is Direction.MAXIMIZE else value
+            for value, objective in zip(self.reference_point, self.objective_list, strict=True)
+        )
+
+
+def _check_constraints(spec: StudySpec) -> None:
+    """Constraint metrics distinct and recorded; a reference point that fits the objectives."""
+    objectives = [o.metric for o in spec.objective_list]
+    named = [c.metric for c in spec.constraints]
+    if len(set(named)) != len(named):
+        raise ValueError(
+            f"constraint metrics must be distinct, got {named}; "
+            "a metric takes one limit, max or min"
+        )
+    for i, constraint in enumerate(spec.constraints):
+        if constraint.metric not in objectives and constraint.metric not in spec.metrics:
+            raise ValueError(
+                f"spec.constraints[{i}].metric: {constraint.metric!r} is neither an objective "
+                f"nor a recorded metric; add it to spec.metrics"
+            )
+    if spec.reference_point is not None and len(objectives) == 1:
+        raise ValueError(
+            "spec.referencePoint is for several objectives (the hypervolume of a Pareto "
+            "front); drop it, or list the metrics under spec.objectives"
+        )
+    if spec.reference_point is not None and len(spec.reference_point) != len(objectives):
+        raise ValueError(
+            f"spec.referencePoint has {len(spec.reference_point)} values for "
+            f"{len(objectives)} objectives; give one value per objective, in the order of "
+            "spec.objectives"
+        )
 
 
 def _check_condition(
@@ -415,6 +505,18 @@ class StudyStatus(KubeModel):
     best_value: float | None = Field(default=None, description="Best objective value so far.")
     best_trial: BestTrial | None = None
     pareto_front: list[BestTrial] = Field(default_factory=list, max_length=MAX_PARETO_FRONT)
+    pareto_front_size: int | None = Field(
+        default=None,
+        description="Feasible non-dominated trials (multi-objective); paretoFront lists up "
+        f"to {MAX_PARETO_FRONT} of them.",
+    )
+    hypervolume: float | None = Field(
+        default=None,
+        description="Hypervolume of the Pareto front up to spec.referencePoint (multi-objective).",
+    )
+    feasible_trials: int | None = Field(
+        default=None, description="Succeeded trials that keep every constraint."
+    )
     start_time: datetime | None = None
     completion_time: datetime | None = None
     gpu_seconds: float = 0.0

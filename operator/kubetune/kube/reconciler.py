@@ -115,7 +115,12 @@ class Reconciler:
             writes.append(self.pool.submit(self.actions.write_study_status, key, status))
         best = observe.best_values(spec, summary, snapshots)
         metrics.observe_study(
-            *key, status.phase, summary.counts, best, gpu_seconds=status.gpu_seconds
+            *key,
+            status.phase,
+            summary.counts,
+            best,
+            gpu_seconds=status.gpu_seconds,
+            hypervolume=summary.hypervolume,
         )
         for write in writes:
             write.result()  # a failed write fails the reconcile: it is retried

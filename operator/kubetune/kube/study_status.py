@@ -106,6 +106,9 @@ def desired(view: StudyView, previous: StudyStatus, now: datetime) -> StudyStatu
         best_value=best_value,
         best_trial=best,
         pareto_front=[_best_trial(view, i) for i in summary.pareto_indices],
+        pareto_front_size=summary.front_size if spec.is_multi_objective else None,
+        hypervolume=_rounded(summary.hypervolume),
+        feasible_trials=summary.feasible,
         start_time=view.start_time,
         completion_time=completion,
         gpu_seconds=round(view.gpu_seconds, 1),
@@ -169,6 +172,11 @@ def _set(
             observed_generation=view.generation,
         ),
     )
+
+
+def _rounded(value: float | None) -> float | None:
+    """Six significant digits: enough to follow, and no status write per rounding change."""
+    return None if value is None else float(f"{value:.6g}")
 
 
 def _counts(summary: Summary) -> TrialCounts:

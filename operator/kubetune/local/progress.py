@@ -22,9 +22,11 @@ from rich.table import Table
 from rich.text import Text
 
 from kubetune.api.trial import TrialPhase, trial_name
+from kubetune.history import feasibility
 from kubetune.lifecycle import failure_summary
 from kubetune.local.backend import StudyView
-from kubetune.record import StudyRecord
+from kubetune.record import RecordedTrial, StudyRecord
+from kubetune.summary import Summary
 
 
 def duration(seconds: float) -> str:
@@ -100,8 +102,8 @@ def _saved(view: StudyView) -> str:
 
 def _result_text(view: StudyView) -> str:
     """The best trial so far, or the size of the Pareto front when there are several objectives."""
-    if view.summary.pareto_indices:
-        return f"Pareto front: {_trials(len(view.summary.pareto_indices))}"
+    if view.summary.front_indices:
+        return f"Pareto front: {_trials(view.summary.front_size)}{_hypervolume(view.summary)}"
     return "best -" if view.summary.best_index is None else f"best {_best_text(view)}"
 
 
@@ -111,6 +113,11 @@ def _best_text(view: StudyView) -> str:
     params = ", ".join(f"{k}={_fmt(v)}" for k, v in best.params.items())
     value = view.summary.best_values[objective.metric]
     return f"{objective.metric}={value:.6g} (trial {best.index}: {params})"
+
+
+def _hypervolume(summary: Summary) -> str:
+    volume = summary.hypervolume
+    return "" if volume is None else f", hypervolume {volume:.6g}"
 
 
 def _trials(count: int) -> str:
@@ -129,7 +136,8 @@ RESULT_FORMATS: tuple[ResultFormat, ...] = ("table", "json", "csv")
 
 def result_columns(record: StudyRecord) -> list[str]:
     """Columns of the results, in this order: trial, phase, (Pareto front), objectives, extra
-    metrics, parameters in spec order, attributes, duration, reason, message."""
+    metrics, (why infeasible, with constraints), parameters in spec order, attributes,
+    duration, reason, message."""
     spec = record.spec
     objectives = [o.metric for o in spec.objective_list]
     attributes = sorted({key for trial in record.trials for key in trial.attributes})
@@ -139,6 +147,7 @@ def result_columns(record: StudyRecord) -> list[str]:
         *(["pareto"] if spec.is_multi_objective else []),
         *objectives,
         *[m for m in spec.metrics if m not in objectives],
+        *(["infeasible"] if spec.constraints else []),
         *[f"params.{p.name}" for p in spec.parameters],
         *[f"attributes.{key}" for key in attributes],
         "seconds",
@@ -147,18 +156,22 @@ def result_columns(record: StudyRecord) -> list[str]:
     ]
 
 
-def result_rows(record: StudyRecord) -> list[dict[str, Any]]:
-    """One row per trial, best first; every row has every column, None where nothing is known
-    (an inactive parameter, a metric never reported)."""
+def result_rows(record: StudyRecord, pareto: bool = False) -> list[dict[str, Any]]:
+    """One row per trial, best first (with ``pareto``, only the Pareto front's); every row
+    has every column, None where nothing is known (an inactive parameter, a metric never
+    reported)."""
     columns = result_columns(record)
-    front = set(record.summary.pareto_indices)
+    front = set(record.summary.front_indices)
     rows = []
     for trial in record.ranked():
+        if pareto and trial.index not in front:
+            continue
         known = {
             **trial.values,
             "trial": trial.index,
             "phase": trial.phase.value,
             "pareto": trial.index in front,
+            "infeasible": _infeasible(record, trial),
             **{f"params.{k}": v for k, v in trial.params.items()},
             **{f"attributes.{k}": v for k, v in trial.attributes.items()},
             "seconds": None if trial.seconds is None else round(trial.seconds, 2),
@@ -169,8 +182,17 @@ def result_rows(record: StudyRecord) -> list[dict[str, Any]]:
     return rows
 
 
-def render_results(record: StudyRecord, fmt: ResultFormat, limit: int | None) -> str | Table:
-    rows = result_rows(record)
+def _infeasible(record: StudyRecord, trial: RecordedTrial) -> str | None:
+    """Why a succeeded trial breaks the study's constraints; None when it keeps them."""
+    if trial.phase is not TrialPhase.SUCCEEDED:
+        return None
+    return feasibility(trial.values, record.spec.constraints).reason
+
+
+def render_results(
+    record: StudyRecord, fmt: ResultFormat, limit: int | None, pareto: bool = False
+) -> str | Table:
+    rows = result_rows(record, pareto)
     shown = rows if limit is None else rows[:limit]
     if fmt == "json":
         return json.dumps(shown, indent=2)
@@ -181,7 +203,8 @@ def render_results(record: StudyRecord, fmt: ResultFormat, limit: int | None) ->
         writer.writeheader()
         writer.writerows(shown)
         return out.getvalue()
-    table = Table(title=f"top {len(shown)} of {len(rows)} trials")
+    what = "Pareto-front trials" if pareto else "trials"
+    table = Table(title=f"top {len(shown)} of {len(rows)} {what}")
     for column in columns:
         table.add_column(column, justify="left" if column in _TEXT_COLUMNS else "right")
     for row in shown:
@@ -189,7 +212,7 @@ def render_results(record: StudyRecord, fmt: ResultFormat, limit: int | None) ->
     return table
 
 
-_TEXT_COLUMNS = {"phase", "reason", "message"}
+_TEXT_COLUMNS = {"phase", "infeasible", "reason", "message"}
 
 
 def _cell(column: str, value: object) -> str:
@@ -208,19 +231,29 @@ def study_result(record: StudyRecord) -> str:
         return _pareto_text(record)
     best = record.best
     if best is None:
-        return "no trial succeeded"
+        return _nothing_found(record)
     lines = [f"best trial: {trial_name(record.name, best.index)}"]
     lines += [f"  {k}: {v}" for k, v in record.summary.best_values.items()]
     lines += ["best parameters:"] + [f"  {k}: {v}" for k, v in best.params.items()]
     return "\n".join(lines)
 
 
+def _nothing_found(record: StudyRecord) -> str:
+    if record.spec.constraints and record.summary.counts[TrialPhase.SUCCEEDED]:
+        return "no feasible trial: every succeeded trial breaks spec.constraints (see infeasible)"
+    return "no trial succeeded"
+
+
 def _pareto_text(record: StudyRecord) -> str:
     front = record.pareto_front
     if not front:
-        return "no trial succeeded"
+        return _nothing_found(record)
     metrics = [o.metric for o in record.spec.objective_list]
-    lines = [f"Pareto front ({_trials(len(front))}, marked * above):"]
+    summary = record.summary
+    lines = [
+        f"Pareto front ({_trials(len(front))} of {summary.feasible} feasible"
+        f"{_hypervolume(summary)}; marked * above):"
+    ]
     for trial in front:
         values = ", ".join(f"{m}={trial.values[m]:.6g}" for m in metrics)
         params = ", ".join(f"{k}={_fmt(v)}" for k, v in trial.params.items())

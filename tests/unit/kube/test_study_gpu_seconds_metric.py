@@ -24,3 +24,14 @@ def test_a_study_without_a_total_exports_none() -> None:
     metrics.observe_study("ns", "invalid", StudyPhase.FAILED, {}, {})
     assert _value("ns", "invalid") is None
     metrics.forget_study("ns", "invalid")
+
+
+def test_hypervolume_gauge_follows_the_summary_and_disappears_with_the_study() -> None:
+    labels = {"namespace": "ns", "study": "front"}
+    metrics.observe_study("ns", "front", StudyPhase.RUNNING, {}, {}, hypervolume=0.75)
+    assert metrics.REGISTRY.get_sample_value("kubetune_study_hypervolume", labels) == 0.75
+    metrics.observe_study("ns", "front", StudyPhase.RUNNING, {}, {}, hypervolume=None)
+    assert metrics.REGISTRY.get_sample_value("kubetune_study_hypervolume", labels) is None
+    metrics.observe_study("ns", "front", StudyPhase.RUNNING, {}, {}, hypervolume=0.5)
+    metrics.forget_study("ns", "front")
+    assert metrics.REGISTRY.get_sample_value("kubetune_study_hypervolume", labels) is None

@@ -132,3 +132,38 @@ def test_the_end_of_a_study_is_announced_with_its_reason() -> None:
     assert (reason, message) == (EventReason.STUDY_FAILED, "TooManyFailedTrials: 3 trials failed")
     assert reason.event_type is EventType.WARNING
     assert study_status.announcements(done, done) == []
+
+
+def test_a_constrained_multi_objective_study_shows_its_front_hypervolume_and_feasible_count() -> (
+    None
+):
+    document = SPEC.model_dump(by_alias=True, exclude_none=True)
+    document.pop("objective")
+    document.update(
+        objectives=[
+            {"metric": "loss", "direction": "minimize"},
+            {"metric": "cost", "direction": "minimize"},
+        ],
+        metrics=["latency"],
+        constraints=[{"metric": "latency", "max": 10}],
+        referencePoint=[2.0, 2.0],
+    )
+    spec = StudySpec.model_validate(document)
+    values = [
+        {"loss": 0.5, "cost": 1.0, "latency": 1.0},
+        {"loss": 1.0, "cost": 0.5, "latency": 5.0},
+        {"loss": 0.0, "cost": 0.0, "latency": 99.0},  # dominates both, infeasible
+    ]
+    snapshots = {
+        i: TrialSnapshot(i, {"x": 0.1}, TrialPhase.SUCCEEDED, v) for i, v in enumerate(values)
+    }
+    summary = Planner(spec, "s").summarize(list(snapshots.values()))
+    status = study_status.desired(
+        study_status.StudyView("s", 1, spec, summary, snapshots, DONE, NOW, 0.0), StudyStatus(), NOW
+    )
+    assert [t.index for t in status.pareto_front] == [0, 1]
+    assert (status.pareto_front_size, status.feasible_trials) == (2, 2)
+    assert status.hypervolume == 1.5 * 1.0 + 1.0 * 0.5
+    assert status.best_value is None
+    patch = study_status.to_patch_body(status)
+    assert (patch["paretoFrontSize"], patch["feasibleTrials"], patch["hypervolume"]) == (2, 2, 2.0)
