@@ -352,6 +352,7 @@ def _run(args: argparse.Namespace) -> int:
     options = LocalOptions(
         state_dir=args.state_dir,
         workdir=args.workdir or args.study.resolve().parent,
+        study_dir=args.study.resolve().parent,
         gpus=tuple(g.strip() for g in args.gpus.split(",") if g.strip()),
         fresh=args.fresh,
     )

@@ -22,6 +22,7 @@ from kubetune.api.trial import TrialPhase
 from kubetune.history import History, IntermediateValue, StopDecision, TrialRecord, TrialState
 from kubetune.space import SearchSpace
 from kubetune.summary import Summary, summarize
+from kubetune.warmstart import NO_WARM_START, WarmStart
 
 
 class Outcome(enum.StrEnum):
@@ -120,8 +121,13 @@ class Planner:
     subclasses whose message names the field.
     """
 
-    def __init__(self, spec: StudySpec, study_name: str) -> None:
+    def __init__(
+        self, spec: StudySpec, study_name: str, warm: WarmStart = NO_WARM_START
+    ) -> None:
         self.spec = spec
+        self.warm = warm
+        """Earlier results (``spec.warmStart``) the backend loaded; only the algorithm sees
+        them: budget, goal, summary and best trial count the study's own trials."""
         self.objectives: tuple[Objective, ...] = tuple(spec.objective_list)
         self.space = SearchSpace.from_specs(spec.parameters)
         self.seed = study_seed(spec, study_name)
@@ -143,7 +149,7 @@ class Planner:
             )
             for t in sorted(trials, key=lambda t: t.index)
         )
-        return History(records, self.objectives)
+        return History(self.warm.trials + records, self.objectives)
 
     def summarize(self, trials: Sequence[TrialSnapshot]) -> Summary:
         return summarize(self.spec, trials)
