@@ -121,9 +121,7 @@ class Planner:
     subclasses whose message names the field.
     """
 
-    def __init__(
-        self, spec: StudySpec, study_name: str, warm: WarmStart = NO_WARM_START
-    ) -> None:
+    def __init__(self, spec: StudySpec, study_name: str, warm: WarmStart = NO_WARM_START) -> None:
         self.spec = spec
         self.warm = warm
         """Earlier results (``spec.warmStart``) the backend loaded; only the algorithm sees

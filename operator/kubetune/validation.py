@@ -175,9 +175,7 @@ def capability_errors(spec: StudySpec) -> list[FieldError]:
 def _warm_startable(capabilities: Capabilities) -> bool:
     """Warm trials are finished trials of no bracket, generation or lineage: only an
     algorithm that reads the history as plain (parameters, values) can use them."""
-    return not (
-        capabilities.population or capabilities.stops_trials or capabilities.needs_resource
-    )
+    return not (capabilities.population or capabilities.stops_trials or capabilities.needs_resource)
 
 
 def _able(

@@ -127,7 +127,9 @@ class BayesOpt(Suggester[BayesOptSettings]):
     def suggest(self, history: History, n: int) -> list[Suggestion]:
         geometry = self.geometry
         chosen: list[Suggestion] = []
-        initial = min(n, max(0, self.settings.n_initial_trials - next_index(history)))
+        # Warm-start trials are known points: the initial design is shorter by as many.
+        known = next_index(history) + history.warm_count
+        initial = min(n, max(0, self.settings.n_initial_trials - known))
         if initial:
             chosen = SobolSearch(self.space, NoSettings(), self.seed).suggest(history, initial)
         x, y, taken = geometry.read(history, chosen)

@@ -68,9 +68,7 @@ def _study_trials(study: TuningStudy, name: str, state_dir: Path) -> list[PastTr
     problem = unmatched_parameters(source, study.spec)
     if problem is not None:
         raise _Refused(f"study {name!r} {problem}")
-    return [
-        PastTrial(t.params, t.values) for t in record.trials if t.phase is TrialPhase.SUCCEEDED
-    ]
+    return [PastTrial(t.params, t.values) for t in record.trials if t.phase is TrialPhase.SUCCEEDED]
 
 
 def _file_trials(spec: StudySpec, path: Path) -> list[PastTrial]:
