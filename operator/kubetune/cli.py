@@ -34,6 +34,7 @@ from kubetune.local.progress import (
     render_results,
     status_line,
     study_result,
+    warm_start_text,
 )
 from kubetune.local.reader import read_local_study
 from kubetune.record import RecordUnavailable, StudyRecord
@@ -192,7 +193,8 @@ def _add_results(commands: Subcommands) -> None:
         choices=RESULT_FORMATS,
         default="table",
         help="table for people (default), json or csv for programs; json and csv carry "
-        "every trial's full message",
+        "every trial's full message; optuna-csv: the columns of Optuna's "
+        "study.trials_dataframe() (number, value, params_*, state, duration, ...)",
     )
     results.add_argument(
         "--top", type=int, default=None, metavar="N", help="only the N best trials (default: all)"
@@ -361,6 +363,8 @@ def _run(args: argparse.Namespace) -> int:
     out = console()
     if resumed:
         out.print(f"resuming {study.metadata.name}: {resumed} finished trials kept")
+    if study.spec.warm_start is not None:
+        out.print(f"warm start: {local.planner.warm.describe()}")
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         view = _run_with_display(local, out)
@@ -426,6 +430,9 @@ def _results(args: argparse.Namespace) -> int:
     out = console()
     out.print(output)
     out.print(study_result(record))
+    warm = warm_start_text(record)
+    if warm is not None:
+        out.print(warm)
     return 0
 
 

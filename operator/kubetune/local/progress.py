@@ -24,6 +24,7 @@ from rich.text import Text
 from kubetune.api.trial import TrialPhase, trial_name
 from kubetune.lifecycle import failure_summary
 from kubetune.local.backend import StudyView
+from kubetune.local.dataframe import dataframe_csv
 from kubetune.record import StudyRecord
 
 
@@ -123,8 +124,8 @@ def _fmt(value: object) -> str:
 
 # -- results --------------------------------------------------------------------------
 
-ResultFormat = Literal["table", "json", "csv"]
-RESULT_FORMATS: tuple[ResultFormat, ...] = ("table", "json", "csv")
+ResultFormat = Literal["table", "json", "csv", "optuna-csv"]
+RESULT_FORMATS: tuple[ResultFormat, ...] = ("table", "json", "csv", "optuna-csv")
 
 
 def result_columns(record: StudyRecord) -> list[str]:
@@ -170,6 +171,8 @@ def result_rows(record: StudyRecord) -> list[dict[str, Any]]:
 
 
 def render_results(record: StudyRecord, fmt: ResultFormat, limit: int | None) -> str | Table:
+    if fmt == "optuna-csv":
+        return dataframe_csv(record, limit)
     rows = result_rows(record)
     shown = rows if limit is None else rows[:limit]
     if fmt == "json":
@@ -213,6 +216,20 @@ def study_result(record: StudyRecord) -> str:
     lines += [f"  {k}: {v}" for k, v in record.summary.best_values.items()]
     lines += ["best parameters:"] + [f"  {k}: {v}" for k, v in best.params.items()]
     return "\n".join(lines)
+
+
+def warm_start_text(record: StudyRecord) -> str | None:
+    """Where the study's warm-start trials came from: they fed the algorithm but are not
+    among the trials above (nor counted in maxTrials, nor candidates for best)."""
+    warm = record.spec.warm_start
+    if warm is None:
+        return None
+    sources = [f"study {name}" for name in warm.studies]
+    sources += [f"file {warm.file}"] if warm.file is not None else []
+    return (
+        f"warm start: trials of {', '.join(sources)} fed the algorithm as known history; "
+        "they are not listed or counted here"
+    )
 
 
 def _pareto_text(record: StudyRecord) -> str:
