@@ -89,6 +89,13 @@ class History:
         """Warm-start trials: points already known, so an initial design can be shorter."""
         return sum(1 for t in self.trials if t.is_warm)
 
+    def without_warm(self) -> History:
+        """Only the study's own trials (for a model that should no longer lean on earlier
+        results)."""
+        if not self.warm_count:
+            return self
+        return History(tuple(t for t in self.trials if not t.is_warm), self.objectives)
+
     @property
     def running(self) -> list[TrialRecord]:
         return self.with_states(TrialState.RUNNING)

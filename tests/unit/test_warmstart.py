@@ -12,11 +12,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kubetune.algorithms import REGISTRY, History, Suggester, Suggestion
+from kubetune.algorithms import REGISTRY, History, Suggester, Suggestion, create
 from kubetune.api.study import Objective, StudySpec
 from kubetune.api.trial import TrialPhase
 from kubetune.engine import Outcome, Planner, TrialSnapshot
-from kubetune.history import TrialState
+from kubetune.history import TrialRecord, TrialState
 from kubetune.space import SearchSpace
 from kubetune.validation import InvalidStudy, parse_study
 from kubetune.warmstart import (
@@ -295,3 +295,45 @@ def test_an_algorithm_with_its_own_schedule_or_population_refuses_warm_start(
 
 def test_a_model_based_algorithm_accepts_warm_start() -> None:
     assert study_errors(warmStart={"studies": ["before"], "file": "p.csv"}) == []
+
+
+# -- algorithms ---------------------------------------------------------------------------
+
+
+def _history(warm: int, own: int) -> History:
+    def loss(x: float) -> float:
+        return (x - 0.3) ** 2
+
+    warm_trials = [
+        TrialRecord(
+            -(i + 1), {"x": (i + 0.5) / warm}, TrialState.COMPLETE, {"loss": loss(i / warm)}
+        )
+        for i in range(warm)
+    ]
+    own_trials = [
+        TrialRecord(i, {"x": (i + 0.25) / own}, TrialState.COMPLETE, {"loss": loss(i / own)})
+        for i in range(own)
+    ]
+    return History((*warm_trials, *own_trials), tuple(LOSS))
+
+
+X_SPACE = SearchSpace.from_specs(
+    spec(parameters=[{"name": "x", "type": "float", "low": 0, "high": 1}]).parameters
+)
+
+
+@pytest.mark.parametrize("algorithm", ["tpe", "bayesopt"])
+def test_warm_trials_shorten_the_initial_design(algorithm: str) -> None:
+    sobol = create("sobol", X_SPACE, {}, 0).suggest(_history(0, 0), 1)
+    cold = create(algorithm, X_SPACE, {}, 0).suggest(_history(0, 0), 1)
+    warm = create(algorithm, X_SPACE, {}, 0).suggest(_history(30, 0), 1)
+    assert cold[0].params == sobol[0].params  # the initial design starts with Sobol points
+    assert warm[0].params != sobol[0].params  # thirty known points: the model starts at once
+
+
+def test_bayesopt_leaves_warm_trials_out_once_it_has_enough_of_its_own() -> None:
+    def suggest(history: History) -> Any:
+        return create("bayesopt", X_SPACE, {"warmStartTrials": 10}, 0).suggest(history, 1)
+
+    assert suggest(_history(20, 10)) == suggest(_history(0, 10))
+    assert suggest(_history(20, 9)) != suggest(_history(0, 9))

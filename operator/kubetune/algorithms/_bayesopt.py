@@ -99,6 +99,14 @@ class BayesOptSettings(AlgorithmSettings):
         description="How running trials and earlier picks of a batch are fantasized: "
         "kriging_believer (the model's mean) or constant_liar (the best loss so far).",
     )
+    warm_start_trials: int = Field(
+        default=10,
+        ge=0,
+        le=100_000,
+        description="Own completed trials after which the model leaves spec.warmStart trials "
+        "out: earlier results of a related problem guide the first trials, then would blur "
+        "the model of this one. Raise it when the earlier study optimized the same function.",
+    )
     max_model_trials: int = Field(
         default=200,
         ge=20,
@@ -132,6 +140,9 @@ class BayesOpt(Suggester[BayesOptSettings]):
         initial = min(n, max(0, self.settings.n_initial_trials - known))
         if initial:
             chosen = SobolSearch(self.space, NoSettings(), self.seed).suggest(history, initial)
+        own = len(history.completed) - sum(1 for t in history.completed if t.is_warm)
+        if own >= self.settings.warm_start_trials:
+            history = history.without_warm()
         x, y, taken = geometry.read(history, chosen)
         rng = self.rng(history, "bayesopt")
         if len(chosen) < n and (len(y) < 2 or np.ptp(y) == 0):
