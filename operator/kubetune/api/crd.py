@@ -74,6 +74,17 @@ _SPEC_RULES = [
     ),
 ]
 
+_WARM_START_RULES = [
+    (
+        "(has(self.studies) && size(self.studies) > 0) || has(self.file)",
+        "warmStart needs studies, a file, or both",
+    ),
+    (
+        "!has(self.studies) || self.studies.all(s, self.studies.exists_one(t, t == s))",
+        "warmStart.studies must be distinct",
+    ),
+]
+
 _BUDGET_RULES = [
     (
         "!has(self.parallelTrials) || !has(self.maxTrials)"
@@ -220,6 +231,7 @@ def study_schema(
     parameter["properties"]["when"]["maxProperties"] = MAX_PARAMETERS
     parameter["properties"]["when"]["additionalProperties"]["maxItems"] = MAX_CHOICES
     props["budget"]["x-kubernetes-validations"] = _rules(_BUDGET_RULES)
+    props["warmStart"]["x-kubernetes-validations"] = _rules(_WARM_START_RULES)
     algorithm = props["algorithm"]
     # The names come from the registries (api cannot import them): see AlgorithmSpec.
     algorithm["properties"]["name"]["enum"] = list(algorithm_settings)
