@@ -53,6 +53,7 @@ examples:
   kubetune run study.yaml --gpus 0,1,2,3        hand one device to each trial
   kubetune results branin                       trials of a local study, best first
   kubetune results branin --format csv > b.csv  every trial, for a spreadsheet
+  kubetune results branin --format optuna-csv   the columns of Optuna's trials_dataframe()
   kubetune results resnet-lr --cluster -n ml    a study on the current kubectl cluster
   kubetune importance branin                    which parameters matter, most first
   kubetune validate studies/*.yaml              check manifests before kubectl apply
