@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
+from kubetune.cli import main
 from kubetune.local.backend import LocalOptions, LocalStudy
 from kubetune.local.reader import read_local_study
 from kubetune.validation import InvalidStudy, parse_study
@@ -137,3 +139,22 @@ def test_every_bad_source_is_reported_at_once(tmp_path: Path) -> None:
         "spec.warmStart.studies[1]",
         "spec.warmStart.file",
     ]
+
+
+def test_run_and_results_say_where_warm_trials_came_from(tmp_path: Path, capsys: Any) -> None:
+    run(local(tmp_path, document("before")))
+    (tmp_path / "past.csv").write_text("params.x,loss\n0.3,1.0\n5,1\n")
+    path = tmp_path / "after.yaml"
+    doc = document("after", {"studies": ["before"], "file": "past.csv"})
+    container = doc["spec"]["trialTemplate"]["job"]["template"]["spec"]["containers"][0]
+    container["command"] = ["python", str(HERE / "fake_trial.py")]
+    path.write_text(yaml.safe_dump(doc))
+    assert main(["run", str(path), "--state-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "warm start: 3 warm-start trial(s), 1 dropped (1 outside the search space)" in out
+    assert main(["results", "after", "--state-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "warm start: trials of study before, file past.csv fed the algorithm as known history; "
+        "they are not listed or counted here"
+    ) in out
