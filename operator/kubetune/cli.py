@@ -34,6 +34,7 @@ from kubetune.local.progress import (
     render_results,
     status_line,
     study_result,
+    warm_start_text,
 )
 from kubetune.local.reader import read_local_study
 from kubetune.record import RecordUnavailable, StudyRecord
@@ -52,6 +53,7 @@ examples:
   kubetune run study.yaml --gpus 0,1,2,3        hand one device to each trial
   kubetune results branin                       trials of a local study, best first
   kubetune results branin --format csv > b.csv  every trial, for a spreadsheet
+  kubetune results branin --format optuna-csv   the columns of Optuna's trials_dataframe()
   kubetune results resnet-lr --cluster -n ml    a study on the current kubectl cluster
   kubetune importance branin                    which parameters matter, most first
   kubetune validate studies/*.yaml              check manifests before kubectl apply
@@ -193,7 +195,8 @@ def _add_results(commands: Subcommands) -> None:
         choices=RESULT_FORMATS,
         default="table",
         help="table for people (default), json or csv for programs; json and csv carry "
-        "every trial's full message",
+        "every trial's full message; optuna-csv: the columns of Optuna's "
+        "study.trials_dataframe() (number, value, params_*, state, duration, ...)",
     )
     results.add_argument(
         "--top", type=int, default=None, metavar="N", help="only the N best trials (default: all)"
@@ -358,6 +361,7 @@ def _run(args: argparse.Namespace) -> int:
     options = LocalOptions(
         state_dir=args.state_dir,
         workdir=args.workdir or args.study.resolve().parent,
+        study_dir=args.study.resolve().parent,
         gpus=tuple(g.strip() for g in args.gpus.split(",") if g.strip()),
         fresh=args.fresh,
     )
@@ -366,6 +370,8 @@ def _run(args: argparse.Namespace) -> int:
     out = console()
     if resumed:
         out.print(f"resuming {study.metadata.name}: {resumed} finished trials kept")
+    if study.spec.warm_start is not None:
+        out.print(f"warm start: {local.planner.warm.describe()}")
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         view = _run_with_display(local, out)
@@ -431,6 +437,9 @@ def _results(args: argparse.Namespace) -> int:
     out = console()
     out.print(output)
     out.print(study_result(record))
+    warm = warm_start_text(record)
+    if warm is not None:
+        out.print(warm)
     return 0
 
 

@@ -29,6 +29,7 @@ from kubetune.history import (
 )
 from kubetune.space import SearchSpace
 from kubetune.summary import Summary, summarize
+from kubetune.warmstart import NO_WARM_START, WarmStart
 
 
 class Outcome(enum.StrEnum):
@@ -127,8 +128,11 @@ class Planner:
     subclasses whose message names the field.
     """
 
-    def __init__(self, spec: StudySpec, study_name: str) -> None:
+    def __init__(self, spec: StudySpec, study_name: str, warm: WarmStart = NO_WARM_START) -> None:
         self.spec = spec
+        self.warm = warm
+        """Earlier results (``spec.warmStart``) the backend loaded; only the algorithm sees
+        them: budget, goal, summary and best trial count the study's own trials."""
         self.objectives: tuple[Objective, ...] = tuple(spec.objective_list)
         self.space = SearchSpace.from_specs(spec.parameters)
         self.seed = study_seed(spec, study_name)
@@ -150,7 +154,7 @@ class Planner:
             )
             for t in sorted(trials, key=lambda t: t.index)
         )
-        return History(records, self.objectives, tuple(self.spec.constraints))
+        return History(self.warm.trials + records, self.objectives, tuple(self.spec.constraints))
 
     def summarize(self, trials: Sequence[TrialSnapshot]) -> Summary:
         return summarize(self.spec, trials)

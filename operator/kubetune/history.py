@@ -46,12 +46,19 @@ class TrialRecord:
     attributes the algorithm attached when it suggested the trial."""
 
     index: int
+    """The trial's index in its study; negative for a warm-start trial (``is_warm``)."""
     params: Mapping[str, Value]
     state: TrialState
     values: Mapping[str, float] = field(default_factory=dict)
     intermediate: tuple[IntermediateValue, ...] = ()
     budget: float | None = None
     attributes: Mapping[str, AttributeValue] = field(default_factory=dict)
+
+    @property
+    def is_warm(self) -> bool:
+        """An earlier result (``spec.warmStart``), not a trial of this study: indices -1, -2, ...
+        never collide with the study's own (0, 1, ...)."""
+        return self.index < 0
 
 
 @dataclass(frozen=True)
@@ -79,6 +86,18 @@ class History:
         return [
             t for t in self.trials if t.state is TrialState.COMPLETE and self.losses(t) is not None
         ]
+
+    @cached_property
+    def warm_count(self) -> int:
+        """Warm-start trials: points already known, so an initial design can be shorter."""
+        return sum(1 for t in self.trials if t.is_warm)
+
+    def without_warm(self) -> History:
+        """Only the study's own trials (for a model that should no longer lean on earlier
+        results)."""
+        if not self.warm_count:
+            return self
+        return History(tuple(t for t in self.trials if not t.is_warm), self.objectives)
 
     @property
     def running(self) -> list[TrialRecord]:

@@ -150,6 +150,15 @@ def capability_errors(spec: StudySpec) -> list[FieldError]:
                     + _able(algorithms.REGISTRY, lambda c: not c.needs_resource),
                 )
             )
+        if spec.warm_start is not None and not _warm_startable(caps):
+            errors.append(
+                FieldError(
+                    "spec.warmStart",
+                    f"{algorithm.name} keeps a schedule or a population of its own trials and "
+                    "cannot start from earlier results; remove warmStart or choose one of "
+                    + _able(algorithms.REGISTRY, _warm_startable),
+                )
+            )
     rule = stopping.REGISTRY.get(spec.early_stopping.rule)
     if rule is None and spec.early_stopping.rule != NO_RULE:
         errors.append(
@@ -169,6 +178,12 @@ def capability_errors(spec: StudySpec) -> list[FieldError]:
             )
         )
     return errors
+
+
+def _warm_startable(capabilities: Capabilities) -> bool:
+    """Warm trials are finished trials of no bracket, generation or lineage: only an
+    algorithm that reads the history as plain (parameters, values) can use them."""
+    return not (capabilities.population or capabilities.stops_trials or capabilities.needs_resource)
 
 
 def _able(

@@ -160,6 +160,16 @@ REJECTED = [
         "referencePoint needs one value per objective of spec.objectives",
     ),
     (
+        "warm start without a source",
+        lambda s: s.update(warmStart={"studies": []}),
+        "warmStart needs studies, a file, or both",
+    ),
+    (
+        "warm start from a study twice",
+        lambda s: s.update(warmStart={"studies": ["a", "a"]}),
+        "warmStart.studies must be distinct",
+    ),
+    (
         "misspelt field",
         lambda s: s["budget"].update(maxTrails=3),
         'unknown field "spec.budget.maxTrails"',

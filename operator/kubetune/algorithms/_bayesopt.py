@@ -99,6 +99,14 @@ class BayesOptSettings(AlgorithmSettings):
         description="How running trials and earlier picks of a batch are fantasized: "
         "kriging_believer (the model's mean) or constant_liar (the best loss so far).",
     )
+    warm_start_trials: int = Field(
+        default=10,
+        ge=0,
+        le=100_000,
+        description="Own completed trials after which the model leaves spec.warmStart trials "
+        "out: earlier results of a related problem guide the first trials, then would blur "
+        "the model of this one. Raise it when the earlier study optimized the same function.",
+    )
     max_model_trials: int = Field(
         default=200,
         ge=20,
@@ -127,9 +135,14 @@ class BayesOpt(Suggester[BayesOptSettings]):
     def suggest(self, history: History, n: int) -> list[Suggestion]:
         geometry = self.geometry
         chosen: list[Suggestion] = []
-        initial = min(n, max(0, self.settings.n_initial_trials - next_index(history)))
+        # Warm-start trials are known points: the initial design is shorter by as many.
+        known = next_index(history) + history.warm_count
+        initial = min(n, max(0, self.settings.n_initial_trials - known))
         if initial:
             chosen = SobolSearch(self.space, NoSettings(), self.seed).suggest(history, initial)
+        own = len(history.completed) - sum(1 for t in history.completed if t.is_warm)
+        if own >= self.settings.warm_start_trials:
+            history = history.without_warm()
         x, y, taken = geometry.read(history, chosen)
         rng = self.rng(history, "bayesopt")
         if len(chosen) < n and (len(y) < 2 or np.ptp(y) == 0):

@@ -80,7 +80,9 @@ class Tpe(Suggester[TpeSettings]):
     def suggest(self, history: History, n: int) -> list[Suggestion]:
         geometry = self.geometry
         chosen: list[Suggestion] = []
-        startup = min(n, max(0, self.settings.n_startup_trials - next_index(history)))
+        # Warm-start trials are known points: the initial design is shorter by as many.
+        known = next_index(history) + history.warm_count
+        startup = min(n, max(0, self.settings.n_startup_trials - known))
         if startup:
             chosen = SobolSearch(self.space, NoSettings(), self.seed).suggest(history, startup)
         x, y, taken = geometry.read(history, chosen)

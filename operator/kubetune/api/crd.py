@@ -96,6 +96,17 @@ _CONSTRAINT_RULES = [
     ("has(self.max) != has(self.min)", "give exactly one of max or min for each constraint"),
 ]
 
+_WARM_START_RULES = [
+    (
+        "(has(self.studies) && size(self.studies) > 0) || has(self.file)",
+        "warmStart needs studies, a file, or both",
+    ),
+    (
+        "!has(self.studies) || self.studies.all(s, self.studies.exists_one(t, t == s))",
+        "warmStart.studies must be distinct",
+    ),
+]
+
 _BUDGET_RULES = [
     (
         "!has(self.parallelTrials) || !has(self.maxTrials)"
@@ -243,6 +254,7 @@ def study_schema(
     parameter["properties"]["when"]["additionalProperties"]["maxItems"] = MAX_CHOICES
     props["budget"]["x-kubernetes-validations"] = _rules(_BUDGET_RULES)
     props["constraints"]["items"]["x-kubernetes-validations"] = _rules(_CONSTRAINT_RULES)
+    props["warmStart"]["x-kubernetes-validations"] = _rules(_WARM_START_RULES)
     algorithm = props["algorithm"]
     # The names come from the registries (api cannot import them): see AlgorithmSpec.
     algorithm["properties"]["name"]["enum"] = list(algorithm_settings)

@@ -45,6 +45,8 @@ MAX_OBJECTIVES = 4
 MAX_PARETO_FRONT = 20
 MAX_CONSTRAINTS = 8
 MAX_METRICS = 32
+MAX_STUDY_NAME = 52
+"""A study name leaves room for ``-<index>`` in its trials' names (63 characters)."""
 
 
 class Direction(enum.StrEnum):
@@ -302,6 +304,48 @@ class TrialTemplate(SpecModel):
         return self
 
 
+MAX_WARM_START_STUDIES = 16
+STUDY_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+StudyName = Annotated[
+    str, Field(min_length=1, max_length=MAX_STUDY_NAME, pattern=STUDY_NAME_PATTERN)
+]
+
+
+class WarmStartSpec(SpecModel):
+    """Earlier results the algorithm starts from, as if they were finished trials.
+
+    Their trials are matched by parameter name; values outside this study's space are
+    dropped (with a count). They are not counted against maxTrials, never become the best
+    trial, and are shown apart from the study's own trials. See docs/manifest.md.
+    """
+
+    studies: list[StudyName] = Field(
+        default_factory=list,
+        max_length=MAX_WARM_START_STUDIES,
+        description="Earlier studies (same namespace on a cluster, same state dir locally) "
+        "whose succeeded trials the algorithm starts from.",
+    )
+    file: str | None = Field(
+        default=None,
+        min_length=1,
+        description="A CSV or JSON file of past results (parameters and objective values), "
+        "relative to the study file; kubetune run only, the operator cannot read files.",
+    )
+
+    @field_validator("studies")
+    @classmethod
+    def _distinct(cls, studies: list[StudyName]) -> list[StudyName]:
+        if len(set(studies)) != len(studies):
+            raise ValueError(f"studies must be distinct, got {studies}")
+        return studies
+
+    @model_validator(mode="after")
+    def _has_a_source(self) -> WarmStartSpec:
+        if not self.studies and self.file is None:
+            raise ValueError("warmStart needs 'studies', a 'file', or both")
+        return self
+
+
 class StudySpec(SpecModel):
     objective: Objective | None = Field(default=None, description="One metric to optimize.")
     objectives: list[Objective] | None = Field(
@@ -342,6 +386,10 @@ class StudySpec(SpecModel):
     )
     trial_template: TrialTemplate
     suspend: bool = Field(default=False, description="Pause launching new trials.")
+    warm_start: WarmStartSpec | None = Field(
+        default=None,
+        description="Earlier studies or a results file the algorithm starts from.",
+    )
 
     @model_validator(mode="after")
     def _check_cross_fields(self) -> StudySpec:
@@ -527,7 +575,7 @@ class StudyStatus(KubeModel):
 
 class ObjectMeta(KubeModel):
     model_config = KubeModel.model_config | {"extra": "allow"}
-    name: str = Field(min_length=1, max_length=52, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    name: str = Field(min_length=1, max_length=MAX_STUDY_NAME, pattern=STUDY_NAME_PATTERN)
     namespace: str | None = None
 
 

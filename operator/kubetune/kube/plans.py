@@ -3,12 +3,13 @@
 Parsing a spec and building its ``Planner`` (the algorithm's search space, the stopping
 rule) costs more than a whole reconcile of a quiet study, and the result depends only on
 the spec. So it is kept per study, keyed by (uid, generation): editing the spec, or
-deleting and recreating the study under the same name, builds a fresh one. Pure: no I/O.
+deleting and recreating the study under the same name, builds a fresh one; so are the
+warm-start trials of earlier studies (``warm``, read from the watch cache). Pure: no I/O.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,7 @@ from kubetune.api.study import TuningStudy
 from kubetune.engine import Planner
 from kubetune.kube.cache import StudyKey
 from kubetune.validation import FieldError, InvalidStudy, parse_study
+from kubetune.warmstart import NO_WARM_START, WarmStart
 
 
 @dataclass(frozen=True)
@@ -26,7 +28,15 @@ class Plan:
     planner: Planner
 
 
-def build(body: Mapping[str, Any]) -> Plan | InvalidStudy:
+WarmLoader = Callable[[TuningStudy], WarmStart]
+"""Reads a study's ``spec.warmStart`` sources; raises ``InvalidStudy`` naming the field."""
+
+
+def no_warm_start(study: TuningStudy) -> WarmStart:
+    return NO_WARM_START
+
+
+def build(body: Mapping[str, Any], warm: WarmLoader = no_warm_start) -> Plan | InvalidStudy:
     """The plan of a TuningStudy as the API holds it, or why it cannot run."""
     metadata = body["metadata"]
     document = {
@@ -37,7 +47,7 @@ def build(body: Mapping[str, Any]) -> Plan | InvalidStudy:
     }
     try:
         study = parse_study(document)
-        return Plan(study, Planner(study.spec, study.metadata.name))
+        return Plan(study, Planner(study.spec, study.metadata.name, warm(study)))
     except InvalidStudy as error:
         return error
     except ValueError as error:  # a planner error parse_study did not anticipate
@@ -47,7 +57,8 @@ def build(body: Mapping[str, Any]) -> Plan | InvalidStudy:
 class Plans:
     """The plan of each study, rebuilt when its uid or generation changes."""
 
-    def __init__(self) -> None:
+    def __init__(self, warm: WarmLoader = no_warm_start) -> None:
+        self._warm = warm
         self._held: dict[StudyKey, tuple[str, int, Plan | InvalidStudy]] = {}
 
     def get(self, key: StudyKey, body: Mapping[str, Any]) -> Plan | InvalidStudy:
@@ -56,7 +67,7 @@ class Plans:
         held = self._held.get(key)
         if held is not None and held[:2] == (uid, generation):
             return held[2]
-        plan = build(body)
+        plan = build(body, self._warm)
         self._held[key] = (uid, generation, plan)
         return plan
 

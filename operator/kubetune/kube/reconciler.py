@@ -40,6 +40,7 @@ from kubetune.kube.events import EventRecorder
 from kubetune.kube.job_events import JobEvents
 from kubetune.kube.plans import Plan, Plans
 from kubetune.kube.settings import OperatorSettings
+from kubetune.kube.warm import load_warm_start
 from kubetune.validation import InvalidStudy
 
 
@@ -65,7 +66,7 @@ class Reconciler:
         self.job_events = job_events
         self.clock = clock
         self.actions = Actions(kube, cache, pool, events)
-        self.plans = Plans()
+        self.plans = Plans(lambda study: load_warm_start(study, cache))
 
     def reconcile(self, key: StudyKey) -> float | None:
         """Make the API match the study's decision; returns seconds until the next look."""

@@ -25,6 +25,7 @@ from kubetune.engine import Decision, Ending, NewTrial, Planner, TrialSnapshot
 from kubetune.history import StopDecision
 from kubetune.local.processes import TrialProcess, kill_leftovers, launch
 from kubetune.local.store import LocalTrial, StudyStore
+from kubetune.local.warm import load_warm_start
 from kubetune.summary import Summary
 from kubetune.validation import FieldError, InvalidStudy
 
@@ -51,6 +52,8 @@ class LocalOptions:
     """How often processes and reported metrics are checked."""
     stop_grace_seconds: float = 10.0
     """How long a trial asked to stop may take before it is killed."""
+    study_dir: Path = Path()
+    """Folder of the study file: ``spec.warmStart.file`` is relative to it."""
     fresh: bool = False
     """Discard what an earlier run of the same study left and start over."""
     shutdown_grace_seconds: float = 5.0
@@ -80,7 +83,8 @@ class LocalStudy:
         self.study = study
         self.name = study.metadata.name
         self.options = options
-        self.planner = Planner(study.spec, self.name)
+        warm = load_warm_start(study, options.state_dir, options.study_dir)
+        self.planner = Planner(study.spec, self.name, warm)
         self.store = StudyStore(options.state_dir / self.name)
         self.trials: dict[int, LocalTrial] = {}
         self.processes: dict[int, TrialProcess] = {}

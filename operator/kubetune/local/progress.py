@@ -25,6 +25,7 @@ from kubetune.api.trial import TrialPhase, trial_name
 from kubetune.history import feasibility
 from kubetune.lifecycle import failure_summary
 from kubetune.local.backend import StudyView
+from kubetune.local.dataframe import dataframe_csv
 from kubetune.record import RecordedTrial, StudyRecord
 from kubetune.summary import Summary
 
@@ -130,8 +131,8 @@ def _fmt(value: object) -> str:
 
 # -- results --------------------------------------------------------------------------
 
-ResultFormat = Literal["table", "json", "csv"]
-RESULT_FORMATS: tuple[ResultFormat, ...] = ("table", "json", "csv")
+ResultFormat = Literal["table", "json", "csv", "optuna-csv"]
+RESULT_FORMATS: tuple[ResultFormat, ...] = ("table", "json", "csv", "optuna-csv")
 
 
 def result_columns(record: StudyRecord) -> list[str]:
@@ -192,6 +193,8 @@ def _infeasible(record: StudyRecord, trial: RecordedTrial) -> str | None:
 def render_results(
     record: StudyRecord, fmt: ResultFormat, limit: int | None, pareto: bool = False
 ) -> str | Table:
+    if fmt == "optuna-csv":
+        return dataframe_csv(record, limit)
     rows = result_rows(record, pareto)
     shown = rows if limit is None else rows[:limit]
     if fmt == "json":
@@ -242,6 +245,20 @@ def _nothing_found(record: StudyRecord) -> str:
     if record.spec.constraints and record.summary.counts[TrialPhase.SUCCEEDED]:
         return "no feasible trial: every succeeded trial breaks spec.constraints (see infeasible)"
     return "no trial succeeded"
+
+
+def warm_start_text(record: StudyRecord) -> str | None:
+    """Where the study's warm-start trials came from: they fed the algorithm but are not
+    among the trials above (nor counted in maxTrials, nor candidates for best)."""
+    warm = record.spec.warm_start
+    if warm is None:
+        return None
+    sources = [f"study {name}" for name in warm.studies]
+    sources += [f"file {warm.file}"] if warm.file is not None else []
+    return (
+        f"warm start: trials of {', '.join(sources)} fed the algorithm as known history; "
+        "they are not listed or counted here"
+    )
 
 
 def _pareto_text(record: StudyRecord) -> str:
