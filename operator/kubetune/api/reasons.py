@@ -21,6 +21,9 @@ class TrialReason(enum.StrEnum):
     """Exited 0 and reported every objective as a finite number."""
     METRICS_MISSING = "MetricsMissing"
     """Exited 0 but never reported an objective."""
+    METRICS_UNDELIVERED = "MetricsUndelivered"
+    """Exited 0, but its runner could deliver its last reports neither to the Trial nor as
+    the termination message (runner exit 75): its values are unknown, not missing."""
     OBJECTIVE_NOT_FINITE = "ObjectiveNotFinite"
     """Exited 0 but the latest report of an objective was NaN or infinite."""
     ERROR = "Error"

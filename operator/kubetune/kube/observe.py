@@ -195,14 +195,15 @@ def tally(
             result.gpu_seconds += float(desired["gpuSeconds"] or 0.0)
         elif trial["metadata"]["name"] not in jobs and not trial["spec"].get("stop"):
             result.missing_jobs.append(trial)
-        snapshot = _snapshot(trial, observation.phase)
+        snapshot = _snapshot(trial, observation)
         result.snapshots[snapshot.index] = snapshot
     return result
 
 
-def _snapshot(trial: Mapping[str, Any], phase: TrialPhase) -> TrialSnapshot:
+def _snapshot(trial: Mapping[str, Any], observation: trial_status.Observation) -> TrialSnapshot:
     spec = trial["spec"]
-    status = trial.get("status") or {}
+    phase = observation.phase
+    status = trial_status.reported(trial.get("status") or {}, observation.recovered)
     intermediate = tuple(
         IntermediateValue(int(p["step"]), dict(p.get("values") or {}))
         for p in status.get("intermediate") or []

@@ -16,13 +16,20 @@ trial lifecycle is unit-tested without a cluster:
   function ``kubetune run`` calls, so both backends end a trial the same way.
 
 A finished phase never changes again. The operator writes only the fields built here; the
-runner owns ``values``, ``intermediate`` and ``lastStep``.
+runner owns ``values``, ``intermediate`` and ``lastStep`` — except for its final report.
+A runner whose pod ended while the API server did not answer writes its final values, last
+step and report count as the container's termination message (a JSON object marked with
+``TERMINATION_REPORT_KEY``); the kubelet puts it in the pod's status. When that report holds
+values the Trial's status lacks, the verdict is made from the report and the operator writes
+them to the status (``Observation.recovered``), so a trial is never scored from a partial
+report.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -40,6 +47,12 @@ definition, and these pass within a second. Skipping them saves one write per ne
 which in a burst of thousands of new trials would delay the launch of successors."""
 
 
+TERMINATION_REPORT_KEY = "kubetune.dev/report"
+"""Marks a termination message as the runner's final report (``kubetune_runner._termination``);
+its value is the format version."""
+TERMINATION_REPORT_VERSION = 1
+
+
 @dataclass(frozen=True)
 class Observation:
     """What the cluster says about one trial right now."""
@@ -53,6 +66,81 @@ class Observation:
     completion_time: datetime | None = None
     from_metrics: bool = False
     """The verdict read reported metrics: confirm with a fresh read before recording it."""
+    recovered: Mapping[str, Any] = field(default_factory=dict)
+    """Runner-owned status fields (``values``, ``nonFiniteValues``, ``lastStep``) taken from
+    the pod's termination message because the Trial's status lacked them."""
+
+
+@dataclass(frozen=True)
+class FinalReport:
+    """The runner's final report, from its container's termination message."""
+
+    values: Mapping[str, float]
+    non_finite: Mapping[str, str]
+    last_step: int | None
+
+
+def final_report(pod: Mapping[str, Any] | None) -> FinalReport | None:
+    """The report in the pod's termination message, or None (none, or the end of a log)."""
+    message = (_terminated(pod) or {}).get("message") or ""
+    if TERMINATION_REPORT_KEY not in message:
+        return None
+    try:
+        report = json.loads(message)
+    except ValueError:
+        return None
+    if not isinstance(report, dict) or report.get(TERMINATION_REPORT_KEY) != 1:
+        return None
+    values = report.get("values")
+    values = values if isinstance(values, dict) else {}
+    non_finite = report.get("nonFiniteValues")
+    step = report.get("lastStep")
+    return FinalReport(
+        {k: float(v) for k, v in values.items() if lifecycle.is_finite(v)},
+        {k: str(v) for k, v in non_finite.items()} if isinstance(non_finite, dict) else {},
+        step if isinstance(step, int) and not isinstance(step, bool) else None,
+    )
+
+
+def recovered_fields(status: Mapping[str, Any], report: FinalReport | None) -> dict[str, Any]:
+    """The runner-owned status fields the report adds to ``status``; empty when the status
+    already holds it all, or holds a later step (a newer run delivered after it)."""
+    if report is None:
+        return {}
+    shown_step = status.get("lastStep")
+    if _later_step(shown_step, report.last_step):
+        return {}
+    values = dict(status.get("values") or {})
+    non_finite = dict(status.get("nonFiniteValues") or {})
+    merged_values = {**values, **report.values}
+    merged_non_finite = {
+        **{k: v for k, v in non_finite.items() if k not in report.values},
+        **report.non_finite,
+    }
+    fields: dict[str, Any] = {}
+    if merged_values != values:
+        fields["values"] = merged_values
+    if merged_non_finite != non_finite:
+        cleared: dict[str, str | None] = dict.fromkeys(non_finite.keys() - merged_non_finite)
+        fields["nonFiniteValues"] = {**cleared, **merged_non_finite}
+    if report.last_step is not None and report.last_step != shown_step and fields:
+        fields["lastStep"] = report.last_step
+    return fields
+
+
+def _later_step(shown: object, reported: int | None) -> bool:
+    """Whether the status shows a later step than the report (a newer run delivered)."""
+    return isinstance(shown, int) and reported is not None and shown > reported
+
+
+def reported(status: Mapping[str, Any], recovered: Mapping[str, Any]) -> dict[str, Any]:
+    """``status`` with the recovered fields in place (cleared non-finite names removed)."""
+    merged = {**status, **recovered}
+    if "nonFiniteValues" in recovered:
+        merged["nonFiniteValues"] = {
+            k: v for k, v in recovered["nonFiniteValues"].items() if v is not None
+        }
+    return merged
 
 
 def parse_time(text: str | None) -> datetime | None:
@@ -126,8 +214,15 @@ def derive(
         pruned = (trial["metadata"].get("annotations") or {}).get(PRUNED_ANNOTATION) == "true"
         ended = lifecycle.stopped(pruned, spec.get("stopReason") or "")
         finished = _finish_time(job, pod) or now
+        recovered = recovered_fields(status, final_report(pod)) if _pod_done(pod) else {}
         return Observation(
-            ended.phase, ended.reason, ended.message, _exit_code(pod), started, finished
+            ended.phase,
+            ended.reason,
+            ended.message,
+            _exit_code(pod),
+            started,
+            finished,
+            recovered=recovered,
         )
     if job is None:
         return Observation(
@@ -161,14 +256,16 @@ def _completed(
     finished: datetime,
 ) -> Observation:
     exit_code = _exit_code(pod)
+    recovered = recovered_fields(status, final_report(pod))
+    final = reported(status, recovered)
     ended = lifecycle.Ended(
         exit_code=0,  # a complete Job's pod succeeded, even if it is gone by now
-        values=status.get("values") or {},
-        non_finite=status.get("nonFiniteValues") or {},
+        values=final.get("values") or {},
+        non_finite=final.get("nonFiniteValues") or {},
     )
     result = lifecycle.verdict(ended, objective_metrics)
     return Observation(
-        result.phase, result.reason, result.message, exit_code, started, finished, True
+        result.phase, result.reason, result.message, exit_code, started, finished, True, recovered
     )
 
 
@@ -184,7 +281,8 @@ def _failed(
     reason = _failure_reason(terminated.get("reason")) or _failure_reason(condition.get("reason"))
     ended = lifecycle.Ended(
         exit_code=code or None,  # a failed Job whose container exited 0 failed for its own reason
-        output=terminated.get("message") or "",
+        # A program that reported itself and then exited non-zero leaves its report, not its log.
+        output="" if final_report(pod) else terminated.get("message") or "",
         failure_reason=reason or (TrialReason.ERROR if code else TrialReason.JOB_FAILED),
         failure_detail=condition.get("message") or "",
     )
@@ -300,10 +398,11 @@ def desired_status(
     now: datetime,
 ) -> dict[str, Any]:
     """The operator-owned status fields for ``observation`` (never the runner's)."""
-    status = trial.get("status") or {}
+    status = reported(trial.get("status") or {}, observation.recovered)
     value = (status.get("values") or {}).get(objective_metric)
     phase = observation.phase
     desired: dict[str, Any] = {
+        **observation.recovered,
         "phase": str(phase),
         "reason": observation.reason,
         "message": lifecycle.bounded_message(observation.message),
