@@ -38,6 +38,9 @@ class TrialReason(enum.StrEnum):
     """Pruned by a stopping rule or a scheduler (ASHA, Hyperband)."""
     STUDY_ENDED = "StudyEnded"
     """Stopped because the study ended (goal reached, budget spent, deleted)."""
+    POD_LOST = "PodLost"
+    """Pending: the trial's pod was lost (killed from outside, deleted, its node gone) and the
+    trial runs again; Failed: it was lost more often than the operator retries."""
     START_ERROR = "StartError"
     """The trial's command could not be started (local)."""
     # -- pending ----------------------------------------------------------------------------

@@ -69,6 +69,8 @@ class TrialContext:
     now: datetime
     failed_creates: Mapping[str, str] = field(default_factory=dict)
     """The latest FailedCreate message by Job uid; read only while a trial waits for its pod."""
+    max_pod_retries: int = 0
+    """How often a trial whose pod was lost runs again (the operator's ``max_pod_retries``)."""
 
     @classmethod
     def of(cls, spec: StudySpec, now: datetime) -> TrialContext:
@@ -125,6 +127,7 @@ def observe(
         context.gpu_resource,
         context.now,
         failed_create,
+        context.max_pod_retries,
     )
 
 
@@ -147,7 +150,7 @@ def stop_pending(trial: Mapping[str, Any], observation: trial_status.Observation
 
 def needs_api(trial: Mapping[str, Any], observation: trial_status.Observation) -> bool:
     """Whether settling this trial takes an API call: most do not, and stay off the pool."""
-    return stop_pending(trial, observation) or observation.from_metrics
+    return stop_pending(trial, observation) or observation.from_metrics or observation.retry
 
 
 def split(

@@ -66,6 +66,9 @@ class Observation:
     completion_time: datetime | None = None
     from_metrics: bool = False
     """The verdict read reported metrics: confirm with a fresh read before recording it."""
+    retry: bool = False
+    """The pod was lost and the trial is to run again: delete its Job (it is recreated) and
+    count ``status.retries`` up (``lost_pod_retry``)."""
     recovered: Mapping[str, Any] = field(default_factory=dict)
     """Runner-owned status fields (``values``, ``nonFiniteValues``, ``lastStep``) taken from
     the pod's termination message because the Trial's status lacked them."""
@@ -193,8 +196,92 @@ def derive(
     gpu_resource: str,
     now: datetime,
     failed_create: str | None = None,
+    max_pod_retries: int = 0,
 ) -> Observation:
-    """``failed_create``: the message of the Job's latest FailedCreate Event, if any."""
+    """``failed_create``: the message of the Job's latest FailedCreate Event, if any;
+    ``max_pod_retries``: how often a trial whose pod was lost runs again."""
+    pods = _of_job(pods, job)
+    observed = _derive(trial, job, pods, objective_metrics, gpu_resource, now, failed_create)
+    if observed.phase is TrialPhase.FAILED and _lost(trial, job, pods):
+        return lost_pod_retry(trial, observed, max_pod_retries)
+    return observed
+
+
+LOST_EXIT_CODES = frozenset({137, 143})
+"""SIGKILL and SIGTERM: what a container gets when its node, kubelet or someone else ends it."""
+LOST_POD_REASONS = frozenset(
+    {"NodeAgentRestarted", "ContainerStatusUnknown", "Evicted", "NodeLost", "Shutdown"}
+)
+"""Pod or container reasons that say the pod was lost rather than that the program failed."""
+
+
+def _lost(
+    trial: Mapping[str, Any], job: Mapping[str, Any] | None, pods: Sequence[Mapping[str, Any]]
+) -> bool:
+    """Whether the trial failed because its pod was lost, not because of its program."""
+    if (trial.get("status") or {}).get("phase") in (TrialPhase.FAILED, TrialPhase.SUCCEEDED):
+        return False  # a recorded verdict stands
+    failure = job_conditions(job or {}).get("Failed") or {}
+    if failure.get("reason") == "DeadlineExceeded":
+        return False
+    pod = latest_pod(pods)
+    if pod is None:
+        return job is not None and bool(failure)  # its pod was deleted: the Job failed for it
+    terminated = _terminated(pod) or {}
+    reasons = {terminated.get("reason"), (pod.get("status") or {}).get("reason")}
+    if reasons & LOST_POD_REASONS:
+        return True
+    return terminated.get("exitCode") in LOST_EXIT_CODES and "OOMKilled" not in reasons
+
+
+def lost_pod_retry(
+    trial: Mapping[str, Any], failed: Observation, max_pod_retries: int
+) -> Observation:
+    """Run the trial again (Pending, ``PodLost``), or fail it once it was lost too often."""
+    retries = int((trial.get("status") or {}).get("retries") or 0)
+    if retries >= max_pod_retries:
+        message = f"its pod was lost {retries + 1} times (at most {max_pod_retries} retries)"
+        return Observation(
+            TrialPhase.FAILED,
+            TrialReason.POD_LOST,
+            f"{message}; last time: {failed.message}",
+            failed.exit_code,
+            failed.start_time,
+            failed.completion_time,
+        )
+    return Observation(
+        TrialPhase.PENDING,
+        TrialReason.POD_LOST,
+        f"its pod was lost ({failed.message.splitlines()[0] if failed.message else 'deleted'}): "
+        f"running the trial again, retry {retries + 1} of {max_pod_retries}",
+        retry=True,
+    )
+
+
+def _of_job(
+    pods: Sequence[Mapping[str, Any]], job: Mapping[str, Any] | None
+) -> list[Mapping[str, Any]]:
+    """The pods of this Job: a retried trial's lost pod may linger until it is collected."""
+    uid = (job or {}).get("metadata", {}).get("uid")
+    if not uid:
+        return list(pods)
+    return [
+        pod
+        for pod in pods
+        if not (pod["metadata"].get("ownerReferences"))
+        or any(ref.get("uid") == uid for ref in pod["metadata"]["ownerReferences"])
+    ]
+
+
+def _derive(
+    trial: Mapping[str, Any],
+    job: Mapping[str, Any] | None,
+    pods: Sequence[Mapping[str, Any]],
+    objective_metrics: Sequence[str],
+    gpu_resource: str,
+    now: datetime,
+    failed_create: str | None,
+) -> Observation:
     status = trial.get("status") or {}
     spec = trial.get("spec") or {}
     current = TrialPhase(status.get("phase") or TrialPhase.PENDING)
@@ -265,7 +352,14 @@ def _completed(
     )
     result = lifecycle.verdict(ended, objective_metrics)
     return Observation(
-        result.phase, result.reason, result.message, exit_code, started, finished, True, recovered
+        result.phase,
+        result.reason,
+        result.message,
+        exit_code,
+        started,
+        finished,
+        from_metrics=True,
+        recovered=recovered,
     )
 
 
@@ -403,6 +497,7 @@ def desired_status(
     phase = observation.phase
     desired: dict[str, Any] = {
         **observation.recovered,
+        **({"retries": int(status.get("retries") or 0) + 1} if observation.retry else {}),
         "phase": str(phase),
         "reason": observation.reason,
         "message": lifecycle.bounded_message(observation.message),
