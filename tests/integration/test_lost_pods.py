@@ -58,3 +58,28 @@ def test_a_trial_whose_process_is_killed_from_outside_runs_again(
         assert trial["status"]["values"]["loss"] == pytest.approx(x * x)
     assert trials[0]["status"]["retries"] == 1, dump(trials[0])
     assert study["status"]["trials"].get("failed", 0) == 0
+
+
+def test_a_study_whose_running_trial_is_deleted_still_completes(
+    operator, custom: client.CustomObjectsApi, namespace: str
+) -> None:
+    """Today's defined outcome: the deleted Trial (and, through ownerReferences, its Job and
+    pod) is forgotten, its budget slot is free again, and the study launches another trial."""
+    operator(leader_election=False)
+    manifest = study_manifest("deleted", max_trials=3, parallel=1, script_args=["--seconds", "4"])
+    create_study(custom, namespace, manifest)
+    until(
+        lambda: list_trials(custom, namespace, "deleted"),
+        lambda trials: bool(trials) and (trials[0].get("status") or {}).get("phase") == "Running",
+        "trial deleted-0 running",
+        timeout=90,
+    )
+    custom.delete_namespaced_custom_object(
+        "kubetune.dev", "v1alpha1", namespace, "trials", "deleted-0"
+    )
+
+    study = wait_for_phase(custom, namespace, "deleted", timeout=180)
+    trials = list_trials(custom, namespace, "deleted")
+    assert study["status"]["phase"] == "Succeeded", dump(study)
+    assert len(trials) == 3, dump(trials)
+    assert all(t["status"]["phase"] == "Succeeded" for t in trials), dump(trials)
