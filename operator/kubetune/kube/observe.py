@@ -198,15 +198,17 @@ def tally(
             result.gpu_seconds += float(desired["gpuSeconds"] or 0.0)
         elif trial["metadata"]["name"] not in jobs and not trial["spec"].get("stop"):
             result.missing_jobs.append(trial)
-        snapshot = _snapshot(trial, observation)
+        snapshot = _snapshot(trial, observation.phase, observation.recovered)
         result.snapshots[snapshot.index] = snapshot
     return result
 
 
-def _snapshot(trial: Mapping[str, Any], observation: trial_status.Observation) -> TrialSnapshot:
+def _snapshot(
+    trial: Mapping[str, Any], phase: TrialPhase, recovered: Mapping[str, Any] | None = None
+) -> TrialSnapshot:
+    """``recovered``: runner fields the operator takes over from a termination message."""
     spec = trial["spec"]
-    phase = observation.phase
-    status = trial_status.reported(trial.get("status") or {}, observation.recovered)
+    status = trial_status.reported(trial.get("status") or {}, recovered or {})
     intermediate = tuple(
         IntermediateValue(int(p["step"]), dict(p.get("values") or {}))
         for p in status.get("intermediate") or []
