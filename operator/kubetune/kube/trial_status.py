@@ -10,6 +10,9 @@ trial lifecycle is unit-tested without a cluster:
 - Running while a pod runs;
 - finished as soon as the pod is (the Job is marked complete or failed a moment later and
   the phase never flaps back to Pending in that gap), unless the Job will retry the pod;
+- Pending again (``PodLost``) when its pod was lost rather than failed — killed from outside,
+  evicted, deleted — up to ``max_pod_retries`` times: the operator deletes the Job, which is
+  created again for the same trial, and counts ``status.retries``;
 - finished once the Job is, or once a trial asked to stop has no running pod left: the
   verdict (phase, reason, message) is ``kubetune.lifecycle.verdict`` over what was observed
   here — exit code, reported values, the termination message, the stop request — the same
