@@ -41,6 +41,10 @@ NAMESPACE_VARIABLE = "KUBETUNE_NAMESPACE"
 LOCAL_DIR_VARIABLE = "KUBETUNE_LOCAL_DIR"
 """Local transport: the trial's directory (metrics appended, stop file watched)."""
 
+UNDELIVERED_EXIT_CODE = 75
+"""``kubetune-runner``'s exit status when the program exited 0 but its last reports reached
+neither the Trial nor the termination message (``kubetune_runner.cli.EXIT_UNDELIVERED``)."""
+
 MAX_MESSAGE_CHARS = 1024
 """Longest message a verdict carries; a Trial's status stays small and readable. A longer
 message keeps its first line (what happened) and its end (the program's last words)."""
@@ -126,6 +130,8 @@ def verdict(ended: Ended, objectives: Sequence[str]) -> Verdict:
     """How the trial ended, given the metric names of the study's objectives."""
     if ended.stop_requested:
         return stopped(ended.pruned, ended.stop_reason)
+    if ended.exit_code == UNDELIVERED_EXIT_CODE:
+        return _undelivered(ended)
     if ended.exit_code != 0:
         return _failed(ended)
     for metric in objectives:
@@ -146,6 +152,18 @@ def verdict(ended: Ended, objectives: Sequence[str]) -> Verdict:
             "under kubetune-runner",
         )
     return Verdict(TrialPhase.SUCCEEDED, TrialReason.COMPLETED)
+
+
+def _undelivered(ended: Ended) -> Verdict:
+    """Never scored from what arrived earlier: the values it reported last are unknown."""
+    head = (
+        f"the program exited 0, but kubetune-runner could not deliver its last reports "
+        f"(exit {UNDELIVERED_EXIT_CODE}): the API server did not answer within "
+        "KUBETUNE_DELIVERY_TIMEOUT_SECONDS and no termination message could be written"
+    )
+    tail = "\n".join(ended.output.rstrip().splitlines()[-OUTPUT_TAIL_LINES:])
+    message = f"{head}{OUTPUT_MARKER}\n{tail}" if tail.strip() else head
+    return Verdict(TrialPhase.FAILED, TrialReason.METRICS_UNDELIVERED, bounded_message(message))
 
 
 def _failed(ended: Ended) -> Verdict:

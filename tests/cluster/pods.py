@@ -17,6 +17,13 @@ Per pod, under `<state>/nodes/<node>/pods/<namespace>_<name>_<uid>/`:
     serviceaccount/            token (bound to the pod), ca.crt, namespace
     logs/<container>.log       stdout+stderr of every run of the container, appended
     pids/<container>.pid       pid of the running process group (for crash cleanup)
+    termination/<container>    the container's termination message file
+
+The termination message works as a kubelet's: the file stands in for the container's
+`terminationMessagePath` (programs find it through `KUBETUNE_TERMINATION_MESSAGE_PATH`), is
+emptied before each run, and when the container ends its first 4096 bytes become
+`state.terminated.message`; with `FallbackToLogsOnError`, an empty file and a non-zero exit,
+the end of the log is used instead (its last 80 lines, at most 2048 bytes).
 """
 
 from __future__ import annotations
@@ -45,6 +52,12 @@ DEFAULT_GRACE_SECONDS = 30
 RESYNC_SECONDS = 2.0
 """A status the API still does not show this long after it was sent is sent again (the
 watch may lag behind a PATCH that landed, so not at once)."""
+TERMINATION_MESSAGE_BYTES = 4096
+"""The most of a termination message file a kubelet keeps."""
+FALLBACK_LOG_BYTES = 2048
+FALLBACK_LOG_LINES = 80
+"""How much of the log `FallbackToLogsOnError` keeps (the kubelet's limits)."""
+TERMINATION_MESSAGE_PATH_ENV = "KUBETUNE_TERMINATION_MESSAGE_PATH"
 TRANSIENT_STATUSES = frozenset({0, 408, 429, 500, 502, 503, 504})
 """HTTP statuses of an API server that is restarting, overloaded or briefly unreachable."""
 
@@ -286,7 +299,7 @@ class PodWorker:
         self.containers = [ContainerRun(c["name"], c) for c in spec["containers"]]
         if spec.get("initContainers"):
             raise pod_env.UnsupportedPod("init containers are not supported by the node agent")
-        for sub in ("work", "logs", "pids"):
+        for sub in ("work", "logs", "pids", "termination"):
             (self.directory / sub).mkdir(parents=True, exist_ok=True)
         self._adopt_previous_runs(pod)
 
@@ -331,9 +344,31 @@ class PodWorker:
             "finishedAt": _timestamp(_now()),
             "containerID": f"process://{run.process.pid}",
         }
+        message = self._termination_message(run, exit_code)
+        if message:
+            run.terminated["message"] = message
         (self.directory / "pids" / f"{run.name}.pid").unlink(missing_ok=True)
         run.process = None
         self._back_off(run)
+
+    def _termination_message(self, run: ContainerRun, exit_code: int) -> str:
+        """What a kubelet puts in `state.terminated.message` for this run."""
+        path = self.directory / "termination" / run.name
+        with contextlib.suppress(OSError), path.open("rb") as file:
+            written = file.read(TERMINATION_MESSAGE_BYTES)
+            if written:
+                return written.decode("utf-8", "replace")
+        policy = run.spec.get("terminationMessagePolicy", "File")
+        if policy != "FallbackToLogsOnError" or exit_code == 0:
+            return ""
+        log_path = self.directory / "logs" / f"{run.name}.log"
+        try:
+            with log_path.open("rb") as file:
+                file.seek(max(0, log_path.stat().st_size - FALLBACK_LOG_BYTES))
+                tail = file.read()
+        except OSError:
+            return ""
+        return b"\n".join(tail.splitlines()[-FALLBACK_LOG_LINES:]).decode("utf-8", "replace")
 
     def _back_off(self, run: ContainerRun) -> None:
         backoff = self.context.restart_backoff_seconds * 2**run.restart_count
@@ -345,6 +380,9 @@ class PodWorker:
             run.terminated = None
             run.restart_count += 1
         env = self._environment(pod, run.spec)
+        termination = self.directory / "termination" / run.name
+        termination.write_bytes(b"")  # a fresh, empty file for every run, as a kubelet mounts
+        env[TERMINATION_MESSAGE_PATH_ENV] = str(termination)
         argv = pod_env.command_line(run.spec, env)
         log_path = self.directory / "logs" / f"{run.name}.log"
         run.started_at = _now()

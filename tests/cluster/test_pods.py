@@ -109,3 +109,71 @@ def test_a_finished_pod_is_reported_although_the_first_status_updates_failed(
     assert api.failures == 0
     final = api.landed[-1]["containerStatuses"][0]["state"]["terminated"]
     assert (final["exitCode"], final["reason"]) == (0, "Completed")
+
+
+class RecordingApi:
+    """Accepts every status PATCH; `done` is set once the pod is reported finished."""
+
+    def __init__(self) -> None:
+        self.landed: list[dict[str, Any]] = []
+        self.done = threading.Event()
+
+    def request(self, method: str, path: str, body: Any = None, **_: Any) -> dict[str, Any]:
+        self.landed.append(body["status"])
+        if body["status"]["phase"] in ("Succeeded", "Failed"):
+            self.done.set()
+        return {}
+
+
+def _run_to_the_end(tmp_path: Path, program: str, policy: str | None) -> dict[str, Any]:
+    api = RecordingApi()
+    context = NodeContext("node-0", api, tmp_path, tmp_path / "ca.crt", "127.0.0.1", 1)  # type: ignore[arg-type]
+    container: dict[str, Any] = {"name": "c", "command": [sys.executable, "-c", program]}
+    if policy:
+        container["terminationMessagePolicy"] = policy
+    pod = {
+        "metadata": {"name": "p", "namespace": "ns", "uid": "u-2"},
+        "spec": {
+            "restartPolicy": "Never",
+            "automountServiceAccountToken": False,
+            "containers": [container],
+        },
+        "status": {"phase": "Pending"},
+    }
+    worker = PodWorker(context, pod)
+    worker.start()
+    try:
+        assert api.done.wait(timeout=60), f"never finished; landed: {api.landed}"
+    finally:
+        worker.shutdown(0)
+    state: dict[str, Any] = api.landed[-1]["containerStatuses"][0]["state"]["terminated"]
+    return state
+
+
+WRITE_MESSAGE = (
+    "import os; open(os.environ['KUBETUNE_TERMINATION_MESSAGE_PATH'], 'w').write('x' * 5000)"
+)
+
+
+@pytest.mark.parametrize("policy", [None, "FallbackToLogsOnError"])
+def test_the_termination_message_file_becomes_the_message_bounded_like_a_kubelet(
+    tmp_path: Path, policy: str | None
+) -> None:
+    state = _run_to_the_end(tmp_path, WRITE_MESSAGE, policy)
+    assert state["message"] == "x" * 4096
+
+
+def test_a_failed_container_without_a_message_falls_back_to_its_log_end(tmp_path: Path) -> None:
+    program = "print('\\n'.join(f'line {i}' for i in range(200))); raise SystemExit(3)"
+    state = _run_to_the_end(tmp_path, program, "FallbackToLogsOnError")
+    assert state["exitCode"] == 3
+    lines = state["message"].splitlines()
+    assert lines[-1] == "line 199" and len(lines) == 80
+
+
+@pytest.mark.parametrize(("code", "policy"), [(3, None), (0, "FallbackToLogsOnError")])
+def test_no_fallback_without_the_policy_or_for_a_success(
+    tmp_path: Path, code: int, policy: str | None
+) -> None:
+    state = _run_to_the_end(tmp_path, f"print('hello'); raise SystemExit({code})", policy)
+    assert "message" not in state

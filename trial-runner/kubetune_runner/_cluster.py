@@ -9,6 +9,12 @@ minimum interval so a loop reporting every millisecond costs the API server one 
 second. Before its first patch the thread loads the Trial's existing status, so a restarted
 pod adds to earlier reports instead of wiping them. ``flush()`` waits for delivery and runs
 at interpreter exit.
+
+A trial is never scored from a partial report. When the program ends well the final state
+is first written as the container's termination message (``_termination``), which the
+kubelet hands to the operator without this process calling the API; then delivery goes on
+for up to ``KUBETUNE_DELIVERY_TIMEOUT_SECONDS`` (default 300), retrying at least every
+``retry_max_seconds`` so it resumes within a second of the API answering again.
 """
 
 from __future__ import annotations
@@ -16,11 +22,13 @@ from __future__ import annotations
 import atexit
 import math
 import numbers
+import sys
 import threading
 import time
 from dataclasses import dataclass
 from typing import Any
 
+from kubetune_runner import _termination
 from kubetune_runner._bounded import BoundedSeries
 from kubetune_runner._env import ClusterConfig
 from kubetune_runner._kubeapi import ApiError, PermanentError, TransientError, TrialClient
@@ -38,21 +46,28 @@ class ClusterSettings:
     """Longest a ``should_stop()`` GET may hold up the training loop."""
     retry_initial_seconds: float = 0.25
     """First wait after a failed delivery; doubled after each further failure."""
-    retry_max_seconds: float = 10.0
-    """Cap of that wait, so delivery resumes soon after the API server is back."""
+    retry_max_seconds: float = 1.0
+    """Cap of that wait, so delivery resumes within a second of the API server answering."""
     min_patch_interval_seconds: float = 1.0
     """Least time between two patches (``flush()`` skips it), bounding load on the API."""
     stop_cache_seconds: float = 2.0
     """``should_stop()`` answers from memory this long, so a loop may call it every step."""
     stop_poll_seconds: float = 5.0
     """How often the wrapper asks ``should_stop()`` while its program runs."""
-    exit_flush_seconds: float = 15.0
-    """How long interpreter exit waits for undelivered reports."""
+    exit_flush_seconds: float | None = None
+    """How long interpreter exit waits for undelivered reports; None: the configured
+    ``KUBETUNE_DELIVERY_TIMEOUT_SECONDS``."""
 
 
 class ClusterTransport:
     def __init__(self, config: ClusterConfig, settings: ClusterSettings | None = None) -> None:
         self.settings = settings or ClusterSettings()
+        self.config = config
+        self.delivery_timeout_seconds = (
+            config.delivery_timeout_seconds
+            if self.settings.exit_flush_seconds is None
+            else self.settings.exit_flush_seconds
+        )
         self.stop_poll_seconds = self.settings.stop_poll_seconds
         self._client = TrialClient(config, self.settings.request_timeout_seconds)
         self._cond = threading.Condition()
@@ -129,14 +144,42 @@ class ClusterTransport:
             self._stop = _stop_flag(trial)
             return self._stop
 
-    def close(self, timeout: float | None = None) -> bool:
-        """Flush, then end the delivery thread (tests and the wrapper; atexit otherwise)."""
-        delivered = self.flush(timeout)
+    def close(self, timeout: float | None = None, hand_over: bool = False) -> bool:
+        """Flush, then end the delivery thread (tests and the wrapper; atexit otherwise).
+
+        With ``hand_over`` (the program ended well) the final report is first written as
+        the termination message. True when every report reached the Trial or was handed
+        over that way.
+        """
+        done = self._finish(timeout, hand_over)
         with self._cond:
             self._closed = True
             self._cond.notify_all()
         atexit.unregister(self._flush_at_exit)
-        return delivered
+        return done
+
+    def _finish(self, timeout: float | None, hand_over: bool) -> bool:
+        handed = hand_over and self.hand_over(delivered=False)
+        delivered = self.flush(timeout)
+        if delivered and handed:
+            self.hand_over(delivered=True)
+        return delivered or handed
+
+    def hand_over(self, delivered: bool) -> bool:
+        """Write the final report as the termination message; False if there is nothing to
+        write (no report) or nowhere to write it (not in a container)."""
+        with self._cond:
+            if self._version == 0:
+                return False
+            message = _termination.render(
+                self._values,
+                self._non_finite,
+                self._last_step,
+                self._version,
+                delivered,
+                [objective.metric for objective in self.config.objectives],
+            )
+        return _termination.write(self.config.termination_message_path, message)
 
     def status(self) -> dict[str, Any]:
         """The status fields this runner owns, as the next patch will carry them."""
@@ -238,13 +281,22 @@ class ClusterTransport:
             self._loaded = True
 
     def _flush_at_exit(self) -> None:
-        if not self.flush(self.settings.exit_flush_seconds):
-            warn("exiting with reports the Trial has not received (see the errors above)")
+        # An uncaught exception leaves the message empty, so the kubelet shows the log's end.
+        if not self._finish(self.delivery_timeout_seconds, hand_over=not _crashed()):
+            warn(
+                "exiting with reports the Trial has not received and no termination message "
+                "to hand them over (see the errors above)"
+            )
 
     def _warn_once(self, message: str) -> None:
         if message != self._last_warning:
             warn(message)
             self._last_warning = message
+
+
+def _crashed() -> bool:
+    """Whether the interpreter is exiting because of an uncaught exception."""
+    return getattr(sys, "last_value", None) is not None
 
 
 def _stop_flag(trial: dict[str, Any]) -> bool:

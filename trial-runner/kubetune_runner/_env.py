@@ -29,6 +29,15 @@ SERVICE_PORT = "KUBERNETES_SERVICE_PORT"
 SERVICEACCOUNT_DIR = "KUBETUNE_SERVICEACCOUNT_DIR"
 """Cluster mode: directory holding ``token``, ``ca.crt`` and ``namespace``."""
 DEFAULT_SERVICEACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+DELIVERY_TIMEOUT = "KUBETUNE_DELIVERY_TIMEOUT_SECONDS"
+"""Cluster mode: how long a finished trial keeps trying to deliver its last reports."""
+DEFAULT_DELIVERY_TIMEOUT_SECONDS = 300.0
+"""Long enough to outlast an API server restart or a control-plane upgrade; the pod is held
+that long at most, and only while the API does not answer."""
+TERMINATION_MESSAGE_PATH = "KUBETUNE_TERMINATION_MESSAGE_PATH"
+"""Cluster mode: where the final report is written for the kubelet (the container's
+``terminationMessagePath``; the operator sets it when a template changes the path)."""
+DEFAULT_TERMINATION_MESSAGE_PATH = "/dev/termination-log"
 
 DIRECTIONS = ("maximize", "minimize")
 
@@ -70,6 +79,8 @@ class ClusterConfig:
     """Re-read on every request: projected service-account tokens are rotated."""
     ca_path: str
     objectives: list[Objective]
+    delivery_timeout_seconds: float = DEFAULT_DELIVERY_TIMEOUT_SECONDS
+    termination_message_path: str = DEFAULT_TERMINATION_MESSAGE_PATH
 
 
 def params(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
@@ -167,7 +178,26 @@ def _cluster_config(trial: str, environ: Mapping[str, str]) -> ClusterConfig:
         token_path=os.path.join(account_dir, "token"),
         ca_path=ca_path,
         objectives=objectives(environ),
+        delivery_timeout_seconds=delivery_timeout(environ),
+        termination_message_path=environ.get(TERMINATION_MESSAGE_PATH)
+        or DEFAULT_TERMINATION_MESSAGE_PATH,
     )
+
+
+def delivery_timeout(environ: Mapping[str, str] = os.environ) -> float:
+    raw = environ.get(DELIVERY_TIMEOUT)
+    if not raw:
+        return DEFAULT_DELIVERY_TIMEOUT_SECONDS
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value >= 0 or value == float("inf"):
+        raise ConfigurationError(
+            f"{DELIVERY_TIMEOUT} must be a number of seconds >= 0 "
+            f"(default {DEFAULT_DELIVERY_TIMEOUT_SECONDS:g}), got {raw!r}"
+        )
+    return value
 
 
 def _read_optional(path: str) -> str | None:

@@ -23,6 +23,8 @@ STOP_POLL_SECONDS = 1.0
 
 class LocalTransport:
     stop_poll_seconds = STOP_POLL_SECONDS
+    delivery_timeout_seconds = 0.0
+    """Nothing to wait for at exit: every report is on disk when ``record`` returns."""
 
     def __init__(self, directory: str) -> None:
         self.directory = directory
@@ -48,5 +50,5 @@ class LocalTransport:
     def flush(self, timeout: float | None = None) -> bool:
         return True  # every record() is already on disk
 
-    def close(self, timeout: float | None = None) -> bool:
+    def close(self, timeout: float | None = None, hand_over: bool = False) -> bool:
         return True

@@ -33,8 +33,10 @@ MAX_PARSED_LINE_BYTES = 65536
 FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 DEFAULT_GRACE_SECONDS = 30.0
 """``--grace-seconds``: how long a program told to stop gets between SIGTERM and SIGKILL."""
-DEFAULT_FLUSH_SECONDS = 15.0
-"""``--flush-seconds``: how long exit waits for undelivered reports."""
+EXIT_UNDELIVERED = 75
+"""The program exited 0, but its last reports reached neither the Trial (within the delivery
+timeout) nor the termination message: the operator records ``MetricsUndelivered`` rather
+than scoring the trial from what arrived earlier. (75 is sysexits' EX_TEMPFAIL.)"""
 WARNED_LINE_CHARS = 200
 """How much of a printed line a warning about it quotes."""
 OUTPUT_DRAIN_SECONDS = 5.0
@@ -59,10 +61,17 @@ environment (set by the operator or `kubetune run`):
   KUBETUNE_OBJECTIVE                JSON list of {{"metric", "direction"}}; its best point
                                     survives downsampling of intermediate values
   KUBETUNE_PARAMS                   the trial's parameters as JSON (for the program)
+  KUBETUNE_DELIVERY_TIMEOUT_SECONDS cluster mode: how long exit keeps retrying undelivered
+                                    reports (default 300; the final values are also written
+                                    to the termination message first)
+  KUBETUNE_TERMINATION_MESSAGE_PATH where the termination message goes
+                                    (default /dev/termination-log)
 
 exit status: the program's (128+N if signal N killed it); 0 if the trial was asked to
 stop and the program was ended for it; 2 if the environment names no transport; 126/127 if
-CMD cannot be run. SIGTERM, SIGINT and SIGHUP are forwarded to the program's process group.
+CMD cannot be run; {EXIT_UNDELIVERED} if the program exited 0 but its last reports could be
+delivered neither to the Trial nor as the termination message. SIGTERM, SIGINT and SIGHUP
+are forwarded to the program's process group.
 If the program calls report() itself, use --no-parse so that only one writer reports.
 """
 
@@ -115,9 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--flush-seconds",
         type=_positive,
-        default=DEFAULT_FLUSH_SECONDS,
         metavar="S",
-        help="at exit, wait at most this long for reports to be delivered (default: %(default)s)",
+        help="at exit, keep delivering reports at most this long (default: "
+        "KUBETUNE_DELIVERY_TIMEOUT_SECONDS, else 300)",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("command", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
@@ -146,12 +155,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         stop_poll_seconds=args.stop_poll_seconds or transport.stop_poll_seconds,
         grace_seconds=args.grace_seconds,
     )
+    code = 1  # if the wrapper itself fails, the program did not end well
     try:
         with _metrics_file.follow(args.metrics_file, args.metrics_format, transport.record, names):
-            return wrapper.run()
+            code = wrapper.run()
     finally:
-        if not transport.close(args.flush_seconds):
-            warn(f"some reports were not delivered within {args.flush_seconds:g}s")
+        code = _finish(transport, code, args.flush_seconds)
+    return code
+
+
+def _finish(transport: Transport, code: int, flush_seconds: float | None) -> int:
+    """Deliver what is left; a program that ended well but whose last reports reached
+    neither the Trial nor the termination message exits ``EXIT_UNDELIVERED``."""
+    timeout = transport.delivery_timeout_seconds if flush_seconds is None else flush_seconds
+    if transport.close(timeout, hand_over=code == 0):
+        return code
+    if code != 0:
+        warn(f"some reports were not delivered within {timeout:g}s")
+        return code
+    warn(
+        f"the program ended well but its last reports were not delivered within {timeout:g}s "
+        f"and could not be written as the termination message: exiting {EXIT_UNDELIVERED}"
+    )
+    return EXIT_UNDELIVERED
 
 
 class Wrapper:

@@ -21,6 +21,9 @@ class TrialReason(enum.StrEnum):
     """Exited 0 and reported every objective as a finite number."""
     METRICS_MISSING = "MetricsMissing"
     """Exited 0 but never reported an objective."""
+    METRICS_UNDELIVERED = "MetricsUndelivered"
+    """Exited 0, but its runner could deliver its last reports neither to the Trial nor as
+    the termination message (runner exit 75): its values are unknown, not missing."""
     OBJECTIVE_NOT_FINITE = "ObjectiveNotFinite"
     """Exited 0 but the latest report of an objective was NaN or infinite."""
     ERROR = "Error"
@@ -35,6 +38,9 @@ class TrialReason(enum.StrEnum):
     """Pruned by a stopping rule or a scheduler (ASHA, Hyperband)."""
     STUDY_ENDED = "StudyEnded"
     """Stopped because the study ended (goal reached, budget spent, deleted)."""
+    POD_LOST = "PodLost"
+    """Pending: the trial's pod was lost (killed from outside, deleted, its node gone) and the
+    trial runs again; Failed: it was lost more often than the operator retries."""
     START_ERROR = "StartError"
     """The trial's command could not be started (local)."""
     # -- pending ----------------------------------------------------------------------------

@@ -92,6 +92,12 @@ class TrialStatus(KubeModel):
     start_time: datetime | None = None
     completion_time: datetime | None = None
     gpu_seconds: float = 0.0
+    retries: int = Field(
+        default=0,
+        ge=0,
+        description="How often the trial was run again because its pod was lost (killed from "
+        "outside, deleted, its node gone); a lost pod is not a failed trial.",
+    )
 
 
 class Trial(KubeModel):

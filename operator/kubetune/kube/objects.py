@@ -28,6 +28,9 @@ STOP_REQUESTED_ANNOTATION = f"{GROUP}/stop-requested-at"
 TERMINATION_MESSAGE_POLICY = "FallbackToLogsOnError"
 """Default of the primary container: the kubelet keeps the end of a failed container's log."""
 
+TERMINATION_MESSAGE_PATH_VARIABLE = "KUBETUNE_TERMINATION_MESSAGE_PATH"
+"""Tells the runner a template's own ``terminationMessagePath`` (default /dev/termination-log)."""
+
 TRIAL_ACCOUNT = "kubetune-trial"
 """ServiceAccount, Role and RoleBinding the operator keeps in every namespace with studies."""
 
@@ -147,8 +150,16 @@ def _add_runner_env(
     kept = [var for var in container.get("env") or [] if var.get("name") not in ours]
     container["env"] = kept + [{"name": k, "value": v} for k, v in ours.items()]
     # A failed trial's last output lines become its termination message, which the verdict
-    # quotes, so a failure shows its error without reading pod logs.
+    # quotes, so a failure shows its error without reading pod logs; a trial that ended
+    # well writes its final report there, for when the API did not take it.
     container.setdefault("terminationMessagePolicy", TERMINATION_MESSAGE_POLICY)
+    if container.get("terminationMessagePath"):
+        container["env"].append(
+            {
+                "name": TERMINATION_MESSAGE_PATH_VARIABLE,
+                "value": container["terminationMessagePath"],
+            }
+        )
 
 
 def _add_gpus(container: dict[str, Any], resource: str, gpus: int) -> None:

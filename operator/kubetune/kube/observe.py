@@ -69,6 +69,8 @@ class TrialContext:
     now: datetime
     failed_creates: Mapping[str, str] = field(default_factory=dict)
     """The latest FailedCreate message by Job uid; read only while a trial waits for its pod."""
+    max_pod_retries: int = 0
+    """How often a trial whose pod was lost runs again (the operator's ``max_pod_retries``)."""
 
     @classmethod
     def of(cls, spec: StudySpec, now: datetime) -> TrialContext:
@@ -125,6 +127,7 @@ def observe(
         context.gpu_resource,
         context.now,
         failed_create,
+        context.max_pod_retries,
     )
 
 
@@ -147,7 +150,7 @@ def stop_pending(trial: Mapping[str, Any], observation: trial_status.Observation
 
 def needs_api(trial: Mapping[str, Any], observation: trial_status.Observation) -> bool:
     """Whether settling this trial takes an API call: most do not, and stay off the pool."""
-    return stop_pending(trial, observation) or observation.from_metrics
+    return stop_pending(trial, observation) or observation.from_metrics or observation.retry
 
 
 def split(
@@ -195,14 +198,17 @@ def tally(
             result.gpu_seconds += float(desired["gpuSeconds"] or 0.0)
         elif trial["metadata"]["name"] not in jobs and not trial["spec"].get("stop"):
             result.missing_jobs.append(trial)
-        snapshot = _snapshot(trial, observation.phase)
+        snapshot = _snapshot(trial, observation.phase, observation.recovered)
         result.snapshots[snapshot.index] = snapshot
     return result
 
 
-def _snapshot(trial: Mapping[str, Any], phase: TrialPhase) -> TrialSnapshot:
+def _snapshot(
+    trial: Mapping[str, Any], phase: TrialPhase, recovered: Mapping[str, Any] | None = None
+) -> TrialSnapshot:
+    """``recovered``: runner fields the operator takes over from a termination message."""
     spec = trial["spec"]
-    status = trial.get("status") or {}
+    status = trial_status.reported(trial.get("status") or {}, recovered or {})
     intermediate = tuple(
         IntermediateValue(int(p["step"]), dict(p.get("values") or {}))
         for p in status.get("intermediate") or []

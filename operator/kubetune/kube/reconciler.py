@@ -173,7 +173,9 @@ class Reconciler:
             self.cache.get(Kind.JOB, key),
             self.cache.get(Kind.POD, key),
         )
-        context = observe.TrialContext.of(spec, now)
+        context = replace(
+            observe.TrialContext.of(spec, now), max_pod_retries=self.settings.max_pod_retries
+        )
         observations = observe.observe_all(objects, context)
         if observe.waits_for_pod(observations):
             failed_creates = self.job_events.failed_creates(key[0])
@@ -204,6 +206,10 @@ class Reconciler:
                 self.actions.delete_job(key, name)
                 job = None
                 observation = observe.observe(trial, job, objects, context)
+        if observation.retry and job is not None:
+            # A lost pod: the Job goes, and the next reconcile recreates it for the same trial.
+            self.actions.delete_job(key, name)
+            return observe.Settled(trial, observation, wake_in)
         if observation.from_metrics:
             # The Job's completion can be seen before the runner's last report arrives
             # on the Trial's watch: reread, so the verdict and the values are final.

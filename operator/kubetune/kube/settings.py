@@ -44,6 +44,9 @@ class OperatorSettings:
     """How often the watch cache is checked against a full LIST of every kind."""
     stop_grace_seconds: float = 30.0
     """How long a trial asked to stop (spec.stop) may take to exit before its Job is deleted."""
+    max_pod_retries: int = 2
+    """A trial whose pod was lost (exit 137/143 it did not ask for, pod deleted, node gone) is
+    run again as the same trial (same index and parameters) this often before it fails."""
     job_events_interval_seconds: float = 10.0
     """Most often a namespace's Job FailedCreate Events are read, while a trial awaits its pod."""
     metrics_port: int = 8080

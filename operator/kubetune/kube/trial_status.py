@@ -10,19 +10,29 @@ trial lifecycle is unit-tested without a cluster:
 - Running while a pod runs;
 - finished as soon as the pod is (the Job is marked complete or failed a moment later and
   the phase never flaps back to Pending in that gap), unless the Job will retry the pod;
+- Pending again (``PodLost``) when its pod was lost rather than failed — killed from outside,
+  evicted, deleted — up to ``max_pod_retries`` times: the operator deletes the Job, which is
+  created again for the same trial, and counts ``status.retries``;
 - finished once the Job is, or once a trial asked to stop has no running pod left: the
   verdict (phase, reason, message) is ``kubetune.lifecycle.verdict`` over what was observed
   here — exit code, reported values, the termination message, the stop request — the same
   function ``kubetune run`` calls, so both backends end a trial the same way.
 
 A finished phase never changes again. The operator writes only the fields built here; the
-runner owns ``values``, ``intermediate`` and ``lastStep``.
+runner owns ``values``, ``intermediate`` and ``lastStep`` — except for its final report.
+A runner whose pod ended while the API server did not answer writes its final values, last
+step and report count as the container's termination message (a JSON object marked with
+``TERMINATION_REPORT_KEY``); the kubelet puts it in the pod's status. When that report holds
+values the Trial's status lacks, the verdict is made from the report and the operator writes
+them to the status (``Observation.recovered``), so a trial is never scored from a partial
+report.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -40,6 +50,12 @@ definition, and these pass within a second. Skipping them saves one write per ne
 which in a burst of thousands of new trials would delay the launch of successors."""
 
 
+TERMINATION_REPORT_KEY = "kubetune.dev/report"
+"""Marks a termination message as the runner's final report (``kubetune_runner._termination``);
+its value is the format version."""
+TERMINATION_REPORT_VERSION = 1
+
+
 @dataclass(frozen=True)
 class Observation:
     """What the cluster says about one trial right now."""
@@ -53,6 +69,84 @@ class Observation:
     completion_time: datetime | None = None
     from_metrics: bool = False
     """The verdict read reported metrics: confirm with a fresh read before recording it."""
+    retry: bool = False
+    """The pod was lost and the trial is to run again: delete its Job (it is recreated) and
+    count ``status.retries`` up (``lost_pod_retry``)."""
+    recovered: Mapping[str, Any] = field(default_factory=dict)
+    """Runner-owned status fields (``values``, ``nonFiniteValues``, ``lastStep``) taken from
+    the pod's termination message because the Trial's status lacked them."""
+
+
+@dataclass(frozen=True)
+class FinalReport:
+    """The runner's final report, from its container's termination message."""
+
+    values: Mapping[str, float]
+    non_finite: Mapping[str, str]
+    last_step: int | None
+
+
+def final_report(pod: Mapping[str, Any] | None) -> FinalReport | None:
+    """The report in the pod's termination message, or None (none, or the end of a log)."""
+    message = (_terminated(pod) or {}).get("message") or ""
+    if TERMINATION_REPORT_KEY not in message:
+        return None
+    try:
+        report = json.loads(message)
+    except ValueError:
+        return None
+    if not isinstance(report, dict) or report.get(TERMINATION_REPORT_KEY) != 1:
+        return None
+    values = report.get("values")
+    values = values if isinstance(values, dict) else {}
+    non_finite = report.get("nonFiniteValues")
+    step = report.get("lastStep")
+    return FinalReport(
+        {k: float(v) for k, v in values.items() if lifecycle.is_finite(v)},
+        {k: str(v) for k, v in non_finite.items()} if isinstance(non_finite, dict) else {},
+        step if isinstance(step, int) and not isinstance(step, bool) else None,
+    )
+
+
+def recovered_fields(status: Mapping[str, Any], report: FinalReport | None) -> dict[str, Any]:
+    """The runner-owned status fields the report adds to ``status``; empty when the status
+    already holds it all, or holds a later step (a newer run delivered after it)."""
+    if report is None:
+        return {}
+    shown_step = status.get("lastStep")
+    if _later_step(shown_step, report.last_step):
+        return {}
+    values = dict(status.get("values") or {})
+    non_finite = dict(status.get("nonFiniteValues") or {})
+    merged_values = {**values, **report.values}
+    merged_non_finite = {
+        **{k: v for k, v in non_finite.items() if k not in report.values},
+        **report.non_finite,
+    }
+    fields: dict[str, Any] = {}
+    if merged_values != values:
+        fields["values"] = merged_values
+    if merged_non_finite != non_finite:
+        cleared: dict[str, str | None] = dict.fromkeys(non_finite.keys() - merged_non_finite)
+        fields["nonFiniteValues"] = {**cleared, **merged_non_finite}
+    if report.last_step is not None and report.last_step != shown_step and fields:
+        fields["lastStep"] = report.last_step
+    return fields
+
+
+def _later_step(shown: object, reported: int | None) -> bool:
+    """Whether the status shows a later step than the report (a newer run delivered)."""
+    return isinstance(shown, int) and reported is not None and shown > reported
+
+
+def reported(status: Mapping[str, Any], recovered: Mapping[str, Any]) -> dict[str, Any]:
+    """``status`` with the recovered fields in place (cleared non-finite names removed)."""
+    merged = {**status, **recovered}
+    if "nonFiniteValues" in recovered:
+        merged["nonFiniteValues"] = {
+            k: v for k, v in recovered["nonFiniteValues"].items() if v is not None
+        }
+    return merged
 
 
 def parse_time(text: str | None) -> datetime | None:
@@ -105,8 +199,92 @@ def derive(
     gpu_resource: str,
     now: datetime,
     failed_create: str | None = None,
+    max_pod_retries: int = 0,
 ) -> Observation:
-    """``failed_create``: the message of the Job's latest FailedCreate Event, if any."""
+    """``failed_create``: the message of the Job's latest FailedCreate Event, if any;
+    ``max_pod_retries``: how often a trial whose pod was lost runs again."""
+    pods = _of_job(pods, job)
+    observed = _derive(trial, job, pods, objective_metrics, gpu_resource, now, failed_create)
+    if observed.phase is TrialPhase.FAILED and _lost(trial, job, pods):
+        return lost_pod_retry(trial, observed, max_pod_retries)
+    return observed
+
+
+LOST_EXIT_CODES = frozenset({137, 143})
+"""SIGKILL and SIGTERM: what a container gets when its node, kubelet or someone else ends it."""
+LOST_POD_REASONS = frozenset(
+    {"NodeAgentRestarted", "ContainerStatusUnknown", "Evicted", "NodeLost", "Shutdown"}
+)
+"""Pod or container reasons that say the pod was lost rather than that the program failed."""
+
+
+def _lost(
+    trial: Mapping[str, Any], job: Mapping[str, Any] | None, pods: Sequence[Mapping[str, Any]]
+) -> bool:
+    """Whether the trial failed because its pod was lost, not because of its program."""
+    if (trial.get("status") or {}).get("phase") in (TrialPhase.FAILED, TrialPhase.SUCCEEDED):
+        return False  # a recorded verdict stands
+    failure = job_conditions(job or {}).get("Failed") or {}
+    if failure.get("reason") == "DeadlineExceeded":
+        return False
+    pod = latest_pod(pods)
+    if pod is None:
+        return job is not None and bool(failure)  # its pod was deleted: the Job failed for it
+    terminated = _terminated(pod) or {}
+    reasons = {terminated.get("reason"), (pod.get("status") or {}).get("reason")}
+    if reasons & LOST_POD_REASONS:
+        return True
+    return terminated.get("exitCode") in LOST_EXIT_CODES and "OOMKilled" not in reasons
+
+
+def lost_pod_retry(
+    trial: Mapping[str, Any], failed: Observation, max_pod_retries: int
+) -> Observation:
+    """Run the trial again (Pending, ``PodLost``), or fail it once it was lost too often."""
+    retries = int((trial.get("status") or {}).get("retries") or 0)
+    if retries >= max_pod_retries:
+        message = f"its pod was lost {retries + 1} times (at most {max_pod_retries} retries)"
+        return Observation(
+            TrialPhase.FAILED,
+            TrialReason.POD_LOST,
+            f"{message}; last time: {failed.message}",
+            failed.exit_code,
+            failed.start_time,
+            failed.completion_time,
+        )
+    return Observation(
+        TrialPhase.PENDING,
+        TrialReason.POD_LOST,
+        f"its pod was lost ({failed.message.splitlines()[0] if failed.message else 'deleted'}): "
+        f"running the trial again, retry {retries + 1} of {max_pod_retries}",
+        retry=True,
+    )
+
+
+def _of_job(
+    pods: Sequence[Mapping[str, Any]], job: Mapping[str, Any] | None
+) -> list[Mapping[str, Any]]:
+    """The pods of this Job: a retried trial's lost pod may linger until it is collected."""
+    uid = (job or {}).get("metadata", {}).get("uid")
+    if not uid:
+        return list(pods)
+    return [
+        pod
+        for pod in pods
+        if not (pod["metadata"].get("ownerReferences"))
+        or any(ref.get("uid") == uid for ref in pod["metadata"]["ownerReferences"])
+    ]
+
+
+def _derive(
+    trial: Mapping[str, Any],
+    job: Mapping[str, Any] | None,
+    pods: Sequence[Mapping[str, Any]],
+    objective_metrics: Sequence[str],
+    gpu_resource: str,
+    now: datetime,
+    failed_create: str | None,
+) -> Observation:
     status = trial.get("status") or {}
     spec = trial.get("spec") or {}
     current = TrialPhase(status.get("phase") or TrialPhase.PENDING)
@@ -126,8 +304,15 @@ def derive(
         pruned = (trial["metadata"].get("annotations") or {}).get(PRUNED_ANNOTATION) == "true"
         ended = lifecycle.stopped(pruned, spec.get("stopReason") or "")
         finished = _finish_time(job, pod) or now
+        recovered = recovered_fields(status, final_report(pod)) if _pod_done(pod) else {}
         return Observation(
-            ended.phase, ended.reason, ended.message, _exit_code(pod), started, finished
+            ended.phase,
+            ended.reason,
+            ended.message,
+            _exit_code(pod),
+            started,
+            finished,
+            recovered=recovered,
         )
     if job is None:
         return Observation(
@@ -161,14 +346,23 @@ def _completed(
     finished: datetime,
 ) -> Observation:
     exit_code = _exit_code(pod)
+    recovered = recovered_fields(status, final_report(pod))
+    final = reported(status, recovered)
     ended = lifecycle.Ended(
         exit_code=0,  # a complete Job's pod succeeded, even if it is gone by now
-        values=status.get("values") or {},
-        non_finite=status.get("nonFiniteValues") or {},
+        values=final.get("values") or {},
+        non_finite=final.get("nonFiniteValues") or {},
     )
     result = lifecycle.verdict(ended, objective_metrics)
     return Observation(
-        result.phase, result.reason, result.message, exit_code, started, finished, True
+        result.phase,
+        result.reason,
+        result.message,
+        exit_code,
+        started,
+        finished,
+        from_metrics=True,
+        recovered=recovered,
     )
 
 
@@ -184,7 +378,8 @@ def _failed(
     reason = _failure_reason(terminated.get("reason")) or _failure_reason(condition.get("reason"))
     ended = lifecycle.Ended(
         exit_code=code or None,  # a failed Job whose container exited 0 failed for its own reason
-        output=terminated.get("message") or "",
+        # A program that reported itself and then exited non-zero leaves its report, not its log.
+        output="" if final_report(pod) else terminated.get("message") or "",
         failure_reason=reason or (TrialReason.ERROR if code else TrialReason.JOB_FAILED),
         failure_detail=condition.get("message") or "",
     )
@@ -300,10 +495,12 @@ def desired_status(
     now: datetime,
 ) -> dict[str, Any]:
     """The operator-owned status fields for ``observation`` (never the runner's)."""
-    status = trial.get("status") or {}
+    status = reported(trial.get("status") or {}, observation.recovered)
     value = (status.get("values") or {}).get(objective_metric)
     phase = observation.phase
     desired: dict[str, Any] = {
+        **observation.recovered,
+        **({"retries": int(status.get("retries") or 0) + 1} if observation.retry else {}),
         "phase": str(phase),
         "reason": observation.reason,
         "message": lifecycle.bounded_message(observation.message),

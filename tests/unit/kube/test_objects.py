@@ -181,3 +181,14 @@ def test_trial_account_may_only_read_trials_and_write_their_status() -> None:
     assert objects["RoleBinding"]["subjects"] == [
         {"kind": "ServiceAccount", "name": TRIAL_ACCOUNT, "namespace": "ns"}
     ]
+
+
+def test_the_runner_learns_a_custom_termination_message_path() -> None:
+    spec = _spec()
+    default = _containers(render_job(spec, TRIAL))["train"]
+    assert default["terminationMessagePolicy"] == "FallbackToLogsOnError"
+    assert "KUBETUNE_TERMINATION_MESSAGE_PATH" not in {v["name"] for v in default["env"]}
+    job = spec.trial_template.job
+    job["template"]["spec"]["containers"][0]["terminationMessagePath"] = "/tmp/final"
+    env = {v["name"]: v["value"] for v in _containers(render_job(spec, TRIAL))["train"]["env"]}
+    assert env["KUBETUNE_TERMINATION_MESSAGE_PATH"] == "/tmp/final"
