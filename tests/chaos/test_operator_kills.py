@@ -85,8 +85,8 @@ def test_sigkilled_operator_loses_duplicates_and_reruns_nothing(
     assert len(set(params)) == MAX_TRIALS, "a parameter set was suggested twice"
     for trial in trials:
         name = trial["metadata"]["name"]
+        assert trial["status"]["phase"] == "Succeeded", dump(trial)
         runs = (truth / f"{name}.runs").read_text().split()
         assert len(runs) == 1, f"{name} ran {len(runs)} times"
         reported = (truth / f"{name}.reported").read_text().split()
-        assert trial["status"]["phase"] == "Succeeded", dump(trial)
         assert trial["status"]["values"]["loss"] == float(reported[-1]), dump(trial)
