@@ -82,11 +82,16 @@ def console_errors(driver: Any) -> list[str]:
     return [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
 
 
-def screenshot(page: Path, image: Path, width: int = 1400) -> None:
+WINDOW_FRAME = 120
+"""Pixels a headless window's size includes beyond its page area; added to see the bottom."""
+
+
+def screenshot(page: Path, image: Path, width: int = 1200) -> None:
     """A full-page PNG of ``page`` once drawn: the window is grown to the page's height."""
     with browser(width) as driver:
         open_drawn(driver, page)
-        height = driver.execute_script("return document.documentElement.scrollHeight")
-        driver.set_window_size(width, int(height))
+        for _ in range(2):  # the plots reflow to the new size, and the page grows with them
+            height = driver.execute_script("return document.documentElement.scrollHeight")
+            driver.set_window_size(width, int(height) + WINDOW_FRAME)
         driver.execute_script("return new Promise(r => requestAnimationFrame(() => r()))")
         driver.save_screenshot(str(image))

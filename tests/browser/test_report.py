@@ -12,6 +12,7 @@ import pytest
 
 from kubetune.api.trial import TrialPhase
 from kubetune.cli import main
+from kubetune.figures import FigureLimits
 from kubetune.local.backend import LocalOptions, LocalStudy
 from kubetune.local.reader import read_local_study
 from kubetune.report import write_report
@@ -144,7 +145,7 @@ def test_a_big_study_draws_with_webgl_without_errors(driver: Any, tmp_path: Path
     assert console_errors(driver) == []
     drawn = {d["key"]: d for d in drawn_figures(driver)}
     assert drawn["history"]["traces"][0]["type"] == "scattergl"
-    assert drawn["parallel"]["traces"][0]["points"] == 1000
+    assert drawn["parallel"]["traces"][0]["points"] == FigureLimits().lines
 
 
 def test_a_message_with_html_is_shown_as_text(driver: Any, tmp_path: Path) -> None:

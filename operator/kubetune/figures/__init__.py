@@ -51,10 +51,11 @@ __all__ = [
 class FigureLimits:
     """How much a plot draws at most: the bounds that keep 10,000 trials fast in a browser."""
 
-    lines: int = 1000
-    """Trials drawn in parallel coordinates (the best and an even spread of the rest)."""
-    points: int = 2000
-    """Trials drawn in each slice."""
+    lines: int = 500
+    """Trials drawn in parallel coordinates (the best and an even spread of the rest); its
+    WebGL lines are the slowest thing on the page without a GPU."""
+    points: int = 1000
+    """Trials drawn in each slice (at most this many stay SVG, faster than WebGL here)."""
     curves: int = 300
     """Learning curves drawn in the intermediate-values plot."""
     axes: int = 12
@@ -65,6 +66,8 @@ class FigureLimits:
     """The most important numeric parameters whose pairs get contour plots."""
     contour_cells: int = 30
     """Cells along each axis of a contour plot."""
+    contour_points: int = 300
+    """Trials drawn as dots over each contour (the surface itself uses every trial)."""
     hypervolume_points: int = 100
     """Points along the study at which the hypervolume history is computed."""
     failures: int = 200
@@ -125,7 +128,10 @@ def study_figures(
             scored,
             ranked,
             ContourLimits(
-                limits.contour_pairs, limits.contour_parameters, limits.contour_cells, limits.points
+                limits.contour_pairs,
+                limits.contour_parameters,
+                limits.contour_cells,
+                limits.contour_points,
             ),
         ),
         intermediate_figure(record, limits.curves),

@@ -303,6 +303,10 @@ def _cells(values: np.ndarray, spec: ParameterSpec, cells: int) -> tuple[list[fl
     return [float(v) for v in positions], cell
 
 
+IMPORTANCE_COLOURS = ("#457b9d", "#e76f51", "#2a9d8f", "#8d99ae")
+"""One bar colour per objective (at most four objectives), in objective order."""
+
+
 def importance_figure(record: StudyRecord, importance: Sequence[ObjectiveImportance]) -> Figure:
     """Each parameter's share in how good trials are (PED-ANOVA), one bar per objective."""
     title = "Parameter importance"
@@ -311,7 +315,7 @@ def importance_figure(record: StudyRecord, importance: Sequence[ObjectiveImporta
         why = importance[0].reason if importance else "no importance was computed"
         return empty_figure("importance", title, why or "no importance was computed")
     order = [p.name for p in reversed(computed[0].importances)]
-    data = []
+    data: list[Json] = []
     for result in computed:
         shares = {p.name: p.importance for p in result.importances}
         data.append(
@@ -322,13 +326,15 @@ def importance_figure(record: StudyRecord, importance: Sequence[ObjectiveImporta
                 "y": order,
                 "x": [shares.get(name, 0.0) for name in order],
                 "hovertemplate": "%{y}: %{x:.1%}<extra></extra>",
+                "marker": {"color": IMPORTANCE_COLOURS[len(data) % len(IMPORTANCE_COLOURS)]},
             }
         )
     layout = {
         "barmode": "group",
         "xaxis": {"title": {"text": "share of importance"}, "tickformat": ".0%"},
         "yaxis": {"automargin": True},
-        "height": max(260, 90 + 22 * len(order) * len(computed)),
+        "height": max(200, 90 + 26 * len(order) * len(computed)),
+        "bargap": 0.35,
         "showlegend": len(computed) > 1,
     }
     used = computed[0].used

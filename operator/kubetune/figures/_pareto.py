@@ -40,7 +40,7 @@ def pareto_figure(record: StudyRecord, scored: list[Scored]) -> Figure:
             _points(rest, "other trials", MUTED, "markers"),
             _points(front, "front", ACCENT, "lines+markers"),
         ]
-        layout = {
+        layout: dict[str, Json] = {
             "xaxis": {"title": {"text": labels[0]}},
             "yaxis": {"title": {"text": labels[1]}},
             "hovermode": "closest",

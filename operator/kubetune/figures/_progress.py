@@ -219,4 +219,4 @@ def timeline_figure(record: StudyRecord) -> Figure:
 
 def _bar_width(trials: int) -> float:
     """Bars as thick as the plot allows without overlapping: thinner as trials grow."""
-    return max(1.0, min(8.0, 400 / max(trials, 1)))
+    return max(1.0, min(8.0, 200 / max(trials, 1)))
