@@ -9,7 +9,10 @@ and times, median of several runs each:
   study (PED-ANOVA importance, the figures, the page with plotly.js inline);
 - *draw*: headless Chromium opening the file until ``draw.js`` has drawn the last plot
   (``window.kubetuneDrawnAt``: milliseconds from navigation start, so parsing the page and
-  plotly.js count too). Skipped when Chromium is missing (``make browser``).
+  plotly.js count too). Skipped when Chromium is missing (``make browser``);
+- *browser CPU*: the CPU seconds every Chromium process (renderer, GPU emulation) spent on
+  that, from /proc: on a busy machine wall-clock draw times mostly measure the other
+  processes, CPU time does not.
 
     .venv/bin/python -m benchmarks.report [--trials 1000 10000] [--runs 5]
 
@@ -19,6 +22,7 @@ Not a test: it prints a table for docs/benchmarks.md ("Report").
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 import time
@@ -40,9 +44,41 @@ def generate_seconds(trials: int, runs: int, objectives: int) -> tuple[float, st
     return statistics.median(times), page
 
 
-def draw_seconds(page: Path, runs: int) -> float:
+def draw_seconds(page: Path, runs: int) -> tuple[float, float]:
+    """Median wall-clock draw time and median CPU seconds of the browser's processes."""
+    walls, cpus = [], []
     with browser() as driver:
-        return statistics.median(open_drawn(driver, page) / 1000 for _ in range(runs))
+        root = driver.service.process.pid
+        for _ in range(runs):
+            before = browser_cpu_seconds(root)
+            walls.append(open_drawn(driver, page) / 1000)
+            cpus.append(browser_cpu_seconds(root) - before)
+    return statistics.median(walls), statistics.median(cpus)
+
+
+def browser_cpu_seconds(root: int) -> float:
+    """User + system CPU time of ``root``'s descendant processes (chromedriver's browser)."""
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        parents[int(entry.name)] = int(fields[1])
+        times[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
+
+    def descends(pid: int) -> bool:
+        while pid > 1:
+            pid = parents.get(pid, 0)
+            if pid == root:
+                return True
+        return False
+
+    return sum(t for pid, t in times.items() if descends(pid))
 
 
 def main() -> None:
@@ -51,19 +87,25 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     no_browser = missing()
-    print("| trials | objectives | page size | generate (median) | draw in Chromium (median) |")
-    print("|---:|---:|---:|---:|---:|")
+    print("| trials | objectives | page size | generate | draw in Chromium | browser CPU |")
+    print("|---:|---:|---:|---:|---:|---:|")
     with tempfile.TemporaryDirectory() as folder:
         for trials in args.trials:
             for objectives in (1, 2):
                 seconds, text = generate_seconds(trials, args.runs, objectives)
                 page = Path(folder) / f"report-{trials}-{objectives}.html"
                 page.write_text(text, encoding="utf-8")
-                drawn = "n/a" if no_browser else f"{draw_seconds(page, args.runs):.2f} s"
+                drawn = cpu = "n/a"
+                if not no_browser:
+                    wall, busy = draw_seconds(page, args.runs)
+                    drawn, cpu = f"{wall:.2f} s", f"{busy:.2f} s"
                 size = f"{len(text.encode()) / 1e6:.1f} MB"
-                print(f"| {trials:,} | {objectives} | {size} | {seconds:.2f} s | {drawn} |")
+                row = [f"{trials:,}", str(objectives), size, f"{seconds:.2f} s", drawn, cpu]
+                print(f"| {' | '.join(row)} |")
+    load = os.getloadavg()[0]
+    print(f"\nmedians of {args.runs} runs; load average {load:.1f} on {os.cpu_count()} CPUs")
     if no_browser:
-        print(f"\ndraw times skipped: {no_browser}")
+        print(f"draw times skipped: {no_browser}")
 
 
 if __name__ == "__main__":

@@ -148,6 +148,14 @@ def test_a_big_study_draws_with_webgl_without_errors(driver: Any, tmp_path: Path
     assert drawn["parallel"]["traces"][0]["points"] == FigureLimits().lines
 
 
+def test_a_conditional_parameter_draws_without_errors(driver: Any, tmp_path: Path) -> None:
+    page = tmp_path / "conditional.html"
+    write_report(synthetic_record(300, conditional=True), page)
+    open_drawn(driver, page)
+    assert console_errors(driver) == []
+    assert "parallel" in {d["key"] for d in drawn_figures(driver)}
+
+
 def test_a_message_with_html_is_shown_as_text(driver: Any, tmp_path: Path) -> None:
     page = tmp_path / "html.html"
     write_report(synthetic_record(100), page)

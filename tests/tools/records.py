@@ -15,9 +15,12 @@ from kubetune.validation import parse_study
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def spec_of(parameters: int = 2, objectives: int = 1, **extra: Any) -> Any:
+def spec_of(
+    parameters: int = 2, objectives: int = 1, conditional: bool = False, **extra: Any
+) -> Any:
     """A study spec with ``parameters`` float parameters p0..pN (p0 log-scaled) plus one
-    categorical ``kind``, and ``objectives`` objectives (loss ↓, then speed ↑, size ↓...)."""
+    categorical ``kind``, and ``objectives`` objectives (loss ↓, then speed ↑, size ↓...).
+    ``conditional`` adds ``depth``, a float that exists only when ``kind`` is ``a``."""
     params: list[dict[str, Any]] = [
         {
             "name": f"p{i}",
@@ -29,6 +32,9 @@ def spec_of(parameters: int = 2, objectives: int = 1, **extra: Any) -> Any:
         for i in range(parameters - 1)
     ]
     params.append({"name": "kind", "type": "categorical", "choices": ["a", "b", "c"]})
+    if conditional:
+        when = {"kind": ["a"]}
+        params.append({"name": "depth", "type": "float", "low": 0, "high": 1, "when": when})
     metrics = [
         ("loss", "minimize"),
         ("speed", "maximize"),
@@ -61,18 +67,20 @@ def record_of(trials: list[RecordedTrial], **spec: Any) -> StudyRecord:
 
 
 def synthetic_record(
-    count: int, parameters: int = 8, objectives: int = 1, seed: int = 0
+    count: int, parameters: int = 8, objectives: int = 1, seed: int = 0, conditional: bool = False
 ) -> StudyRecord:
     """``count`` trials of a study that depends mostly on p0 and p1: most succeed, some are
     pruned with a learning curve cut short, some fail with a message, a few still run."""
     rng = np.random.default_rng(seed)
-    spec = spec_of(parameters, objectives)
+    spec = spec_of(parameters, objectives, conditional)
     trials = []
     for index in range(count):
         x = rng.uniform(size=parameters - 1)
         params: dict[str, Any] = {f"p{i}": float(v) for i, v in enumerate(x)}
         params["p0"] = float(10 ** (-3 + 3 * x[0]))
         params["kind"] = str(rng.choice(["a", "b", "c"]))
+        if conditional and params["kind"] == "a":
+            params["depth"] = float(rng.uniform())
         loss = float((x[0] - 0.3) ** 2 + 0.5 * (x[1] - 0.7) ** 2 + 0.05 * rng.normal() ** 2) + 0.01
         values = {
             "loss": loss,

@@ -90,9 +90,12 @@ def hypervolume_figure(record: StudyRecord, scored: list[Scored], checkpoints: i
     ends = sorted({round(k * count / checkpoints) for k in range(1, checkpoints + 1)} | {count})
     ends = [e for e in ends if e > 0]
     volumes = []
-    for end in ends:
-        prefix = losses[:end]
-        volumes.append(float(hypervolume(prefix[pareto_mask(prefix)], reference)))
+    front = losses[:0]
+    for start, end in zip([0, *ends[:-1]], ends, strict=True):
+        # The front of a prefix is the front of the previous prefix's front and the new trials.
+        candidates = np.vstack([front, losses[start:end]])
+        front = candidates[pareto_mask(candidates)]
+        volumes.append(float(hypervolume(front, reference)))
     trace = {
         "type": "scatter",
         "mode": "lines+markers",

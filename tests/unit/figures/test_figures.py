@@ -88,6 +88,14 @@ def test_non_finite_values_are_left_out_not_drawn() -> None:
     strict_json(figures)
 
 
+def test_a_conditional_parameter_is_left_out_where_it_was_inactive() -> None:
+    figures = study_figures(synthetic_record(200, conditional=True))
+    parallel = figures.figure("parallel").data[0]
+    depth = next(d for d in parallel["dimensions"] if d["label"] == "depth")
+    assert None in depth["values"] and any(v is not None for v in depth["values"])
+    strict_json(figures)
+
+
 def test_sixty_four_parameters_draw_the_most_important_and_say_so() -> None:
     figures = study_figures(synthetic_record(150, parameters=64))
     parallel = figures.figure("parallel")
