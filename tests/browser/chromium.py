@@ -46,15 +46,17 @@ def missing() -> str | None:
 
 
 @contextmanager
-def browser(width: int = 1400, height: int = 1000) -> Iterator[Any]:
-    """A headless Chromium under chromedriver, with a fresh profile removed afterwards."""
+def browser(width: int = 1400, height: int = 1000, scale: float = 1.0) -> Iterator[Any]:
+    """A headless Chromium under chromedriver, with a fresh profile removed afterwards;
+    ``scale`` device pixels per CSS pixel (below 1 for smaller screenshots)."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     profile = tempfile.mkdtemp(prefix="kubetune-chromium-")
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
-    for flag in (*FLAGS, f"--user-data-dir={profile}", f"--window-size={width},{height}"):
+    sized = (f"--window-size={width},{height}", f"--force-device-scale-factor={scale}")
+    for flag in (*FLAGS, f"--user-data-dir={profile}", *sized):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
@@ -86,9 +88,13 @@ WINDOW_FRAME = 120
 """Pixels a headless window's size includes beyond its page area; added to see the bottom."""
 
 
+SCREENSHOT_SCALE = 0.8
+"""Device pixels per CSS pixel of screenshots: keeps docs/report.png under 500 KB."""
+
+
 def screenshot(page: Path, image: Path, width: int = 1200) -> None:
     """A full-page PNG of ``page`` once drawn: the window is grown to the page's height."""
-    with browser(width) as driver:
+    with browser(width, scale=SCREENSHOT_SCALE) as driver:
         open_drawn(driver, page)
         for _ in range(2):  # the plots reflow to the new size, and the page grows with them
             height = driver.execute_script("return document.documentElement.scrollHeight")

@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from kubetune.engine import Planner, TrialSnapshot
 from kubetune.figures._figure import Figure, Json, Table
 from kubetune.figures._overview import Overview, failures_table, overview
+from kubetune.figures._parallel import parallel_figure
 from kubetune.figures._parameters import (
     ContourLimits,
     contour_figures,
     importance_figure,
-    parallel_figure,
     ranked_parameters,
     slice_figure,
 )
@@ -52,8 +52,7 @@ class FigureLimits:
     """How much a plot draws at most: the bounds that keep 10,000 trials fast in a browser."""
 
     lines: int = 500
-    """Trials drawn in parallel coordinates (the best and an even spread of the rest); its
-    WebGL lines are the slowest thing on the page without a GPU."""
+    """Trials drawn in parallel coordinates (the best and an even spread of the rest)."""
     points: int = 1000
     """Trials drawn in each slice (at most this many stay SVG, faster than WebGL here)."""
     curves: int = 300

@@ -48,68 +48,17 @@ def ranked_parameters(
     return ranked + [p for p in record.spec.parameters if p not in ranked]
 
 
-def _shown(ranked: list[ParameterSpec], limit: int) -> tuple[list[ParameterSpec], str | None]:
+def shown_parameters(
+    ranked: list[ParameterSpec], limit: int
+) -> tuple[list[ParameterSpec], str | None]:
     if len(ranked) <= limit:
         return ranked, None
     return ranked[:limit], f"the {limit} most important of {len(ranked)} parameters"
 
 
-def _join(*notes: str | None) -> str | None:
+def join_notes(*notes: str | None) -> str | None:
     kept = [n for n in notes if n]
     return "; ".join(kept) if kept else None
-
-
-def parallel_figure(
-    record: StudyRecord, scored: list[Scored], ranked: list[ParameterSpec], lines: int, axes: int
-) -> Figure:
-    """One line per trial across every parameter's axis and the first objective's, coloured
-    by the objective: the good lines show which ranges the best trials share."""
-    title = "Parallel coordinates"
-    if not scored:
-        return empty_figure("parallel", title, no_scored_trial(record))
-    thinned = thin(scored, lines, lambda s: s.loss)
-    shown, fewer = _shown(ranked, axes)
-    dimensions = [_dimension(p, [s.trial.params.get(p.name) for s in thinned.kept]) for p in shown]
-    objective = record.spec.objective_list[0]
-    values = [s.values[0] for s in thinned.kept]
-    dimensions.append({"label": objective_label(objective), "values": values})
-    reverse = smaller_is_better(objective)
-    trace = {
-        "type": "parcoords",
-        "dimensions": dimensions,
-        "line": {
-            "color": values,
-            "colorscale": COLOUR_SCALE,
-            "reversescale": reverse,
-            "showscale": True,
-            "colorbar": {"title": {"text": objective.metric}},
-        },
-    }
-    layout = {"margin": {"l": 60, "r": 60, "t": 90, "b": 30}}
-    return Figure("parallel", title, [trace], layout, _join(thinned.note, fewer))
-
-
-def _dimension(spec: ParameterSpec, raw: list[object]) -> Json:
-    """A parcoords axis: categoricals become positions with their names as ticks, log
-    parameters are drawn as log10 so their range spreads evenly."""
-    if spec.type is ParameterType.CATEGORICAL:
-        choices = [str(c) for c in spec.choices or []]
-        positions = [choices.index(str(v)) if v is not None else -1 for v in raw]
-        return {
-            "label": spec.name,
-            "values": positions,
-            "tickvals": list(range(len(choices))),
-            "ticktext": choices,
-            "range": [-1 if -1 in positions else 0, max(len(choices) - 1, 1)],
-        }
-    numbers = [float(v) if isinstance(v, int | float) else math.nan for v in raw]
-    if spec.log:
-        return {"label": f"log10 {spec.name}", "values": [_or_none(math.log10(v)) for v in numbers]}
-    return {"label": spec.name, "values": [_or_none(v) for v in numbers]}
-
-
-def _or_none(value: float) -> float | None:
-    return value if math.isfinite(value) else None
 
 
 TRIAL_ORDER_SCALE = [[0.0, "#9ecae1"], [1.0, "#08306b"]]
@@ -128,7 +77,7 @@ def slice_figure(
     if not scored:
         return empty_figure("slice", title, no_scored_trial(record))
     thinned = thin(scored, points, lambda s: s.loss)
-    shown, fewer = _shown(ranked, axes)
+    shown, fewer = shown_parameters(ranked, axes)
     columns = min(SLICE_COLUMNS, len(shown))
     domains = grid_domains(len(shown), columns, gap=0.1)
     objective = record.spec.objective_list[0]
@@ -167,7 +116,7 @@ def slice_figure(
         yaxis = value_axis([s.values[0] for s in kept], label)
         layout[f"yaxis{suffix}"] = {"domain": ydomain, "anchor": f"x{suffix}", **yaxis}
     order = "darker points are later trials"
-    return Figure("slice", title, data, layout, _join(order, thinned.note, fewer))
+    return Figure("slice", title, data, layout, join_notes(order, thinned.note, fewer))
 
 
 def contour_figures(

@@ -169,25 +169,22 @@ def timeline_figure(record: StudyRecord) -> Figure:
     """Each trial as a bar from its start to its end (or to the latest time seen, while it
     runs), coloured by phase, with its GPUs and GPU-seconds on hover."""
     title = "Timeline"
-    started = [t for t in record.trials if t.start_time is not None]
+    started = [(t, t.start_time) for t in record.trials if t.start_time is not None]
     if not started:
         return empty_figure("timeline", title, "no trial has started yet")
-    origin = min(t.start_time for t in started if t.start_time is not None)
-    latest = max(
-        (t.completion_time or t.start_time for t in started if t.start_time is not None),
-    )
+    origin = min(start for _, start in started)
+    latest = max(t.completion_time or start for t, start in started)
     gpus = record.spec.trial_template.resources.gpus
     data: list[Json] = []
     for phase in TrialPhase:
-        group = [t for t in started if t.phase is phase]
+        group = [(t, start) for t, start in started if t.phase is phase]
         if not group:
             continue
         xs: list[float | None] = []
         ys: list[int | None] = []
         text: list[str | None] = []
-        for trial in group:
-            assert trial.start_time is not None  # filtered above; for the type checker
-            start = (trial.start_time - origin).total_seconds()
+        for trial, started_at in group:
+            start = (started_at - origin).total_seconds()
             end = ((trial.completion_time or latest) - origin).total_seconds()
             hover = (
                 f"trial {trial.index} ({phase.value.lower()})<br>{end - start:,.1f} s, "

@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kubetune.api.trial import TrialPhase
-from kubetune.figures import FigureLimits, StudyFigures, study_figures
+from kubetune.figures import Figure, FigureLimits, StudyFigures, study_figures
 from kubetune.figures._figure import thin
 from kubetune.record import RecordedTrial
 from tests.tools.records import START, record_of, synthetic_record
@@ -90,16 +90,34 @@ def test_non_finite_values_are_left_out_not_drawn() -> None:
 
 def test_a_conditional_parameter_is_left_out_where_it_was_inactive() -> None:
     figures = study_figures(synthetic_record(200, conditional=True))
-    parallel = figures.figure("parallel").data[0]
-    depth = next(d for d in parallel["dimensions"] if d["label"] == "depth")
-    assert None in depth["values"] and any(v is not None for v in depth["values"])
+    parallel = figures.figure("parallel")
+    names = [a["text"] for a in parallel.layout["annotations"] if a["text"].startswith("<b>")]
+    depth = names.index("<b>depth</b>")
+    on_axis = [y for d in parallel.data for x, y in zip(d["x"], d["y"], strict=True) if x == depth]
+    assert None in on_axis and any(y is not None for y in on_axis)
     strict_json(figures)
+
+
+def trials_drawn(parallel: Figure) -> int:
+    """Lines in a parallel-coordinates figure: each trial's line ends with a gap."""
+    return sum(d["x"].count(None) for d in parallel.data)
+
+
+def test_parallel_coordinates_put_the_best_band_on_top() -> None:
+    parallel = study_figures(synthetic_record(300)).figure("parallel")
+    assert trials_drawn(parallel) == len(
+        study_figures(synthetic_record(300)).figure("history").data[0]["x"]
+    )
+    best = parallel.data[-1]
+    assert best["line"]["color"] == "#e9b600"
+    top = [float(part) for part in best["name"].split(" – ")]
+    assert all(float(d["name"].split(" – ")[0]) >= top[1] for d in parallel.data[:-1])
 
 
 def test_sixty_four_parameters_draw_the_most_important_and_say_so() -> None:
     figures = study_figures(synthetic_record(150, parameters=64))
     parallel = figures.figure("parallel")
-    assert len(parallel.data[0]["dimensions"]) == FigureLimits().axes + 1  # + the objective
+    assert len(parallel.layout["shapes"]) == FigureLimits().axes + 1  # + the objective
     assert "the 12 most important of 64 parameters" in (parallel.note or "")
     assert len(figures.figure("slice").data) == FigureLimits().axes
     strict_json(figures)
@@ -109,7 +127,7 @@ def test_ten_thousand_trials_are_thinned_and_the_plots_say_how() -> None:
     limits = FigureLimits()
     figures = study_figures(synthetic_record(10_000), limits=limits)
     parallel = figures.figure("parallel")
-    assert len(parallel.data[0]["dimensions"][0]["values"]) == limits.lines
+    assert trials_drawn(parallel) == limits.lines
     assert f"{limits.lines:,} of " in (parallel.note or "")
     history = figures.figure("history")
     assert history.data[0]["type"] == "scattergl"
