@@ -10,6 +10,8 @@ and times, median of several runs each:
 - *draw*: headless Chromium opening the file until ``draw.js`` has drawn the last plot
   (``window.kubetuneDrawnAt``: milliseconds from navigation start, so parsing the page and
   plotly.js count too). Skipped when Chromium is missing (``make browser``);
+- the first row, ``plotly.js alone``, is a page with plotly.js and no plot: the part of
+  the draw time that any page using plotly.js pays;
 - *browser CPU*: the CPU seconds every Chromium process (renderer, GPU emulation) spent on
   that, from /proc: on a busy machine wall-clock draw times mostly measure the other
   processes, CPU time does not.
@@ -29,9 +31,13 @@ import time
 from pathlib import Path
 
 from kubetune.figures import study_figures
-from kubetune.report import report_html
+from kubetune.report import plotly_js, report_html
 from tests.browser.chromium import browser, missing, open_drawn
 from tests.tools.records import synthetic_record
+
+BARE_PAGE = """<!DOCTYPE html><html><head><script>{plotly}</script></head>
+<body><script>window.kubetuneDrawnAt = performance.now();</script></body></html>"""
+"""A page with plotly.js and no plot: the floor every report's draw time stands on."""
 
 
 def generate_seconds(trials: int, runs: int, objectives: int) -> tuple[float, str]:
@@ -90,6 +96,12 @@ def main() -> None:
     print("| trials | objectives | page size | generate | draw in Chromium | browser CPU |")
     print("|---:|---:|---:|---:|---:|---:|")
     with tempfile.TemporaryDirectory() as folder:
+        if not no_browser:
+            bare = Path(folder) / "plotly-only.html"
+            bare.write_text(BARE_PAGE.format(plotly=plotly_js()), encoding="utf-8")
+            wall, busy = draw_seconds(bare, args.runs)
+            size = f"{bare.stat().st_size / 1e6:.1f} MB"
+            print(f"| plotly.js alone | | {size} | | {wall:.2f} s | {busy:.2f} s |")
         for trials in args.trials:
             for objectives in (1, 2):
                 seconds, text = generate_seconds(trials, args.runs, objectives)
