@@ -53,8 +53,9 @@ class FigureLimits:
 
     lines: int = 500
     """Trials drawn in parallel coordinates (the best and an even spread of the rest)."""
-    points: int = 1000
-    """Trials drawn in each slice (at most this many stay SVG, faster than WebGL here)."""
+    points: int = 500
+    """Trials drawn in each slice: up to twelve small plots of SVG points, the page's
+    slowest plot at 1,000 each."""
     curves: int = 300
     """Learning curves drawn in the intermediate-values plot."""
     axes: int = 12
