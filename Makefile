@@ -30,7 +30,7 @@ lint: $(INSTALLED)
 unit: $(INSTALLED)
 	$(BIN)/pytest -m "not integration and not slow and not quality" -q
 
-test: $(INSTALLED) cluster-build prometheus-build lint
+test: $(INSTALLED) cluster-build prometheus-build browser lint
 	$(BIN)/pytest -q
 
 crds: $(INSTALLED)
@@ -46,3 +46,4 @@ clean:
 
 -include tests/cluster/cluster.mk
 -include tests/prometheus/prometheus.mk
+-include tests/browser/browser.mk

@@ -56,6 +56,7 @@ examples:
   kubetune results branin --format optuna-csv   the columns of Optuna's trials_dataframe()
   kubetune results resnet-lr --cluster -n ml    a study on the current kubectl cluster
   kubetune importance branin                    which parameters matter, most first
+  kubetune report branin -o branin.html         every plot of a study in one HTML file
   kubetune validate studies/*.yaml              check manifests before kubectl apply
   kubetune convert experiment.yaml -o s.yaml    a Katib Experiment as a TuningStudy
   kubetune crds --out crds                      write the CRDs (the Helm chart has them)
@@ -259,6 +260,32 @@ def _add_importance(commands: Subcommands) -> None:
     importance.set_defaults(handler=_importance)
 
 
+def _add_report(commands: Subcommands) -> None:
+    report = _command(
+        commands,
+        "report",
+        "write a study's plots into one HTML page that works offline",
+        "Optimization history, importance, parallel coordinates, slices, contours,\n"
+        "learning curves, Pareto front and hypervolume (several objectives), the timeline\n"
+        "and the failures of a local study (or with --cluster one on a Kubernetes cluster),\n"
+        "all in one file with its scripts inside. Needs pip install 'kubetune[report]';\n"
+        "docs/report.md says how to read each plot.",
+    )
+    report.add_argument(
+        "study", help="the study's name, or its manifest (the name is read from it)"
+    )
+    _state_dir_argument(report)
+    report.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        metavar="FILE",
+        help="the HTML file to write (default: STUDY-report.html in this folder)",
+    )
+    _cluster_arguments(report)
+    report.set_defaults(handler=_report)
+
+
 def _add_convert(commands: Subcommands) -> None:
     converter = _command(
         commands,
@@ -317,6 +344,7 @@ SUBCOMMANDS: list[Callable[[Subcommands], None]] = [
     _add_validate,
     _add_results,
     _add_importance,
+    _add_report,
     _add_convert,
     _add_crds,
     _add_operator,
@@ -456,6 +484,24 @@ def _read_record(args: argparse.Namespace) -> StudyRecord:
     from kubetune.kube.reader import read_cluster_study
 
     return read_cluster_study(name, namespace, args.kubeconfig)
+
+
+def _report(args: argparse.Namespace) -> int:
+    # Imported here: only reports need it, and it reads plotly.js, an optional extra.
+    from kubetune.report import PlotlyMissing, write_report
+
+    record = _read_record(args)
+    output = args.output or Path(f"{record.name}-report.html")
+    try:
+        figures = write_report(record, output)
+    except PlotlyMissing as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:
+        print(f"error: cannot write {output}: {error.strerror or error}", file=sys.stderr)
+        return 1
+    print(f"wrote {output}: {len(figures.figures)} plots of {record.summary.total:,} trials")
+    return 0
 
 
 EXIT_LOSSY = 3

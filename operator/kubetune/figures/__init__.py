@@ -1,0 +1,145 @@
+"""A study's plots as plain data: what ``kubetune report`` and ``kubetune dashboard`` draw.
+
+``study_figures(record)`` turns a ``StudyRecord`` into a ``StudyFigures``: the overview (name,
+source, algorithm, trials by phase, best trial or front), every plot as a plotly.js figure
+(``data`` + ``layout`` of dicts and lists), and the failures table. ``to_json()`` gives the
+one JSON document a page draws with ``kubetune/report/draw.js``. Nothing here imports a
+plotting library or does I/O, so building the figures is fast and testable, and the same
+figures serve a static report and a live dashboard.
+
+The plots, in page order (``Figure.key``): ``history`` (per objective), ``importance``,
+``parallel``, ``slice``, ``contour`` (up to three pairs), ``intermediate``, ``pareto`` and
+``hypervolume`` (several objectives), ``timeline``. A plot with nothing to draw is still
+there, empty, saying why; a plot that had to thin a big study says how in its ``note``.
+``FigureLimits`` holds every bound that keeps a 10,000-trial study fast to draw.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from kubetune.engine import Planner, TrialSnapshot
+from kubetune.figures._figure import Figure, Json, Table
+from kubetune.figures._overview import Overview, failures_table, overview
+from kubetune.figures._parallel import parallel_figure
+from kubetune.figures._parameters import (
+    ContourLimits,
+    contour_figures,
+    importance_figure,
+    ranked_parameters,
+    slice_figure,
+)
+from kubetune.figures._pareto import hypervolume_figure, pareto_figure
+from kubetune.figures._progress import history_figures, intermediate_figure, timeline_figure
+from kubetune.figures._trials import scored_trials
+from kubetune.importance import ImportanceMethod, ObjectiveImportance, parameter_importance
+from kubetune.record import StudyRecord
+
+__all__ = [
+    "Figure",
+    "FigureLimits",
+    "Overview",
+    "StudyFigures",
+    "Table",
+    "study_figures",
+    "study_importance",
+]
+
+
+@dataclass(frozen=True)
+class FigureLimits:
+    """How much a plot draws at most: the bounds that keep 10,000 trials fast in a browser."""
+
+    lines: int = 500
+    """Trials drawn in parallel coordinates (the best and an even spread of the rest)."""
+    points: int = 500
+    """Trials drawn in each slice: up to twelve small plots of SVG points, the page's
+    slowest plot at 1,000 each."""
+    curves: int = 300
+    """Learning curves drawn in the intermediate-values plot."""
+    axes: int = 12
+    """Parameters drawn in parallel coordinates and slices: the most important ones."""
+    contour_pairs: int = 3
+    """Pairs of the most important numeric parameters given a contour plot."""
+    contour_parameters: int = 3
+    """The most important numeric parameters whose pairs get contour plots."""
+    contour_cells: int = 30
+    """Cells along each axis of a contour plot."""
+    contour_points: int = 300
+    """Trials drawn as dots over each contour (the surface itself uses every trial)."""
+    hypervolume_points: int = 100
+    """Points along the study at which the hypervolume history is computed."""
+    failures: int = 200
+    """Rows of the failures table."""
+
+
+@dataclass(frozen=True)
+class StudyFigures:
+    """Everything a report shows of one study, ready to be serialized and drawn."""
+
+    overview: Overview
+    figures: tuple[Figure, ...]
+    failures: Table
+
+    def figure(self, key: str) -> Figure:
+        """The figure called ``key``; KeyError names the keys there are."""
+        for figure in self.figures:
+            if figure.key == key:
+                return figure
+        raise KeyError(f"no figure {key!r}; there are {[f.key for f in self.figures]}")
+
+    def to_json(self) -> dict[str, Json]:
+        """The document ``draw.js`` reads: strict JSON (no NaN or infinity anywhere)."""
+        return {
+            "overview": self.overview.to_json(),
+            "figures": [f.to_json() for f in self.figures],
+            "tables": [self.failures.to_json()],
+        }
+
+
+def study_importance(record: StudyRecord) -> tuple[ObjectiveImportance, ...]:
+    """PED-ANOVA importance per objective of the record's trials, as `kubetune importance`."""
+    planner = Planner(record.spec, record.name)
+    trials = [TrialSnapshot(t.index, t.params, t.phase, t.values) for t in record.trials]
+    return parameter_importance(
+        planner.space, planner.history(trials), ImportanceMethod.PED_ANOVA, planner.seed
+    )
+
+
+def study_figures(
+    record: StudyRecord,
+    importance: Sequence[ObjectiveImportance] | None = None,
+    limits: FigureLimits | None = None,
+) -> StudyFigures:
+    """The overview, plots and failures of ``record``; ``importance`` is computed (PED-ANOVA)
+    when not given, e.g. by a dashboard that caches it."""
+    limits = limits or FigureLimits()
+    importance = study_importance(record) if importance is None else importance
+    scored = scored_trials(record)
+    ranked = ranked_parameters(record, importance)
+    figures = [
+        *history_figures(record, scored),
+        importance_figure(record, importance),
+        parallel_figure(record, scored, ranked, limits.lines, limits.axes),
+        slice_figure(record, scored, ranked, limits.points, limits.axes),
+        *contour_figures(
+            record,
+            scored,
+            ranked,
+            ContourLimits(
+                limits.contour_pairs,
+                limits.contour_parameters,
+                limits.contour_cells,
+                limits.contour_points,
+            ),
+        ),
+        intermediate_figure(record, limits.curves),
+    ]
+    if record.spec.is_multi_objective:
+        figures += [
+            pareto_figure(record, scored),
+            hypervolume_figure(record, scored, limits.hypervolume_points),
+        ]
+    figures.append(timeline_figure(record))
+    return StudyFigures(overview(record), tuple(figures), failures_table(record, limits.failures))

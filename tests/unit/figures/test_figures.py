@@ -1,0 +1,189 @@
+"""The figures of a report, built from records in memory: every plot there, bad input
+explained inside the plot, big studies thinned and saying so, strict JSON always."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from datetime import timedelta
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from kubetune.api.trial import TrialPhase
+from kubetune.figures import Figure, FigureLimits, StudyFigures, study_figures
+from kubetune.figures._figure import thin
+from kubetune.record import RecordedTrial
+from tests.tools.records import START, record_of, synthetic_record
+
+
+def strict_json(figures: StudyFigures) -> dict[str, object]:
+    """The document a page draws; raises on NaN or infinity anywhere in it."""
+    return json.loads(json.dumps(figures.to_json(), allow_nan=False))
+
+
+def trial(index: int, phase: TrialPhase = TrialPhase.SUCCEEDED, **fields: object) -> RecordedTrial:
+    params = {"p0": 0.01 * (index + 1), "kind": "a"}
+    values = {"loss": float(index)} if phase is TrialPhase.SUCCEEDED else {}
+    return RecordedTrial(index=index, params=params, phase=phase, values=values, **fields)  # type: ignore[arg-type]
+
+
+def test_a_study_draws_every_plot_in_page_order() -> None:
+    figures = study_figures(synthetic_record(200))
+    keys = [f.key for f in figures.figures]
+    assert keys[:5] == ["history", "importance", "parallel", "slice", "contour"]
+    assert keys[-2:] == ["intermediate", "timeline"]
+    assert "pareto" not in keys
+    document = strict_json(figures)
+    assert document["overview"]["name"] == "synthetic"  # type: ignore[index]
+    assert all(f.data for f in figures.figures), "no plot of a healthy study is empty"
+
+
+def test_the_best_so_far_line_never_gets_worse() -> None:
+    history = study_figures(synthetic_record(300)).figure("history")
+    best = history.data[1]["y"]
+    assert all(b <= a for a, b in itertools.pairwise(best))
+    assert best[-1] == min(history.data[0]["y"])
+
+
+def test_an_empty_study_explains_every_plot() -> None:
+    figures = study_figures(record_of([]))
+    assert [f.data for f in figures.figures] == [[] for _ in figures.figures]
+    history = figures.figure("history")
+    assert history.note == "no trial has run yet"
+    assert history.layout["annotations"][0]["text"] == "no trial has run yet"
+    assert figures.figure("timeline").note == "no trial has started yet"
+    assert figures.overview.result == [("result", "no trial has succeeded yet")]
+    strict_json(figures)
+
+
+def test_a_study_of_only_failed_trials_lists_them_with_their_messages() -> None:
+    failed = [
+        trial(i, TrialPhase.FAILED, reason="Error", message=f"boom {i}", exit_code=2)
+        for i in range(3)
+    ]
+    figures = study_figures(record_of(failed))
+    assert figures.figure("history").note == (
+        "no trial has succeeded with finite objective values yet (3 failed)"
+    )
+    assert figures.failures.rows == [[str(i), "Error", "2", f"boom {i}"] for i in range(3)]
+    assert figures.failures.note == "3 failed trials"
+    importance = figures.figure("importance")
+    assert importance.note == "no completed trial has a finite value of 'loss' yet"
+
+
+def test_non_finite_values_are_left_out_not_drawn() -> None:
+    trials = [trial(i) for i in range(6)]
+    trials.append(
+        RecordedTrial(6, {"p0": 0.5, "kind": "b"}, TrialPhase.SUCCEEDED, values={"loss": math.nan})
+    )
+    trials.append(
+        RecordedTrial(7, {"p0": 0.6, "kind": "b"}, TrialPhase.SUCCEEDED, values={"loss": math.inf})
+    )
+    figures = study_figures(record_of(trials))
+    assert figures.figure("history").data[0]["x"] == [0, 1, 2, 3, 4, 5]
+    strict_json(figures)
+
+
+def test_a_conditional_parameter_is_left_out_where_it_was_inactive() -> None:
+    figures = study_figures(synthetic_record(200, conditional=True))
+    parallel = figures.figure("parallel")
+    names = [a["text"] for a in parallel.layout["annotations"] if a["text"].startswith("<b>")]
+    depth = names.index("<b>depth</b>")
+    on_axis = [y for d in parallel.data for x, y in zip(d["x"], d["y"], strict=True) if x == depth]
+    assert None in on_axis and any(y is not None for y in on_axis)
+    strict_json(figures)
+
+
+def trials_drawn(parallel: Figure) -> int:
+    """Lines in a parallel-coordinates figure: each trial's line ends with a gap."""
+    return sum(d["x"].count(None) for d in parallel.data)
+
+
+def test_parallel_coordinates_put_the_best_band_on_top() -> None:
+    parallel = study_figures(synthetic_record(300)).figure("parallel")
+    assert trials_drawn(parallel) == len(
+        study_figures(synthetic_record(300)).figure("history").data[0]["x"]
+    )
+    best = parallel.data[-1]
+    assert best["line"]["color"] == "#e9b600"
+    top = [float(part) for part in best["name"].split(" – ")]
+    assert all(float(d["name"].split(" – ")[0]) >= top[1] for d in parallel.data[:-1])
+
+
+def test_sixty_four_parameters_draw_the_most_important_and_say_so() -> None:
+    figures = study_figures(synthetic_record(150, parameters=64))
+    parallel = figures.figure("parallel")
+    assert len(parallel.layout["shapes"]) == FigureLimits().axes + 1  # + the objective
+    assert "the 12 most important of 64 parameters" in (parallel.note or "")
+    assert len(figures.figure("slice").data) == FigureLimits().axes
+    strict_json(figures)
+
+
+def test_ten_thousand_trials_are_thinned_and_the_plots_say_how() -> None:
+    limits = FigureLimits()
+    figures = study_figures(synthetic_record(10_000), limits=limits)
+    parallel = figures.figure("parallel")
+    assert trials_drawn(parallel) == limits.lines
+    assert f"{limits.lines:,} of " in (parallel.note or "")
+    history = figures.figure("history")
+    assert history.data[0]["type"] == "scattergl"
+    curves = figures.figure("intermediate")
+    drawn = sum(1 for d in curves.data if d["mode"] == "lines" for y in d["y"] if y is None)
+    assert drawn == limits.curves
+
+
+def test_pruned_trials_are_marked_where_they_were_cut_with_the_rule_that_cut_them() -> None:
+    figures = study_figures(synthetic_record(60))
+    marks = next(d for d in figures.figure("intermediate").data if d["name"] == "cut here")
+    assert marks["x"] and all(step == 3 for step in marks["x"])
+    assert all("pruned: rung 0 (budget 3)" in text for text in marks["text"])
+
+
+def test_the_timeline_gives_each_started_trial_a_bar_with_its_gpu_seconds() -> None:
+    trials = [
+        trial(0, start_time=START, completion_time=START + timedelta(seconds=30), gpu_seconds=30.0),
+        trial(1, TrialPhase.RUNNING, start_time=START + timedelta(seconds=10)),
+        trial(2, TrialPhase.PENDING),
+    ]
+    timeline = study_figures(record_of(trials)).figure("timeline")
+    running, succeeded = timeline.data  # phases in TrialPhase order
+    assert succeeded["x"] == [0.0, 30.0, None] and succeeded["y"] == [0, 0, None]
+    assert "1 GPU(s), 30 GPU-seconds" in succeeded["text"][0]
+    assert running["x"] == [10.0, 30.0, None]  # a running trial reaches the latest time seen
+
+
+def test_two_objectives_draw_the_front_and_the_hypervolume() -> None:
+    figures = study_figures(synthetic_record(300, objectives=2))
+    others, front = figures.figure("pareto").data
+    assert front["name"] == "front" and len(front["x"]) >= 1
+    assert len(others["x"]) + len(front["x"]) == len(figures.figure("history").data[0]["x"])
+    volumes = figures.figure("hypervolume").data[0]["y"]
+    assert all(b >= a for a, b in itertools.pairwise(volumes)) and volumes[-1] > 0
+    assert [f.key for f in figures.figures].count("history-speed") == 1
+
+
+def test_three_objectives_draw_a_matrix_of_pairs() -> None:
+    pareto = study_figures(synthetic_record(200, objectives=3)).figure("pareto")
+    (matrix,) = pareto.data
+    assert matrix["type"] == "splom" and len(matrix["dimensions"]) == 3
+
+
+def test_html_in_a_trial_message_stays_text_in_the_json() -> None:
+    figures = study_figures(synthetic_record(100))
+    assert any("<b>not bold</b>" in row[3] for row in figures.failures.rows)
+
+
+@given(
+    losses=st.lists(st.floats(-1e6, 1e6), min_size=0, max_size=300),
+    limit=st.integers(1, 100),
+)
+def test_thinning_keeps_the_best_within_the_limit_in_order(losses: list[float], limit: int) -> None:
+    items = list(enumerate(losses))
+    thinned = thin(items, limit, lambda item: item[1])
+    assert len(thinned.kept) == min(limit, len(items))
+    assert thinned.kept == sorted(thinned.kept)
+    if items:
+        assert min(items, key=lambda i: i[1])[1] == min(k[1] for k in thinned.kept)
+    assert (thinned.note is None) == (len(items) <= limit)
