@@ -13,7 +13,14 @@ from pydantic import ValidationError
 
 from kubetune.api.study import TuningStudy
 from kubetune.local.store import LocalTrial, StudyStore
-from kubetune.record import RecordedTrial, RecordUnavailable, StudyRecord, study_record
+from kubetune.record import (
+    RecordedTrial,
+    RecordUnavailable,
+    StudyOverview,
+    StudyRecord,
+    overview,
+    study_record,
+)
 
 
 def read_local_study(state_dir: Path, name: str) -> StudyRecord:
@@ -30,6 +37,21 @@ def read_local_study(state_dir: Path, name: str) -> StudyRecord:
         ) from None
     trials = [_recorded(trial, store) for trial in store.load_trials()]
     return study_record(name, study.spec, trials, source=str(store.root))
+
+
+def list_local_studies(state_dir: Path) -> list[StudyOverview]:
+    """Every study kept under ``state_dir`` (each folder holding a study.json), by name.
+
+    A folder whose study cannot be read is left out rather than hiding the others; reading it
+    by name says why. A missing ``state_dir`` has no studies.
+    """
+    studies = []
+    for spec_file in sorted(state_dir.glob("*/study.json")):
+        try:
+            studies.append(overview(read_local_study(state_dir, spec_file.parent.name)))
+        except RecordUnavailable:
+            continue
+    return studies
 
 
 def _recorded(trial: LocalTrial, store: StudyStore) -> RecordedTrial:

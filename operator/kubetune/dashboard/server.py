@@ -1,0 +1,292 @@
+"""The dashboard's HTTP server: routes, record reading and caching, errors as pages.
+
+A stdlib ``ThreadingHTTPServer`` (no web framework to install or patch) that only answers
+GET and HEAD and only ever reads: studies come from a ``StudySource`` — a local state
+directory or a cluster namespace — through the same readers ``kubetune results`` uses.
+Records are cached for a moment so that several open pages polling every few seconds cost
+one read of the study. Whatever goes wrong becomes a page or a JSON ``{"error": ...}`` that
+says what to do; tracebacks go to the server's log, never to the browser.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import re
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from kubetune.dashboard import pages, view
+from kubetune.local.reader import list_local_studies, read_local_study
+from kubetune.record import RecordUnavailable, StudyOverview, StudyRecord
+
+REPORT_MODULE = "kubetune.report"
+"""The optional report package; when it is installed, a study page links to its report."""
+REPORT_FUNCTION = "report_html"
+"""``REPORT_MODULE.report_html(record: StudyRecord) -> str``: a complete HTML report page."""
+CACHE_SECONDS = 2.0
+"""How long a read record is served before the study is read again."""
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+"""Hosts only this machine can reach; any other exposes the dashboard to the network."""
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+PAGE_POLICY = (
+    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+    "connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'"
+)
+"""The dashboard's own pages load nothing from anywhere but themselves."""
+
+
+class StudySource(Protocol):
+    """Where studies are read from."""
+
+    @property
+    def where(self) -> str:
+        """The source for people: a folder, or a namespace of a cluster."""
+        ...
+
+    def studies(self) -> list[StudyOverview]: ...
+
+    def read(self, name: str) -> StudyRecord: ...
+
+
+@dataclass(frozen=True)
+class LocalSource:
+    """Studies that ``kubetune run`` keeps under a state directory."""
+
+    state_dir: Path
+
+    @property
+    def where(self) -> str:
+        return f"the state directory {self.state_dir.resolve()}"
+
+    def studies(self) -> list[StudyOverview]:
+        return list_local_studies(self.state_dir)
+
+    def read(self, name: str) -> StudyRecord:
+        return read_local_study(self.state_dir, name)
+
+
+@dataclass(frozen=True)
+class ClusterSource:
+    """TuningStudies of one namespace of a cluster, read with a kubeconfig (or in-cluster)."""
+
+    namespace: str | None = None
+    kubeconfig: Path | None = None
+
+    @property
+    def where(self) -> str:
+        return f"namespace {self.namespace or '(the kubeconfig context’s)'} of the cluster"
+
+    def studies(self) -> list[StudyOverview]:
+        # Imported here: the kubernetes client is slow to import and only --cluster needs it.
+        from kubetune.kube.reader import list_cluster_studies
+
+        return list_cluster_studies(self.namespace, self.kubeconfig)
+
+    def read(self, name: str) -> StudyRecord:
+        from kubetune.kube.reader import read_cluster_study
+
+        return read_cluster_study(name, self.namespace, self.kubeconfig)
+
+
+@dataclass
+class CachedSource:
+    """A source whose answers are reused for ``seconds``, one read at a time per study."""
+
+    source: StudySource
+    seconds: float = CACHE_SECONDS
+    _records: dict[str, tuple[float, StudyRecord]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def where(self) -> str:
+        return self.source.where
+
+    def studies(self) -> list[StudyOverview]:
+        return self.source.studies()
+
+    def read(self, name: str) -> StudyRecord:
+        with self._lock:
+            cached = self._records.get(name)
+            if cached is not None and time.monotonic() - cached[0] < self.seconds:
+                return cached[1]
+            record = self.source.read(name)
+            self._records[name] = (time.monotonic(), record)
+            return record
+
+
+def report_renderer() -> Callable[[StudyRecord], str] | None:
+    """The report package's page writer, or None when it is not installed."""
+    try:
+        module = importlib.import_module(REPORT_MODULE)
+    except ImportError:
+        return None
+    renderer: Callable[[StudyRecord], str] | None = getattr(module, REPORT_FUNCTION, None)
+    return renderer
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What a route answers: a status, a content type and a body."""
+
+    status: HTTPStatus
+    body: str
+    content_type: str = "text/html; charset=utf-8"
+
+    @staticmethod
+    def json(data: Any, status: HTTPStatus = HTTPStatus.OK) -> Answer:
+        return Answer(status, json.dumps(data, allow_nan=False), "application/json")
+
+
+class NotFound(LookupError):
+    """A path the dashboard does not serve."""
+
+
+Route = Callable[["Dashboard", dict[str, str], dict[str, str]], Answer]
+_NAME = r"(?P<name>[^/]+)"
+_INDEX = r"(?P<index>[0-9]+)"
+
+
+@dataclass
+class Dashboard:
+    """The routes over a source; ``answer`` is what the HTTP handler calls."""
+
+    source: StudySource
+
+    def answer(self, path: str, query: dict[str, str]) -> Answer:
+        """The answer to GET ``path``; every failure becomes a page or a JSON error."""
+        api = path.startswith("/api/")
+        try:
+            for pattern, route in ROUTES:
+                match = pattern.fullmatch(path)
+                if match:
+                    groups = {k: unquote(v) for k, v in match.groupdict().items()}
+                    return route(self, groups, query)
+            raise NotFound(f"the dashboard has no page {path}; start from /")
+        except (RecordUnavailable, view.UnknownTrial, NotFound) as error:
+            return _error(api, HTTPStatus.NOT_FOUND, "Not found", str(error))
+        except view.BadQuery as error:
+            return _error(api, HTTPStatus.BAD_REQUEST, "Bad request", str(error))
+        except Exception as error:  # any bug: a page for the user, the traceback for the log
+            traceback.print_exc(file=sys.stderr)
+            why = f"the dashboard failed ({type(error).__name__}: {error}); its log has details"
+            return _error(api, HTTPStatus.INTERNAL_SERVER_ERROR, "Dashboard error", why)
+
+    def studies_page(self, _: dict[str, str], __: dict[str, str]) -> Answer:
+        return Answer(HTTPStatus.OK, pages.studies_page(self.source.studies(), self.source.where))
+
+    def study_page(self, groups: dict[str, str], _: dict[str, str]) -> Answer:
+        record = self.source.read(groups["name"])
+        return Answer(HTTPStatus.OK, pages.study_page(record.name, report_renderer() is not None))
+
+    def trial_page(self, groups: dict[str, str], _: dict[str, str]) -> Answer:
+        record = self.source.read(groups["name"])
+        trial = view.find_trial(record, int(groups["index"]))
+        return Answer(HTTPStatus.OK, pages.trial_page(record, trial))
+
+    def report_page(self, groups: dict[str, str], _: dict[str, str]) -> Answer:
+        renderer = report_renderer()
+        if renderer is None:
+            raise NotFound("the report needs the plotting extra: pip install 'kubetune[report]'")
+        return Answer(HTTPStatus.OK, renderer(self.source.read(groups["name"])))
+
+    def studies_json(self, _: dict[str, str], __: dict[str, str]) -> Answer:
+        studies = [view.overview_json(s) for s in self.source.studies()]
+        return Answer.json({"where": self.source.where, "studies": studies})
+
+    def study_json(self, groups: dict[str, str], _: dict[str, str]) -> Answer:
+        return Answer.json(view.study_json(self.source.read(groups["name"])))
+
+    def table_json(self, groups: dict[str, str], query: dict[str, str]) -> Answer:
+        record = self.source.read(groups["name"])
+        return Answer.json(view.trial_table(record, view.parse_table_query(query)))
+
+    def trial_json(self, groups: dict[str, str], _: dict[str, str]) -> Answer:
+        record = self.source.read(groups["name"])
+        return Answer.json(view.trial_json(view.find_trial(record, int(groups["index"]))))
+
+
+ROUTES: list[tuple[re.Pattern[str], Route]] = [
+    (re.compile(pattern), route)
+    for pattern, route in [
+        (r"/", Dashboard.studies_page),
+        (rf"/studies/{_NAME}", Dashboard.study_page),
+        (rf"/studies/{_NAME}/trials/{_INDEX}", Dashboard.trial_page),
+        (rf"/studies/{_NAME}/report", Dashboard.report_page),
+        (r"/api/studies", Dashboard.studies_json),
+        (rf"/api/studies/{_NAME}", Dashboard.study_json),
+        (rf"/api/studies/{_NAME}/trials", Dashboard.table_json),
+        (rf"/api/studies/{_NAME}/trials/{_INDEX}", Dashboard.trial_json),
+    ]
+]
+
+
+def _error(api: bool, status: HTTPStatus, title: str, message: str) -> Answer:
+    if api:
+        return Answer.json({"error": message}, status)
+    return Answer(status, pages.message_page(title, message))
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """Hands GET and HEAD to the dashboard; anything else is refused: it is read-only."""
+
+    server: DashboardServer
+    server_version = "kubetune-dashboard"
+
+    def do_GET(self) -> None:
+        self._send(send_body=True)
+
+    def do_HEAD(self) -> None:
+        self._send(send_body=False)
+
+    def _send(self, send_body: bool) -> None:
+        url = urlsplit(self.path)
+        answer = self.server.dashboard.answer(url.path, dict(parse_qsl(url.query)))
+        body = answer.body.encode()
+        self.send_response(answer.status)
+        self.send_header("Content-Type", answer.content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        for name, value in SECURITY_HEADERS.items():
+            self.send_header(name, value)
+        if not url.path.endswith("/report"):
+            self.send_header("Content-Security-Policy", PAGE_POLICY)
+        self.end_headers()
+        if send_body:
+            self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: the study page polls every few seconds; errors still reach the log."""
+
+
+class DashboardServer(ThreadingHTTPServer):
+    """A threading HTTP server that carries the dashboard its handlers answer from."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], dashboard: Dashboard) -> None:
+        self.dashboard = dashboard
+        super().__init__(address, _Handler)
+
+
+def make_server(source: StudySource, host: str, port: int) -> DashboardServer:
+    """A server bound to ``host:port`` (port 0: any free port), not yet serving."""
+    return DashboardServer((host, port), Dashboard(CachedSource(source)))
+
+
+def is_loopback(host: str) -> bool:
+    """Whether only this machine can reach ``host``."""
+    return host in LOOPBACK_HOSTS or host.startswith("127.")
