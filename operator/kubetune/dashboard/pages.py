@@ -49,6 +49,7 @@ def layout(title: str, body: str, script: str = "") -> str:
     tail = f"<script>{script}</script>" if script else ""
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        '<link rel="icon" href="data:,">'
         f"<title>{escape(title)} · kubetune</title><style>{STYLE}</style></head>"
         f'<body><p><a href="/">kubetune studies</a></p>{body}{tail}</body></html>'
     )
