@@ -185,6 +185,10 @@ class Dashboard:
             why = f"the dashboard failed ({type(error).__name__}: {error}); its log has details"
             return _error(api, HTTPStatus.INTERNAL_SERVER_ERROR, "Dashboard error", why)
 
+    def health(self, _: dict[str, str], __: dict[str, str]) -> Answer:
+        """For probes: the server answers; it does not ask the source (a cluster may be slow)."""
+        return Answer(HTTPStatus.OK, "ok\n", "text/plain; charset=utf-8")
+
     def studies_page(self, _: dict[str, str], __: dict[str, str]) -> Answer:
         return Answer(HTTPStatus.OK, pages.studies_page(self.source.studies(), self.source.where))
 
@@ -223,6 +227,7 @@ ROUTES: list[tuple[re.Pattern[str], Route]] = [
     (re.compile(pattern), route)
     for pattern, route in [
         (r"/", Dashboard.studies_page),
+        (r"/healthz", Dashboard.health),
         (rf"/studies/{_NAME}", Dashboard.study_page),
         (rf"/studies/{_NAME}/trials/{_INDEX}", Dashboard.trial_page),
         (rf"/studies/{_NAME}/report", Dashboard.report_page),

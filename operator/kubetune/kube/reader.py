@@ -35,6 +35,9 @@ from kubetune.record import (
 
 DEFAULT_KUBECONFIG = "~/.kube/config"
 """Where kubectl and the kubernetes client look when KUBECONFIG is not set."""
+IN_CLUSTER_VARIABLE = "KUBERNETES_SERVICE_HOST"
+"""Set in every pod: without a kubeconfig, the reader uses the pod's ServiceAccount."""
+IN_CLUSTER_NAMESPACE_FILE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 STUDIES = "tuningstudies"
 TRIALS = "trials"
 
@@ -155,6 +158,8 @@ def _configuration(
     if kubeconfig is None:
         searched = os.environ.get("KUBECONFIG") or DEFAULT_KUBECONFIG
         if not any(Path(p).expanduser().is_file() for p in searched.split(os.pathsep) if p):
+            if os.environ.get(IN_CLUSTER_VARIABLE):
+                return _in_cluster_configuration()
             raise RecordUnavailable(
                 f"no kubeconfig found (looked for {searched}); pass --kubeconfig PATH or set "
                 "KUBECONFIG, or log in to the cluster first"
@@ -171,6 +176,22 @@ def _configuration(
     except kubernetes.config.ConfigException as error:
         raise RecordUnavailable(f"cannot use the kubeconfig: {error}") from None
     namespace = (context or {}).get("context", {}).get("namespace")
+    return configuration, namespace
+
+
+def _in_cluster_configuration() -> tuple[kubernetes.client.Configuration, str | None]:
+    """In a pod without a kubeconfig (the chart's dashboard): its ServiceAccount's token."""
+    configuration = kubernetes.client.Configuration()
+    try:
+        kubernetes.config.load_incluster_config(  # type: ignore[no-untyped-call]
+            client_configuration=configuration
+        )
+    except kubernetes.config.ConfigException as error:
+        raise RecordUnavailable(f"cannot use the pod's ServiceAccount: {error}") from None
+    try:
+        namespace = IN_CLUSTER_NAMESPACE_FILE.read_text().strip() or None
+    except OSError:
+        namespace = None
     return configuration, namespace
 
 
