@@ -103,13 +103,32 @@ class ClusterSource:
 
 
 @dataclass
+class _Entry:
+    """The last read of one study, and whether a newer read is under way."""
+
+    read_at: float
+    record: StudyRecord | None = None
+    error: RecordUnavailable | None = None
+    refreshing: bool = False
+
+
+@dataclass
 class CachedSource:
-    """A source whose answers are reused for ``seconds``, one read at a time per study."""
+    """A source whose records are served from memory and refreshed behind the pages' backs.
+
+    The first request for a study reads it; later ones get the last read at once, and one
+    older than ``seconds`` starts a single background read that the next poll picks up. A
+    10,000-trial study takes seconds to read, so without this every poll would wait that long.
+    Only studies that were read once are kept, so unknown names cannot fill the memory.
+    """
 
     source: StudySource
     seconds: float = CACHE_SECONDS
-    _records: dict[str, tuple[float, StudyRecord]] = field(default_factory=dict)
+    _entries: dict[str, _Entry] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _first_read: threading.Lock = field(default_factory=threading.Lock)
+    refresher: threading.Thread | None = None
+    """The latest background read (tests wait for it)."""
 
     @property
     def where(self) -> str:
@@ -119,13 +138,38 @@ class CachedSource:
         return self.source.studies()
 
     def read(self, name: str) -> StudyRecord:
+        entry = self._entries.get(name)
+        if entry is None:
+            with self._first_read:  # concurrent first requests share one read
+                entry = self._entries.get(name) or self._store(name, self.source.read(name))
+        elif time.monotonic() - entry.read_at >= self.seconds:
+            with self._lock:
+                start, entry.refreshing = not entry.refreshing, True
+            if start:
+                self.refresher = threading.Thread(target=self._refresh, args=(name,), daemon=True)
+                self.refresher.start()
+        if entry.error is not None:
+            raise entry.error
+        assert entry.record is not None
+        return entry.record
+
+    def _store(
+        self, name: str, record: StudyRecord | None, error: RecordUnavailable | None = None
+    ) -> _Entry:
+        entry = _Entry(time.monotonic(), record, error)
         with self._lock:
-            cached = self._records.get(name)
-            if cached is not None and time.monotonic() - cached[0] < self.seconds:
-                return cached[1]
-            record = self.source.read(name)
-            self._records[name] = (time.monotonic(), record)
-            return record
+            self._entries[name] = entry
+        return entry
+
+    def _refresh(self, name: str) -> None:
+        try:
+            self._store(name, self.source.read(name))
+        except RecordUnavailable as error:  # gone, or the cluster went away: say so next time
+            self._store(name, None, error)
+        except Exception:  # a bug: keep the last read, log it, try again on a later poll
+            traceback.print_exc(file=sys.stderr)
+            with self._lock:
+                self._entries[name].refreshing = False
 
 
 def report_renderer() -> Callable[[StudyRecord], str] | None:

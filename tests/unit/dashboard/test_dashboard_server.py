@@ -15,9 +15,16 @@ import pytest
 
 from kubetune import cli
 from kubetune.api.trial import TrialPhase
-from kubetune.dashboard.server import ClusterSource, LocalSource, StudySource, make_server
+from kubetune.dashboard.server import (
+    CachedSource,
+    ClusterSource,
+    LocalSource,
+    StudySource,
+    make_server,
+)
 from kubetune.local.store import LocalTrial
-from tests.tools.dashboard_studies import write_local_study
+from kubetune.record import RecordUnavailable
+from tests.tools.dashboard_studies import record, trial, write_local_study
 
 ATTACK = "<script>alert(1)</script>"
 
@@ -154,3 +161,50 @@ def test_the_command_warns_before_listening_beyond_this_machine(
         code = cli.main(["dashboard", "--host", "0.0.0.0", "--port", str(port)])
     err = capsys.readouterr().err
     assert code == 1 and "WARNING: listening on 0.0.0.0" in err and "pass another --port" in err
+
+
+class SlowSource:
+    """A source whose reads wait until the test lets them through, and count themselves."""
+
+    where = "a test"
+
+    def __init__(self) -> None:
+        self.reads = 0
+        self.gate = threading.Event()
+        self.fail: Exception | None = None
+
+    def studies(self) -> list[Any]:
+        return []
+
+    def read(self, name: str) -> Any:
+        self.reads += 1
+        if self.reads > 1:
+            self.gate.wait(timeout=30)
+        if self.fail is not None:
+            raise self.fail
+        return record([trial(i) for i in range(self.reads)], name)
+
+
+def test_polls_get_the_last_read_at_once_while_one_fresh_read_runs_behind() -> None:
+    source = SlowSource()
+    cached = CachedSource(source, seconds=0.0)
+    first = cached.read("demo")
+    assert cached.read("demo") is first and cached.read("demo") is first  # refresh waits
+    assert source.reads == 2  # one background read, however many polls
+    source.gate.set()
+    assert cached.refresher is not None
+    cached.refresher.join()
+    assert len(cached.read("demo").trials) == 2
+
+
+def test_a_study_that_goes_away_is_reported_on_the_next_poll() -> None:
+    source = SlowSource()
+    cached = CachedSource(source, seconds=0.0)
+    cached.read("demo")
+    source.fail = RecordUnavailable("no local study 'demo'")
+    source.gate.set()
+    cached.read("demo")
+    assert cached.refresher is not None
+    cached.refresher.join()
+    with pytest.raises(RecordUnavailable, match="no local study"):
+        cached.read("demo")
