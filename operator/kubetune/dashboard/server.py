@@ -26,7 +26,7 @@ from typing import Any, Protocol
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from kubetune.dashboard import pages, view
-from kubetune.local.reader import list_local_studies, read_local_study
+from kubetune.local.reader import LocalStudyReader, list_local_studies
 from kubetune.record import RecordUnavailable, StudyOverview, StudyRecord
 
 REPORT_MODULE = "kubetune.report"
@@ -62,11 +62,16 @@ class StudySource(Protocol):
     def read(self, name: str) -> StudyRecord: ...
 
 
-@dataclass(frozen=True)
+@dataclass
 class LocalSource:
-    """Studies that ``kubetune run`` keeps under a state directory."""
+    """Studies that ``kubetune run`` keeps under a state directory.
+
+    Each study is read by a ``LocalStudyReader``, which re-parses only the trials that
+    changed since the last read.
+    """
 
     state_dir: Path
+    _readers: dict[str, LocalStudyReader] = field(default_factory=dict)
 
     @property
     def where(self) -> str:
@@ -76,7 +81,10 @@ class LocalSource:
         return list_local_studies(self.state_dir)
 
     def read(self, name: str) -> StudyRecord:
-        return read_local_study(self.state_dir, name)
+        reader = self._readers.get(name) or LocalStudyReader(self.state_dir, name)
+        record = reader.read()  # RecordUnavailable for an unknown name: nothing is kept
+        self._readers[name] = reader
+        return record
 
 
 @dataclass(frozen=True)

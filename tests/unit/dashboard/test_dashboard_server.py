@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 import threading
 import urllib.error
@@ -22,7 +23,8 @@ from kubetune.dashboard.server import (
     StudySource,
     make_server,
 )
-from kubetune.local.store import LocalTrial
+from kubetune.local.reader import LocalStudyReader, read_local_study
+from kubetune.local.store import LocalTrial, StudyStore
 from kubetune.record import RecordUnavailable
 from tests.tools.dashboard_studies import record, trial, write_local_study
 
@@ -208,3 +210,19 @@ def test_a_study_that_goes_away_is_reported_on_the_next_poll() -> None:
     cached.refresher.join()
     with pytest.raises(RecordUnavailable, match="no local study"):
         cached.read("demo")
+
+
+def test_the_incremental_reader_reads_what_read_local_study_reads(state: Path) -> None:
+    reader = LocalStudyReader(state, "demo")
+    assert reader.read() == read_local_study(state, "demo")
+    store = StudyStore(state / "demo")
+    with (store.trial_dir(2) / "metrics.jsonl").open("a") as stream:
+        stream.write(json.dumps({"step": 2, "values": {"loss": 0.5}}) + "\n")
+    store.save(LocalTrial(3, {"lr": 0.4, "opt": "sgd"}))  # a new trial, Running
+    store.save(LocalTrial(1, {"lr": 0.2, "opt": "sgd"}, phase=TrialPhase.SUCCEEDED))
+    again = reader.read()
+    assert again == read_local_study(state, "demo")
+    assert again.trials[2].values == {"loss": 0.5} and again.trials[1].message is None
+    assert [t.phase for t in again.trials][-1] is TrialPhase.RUNNING
+    shutil.rmtree(store.trial_dir(3))
+    assert [t.index for t in reader.read().trials] == [0, 1, 2]
