@@ -311,7 +311,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, send_body: bool) -> None:
         url = urlsplit(self.path)
-        answer = self.server.dashboard.answer(url.path, dict(parse_qsl(url.query)))
+        if self.server.loopback_only and not _loopback_host_header(self.headers.get("Host", "")):
+            # A page on another site may resolve its own name to 127.0.0.1 (DNS rebinding)
+            # and read this one's answers; a browser asking for 127.0.0.1 never sends that.
+            why = "this dashboard answers requests for 127.0.0.1 or localhost only"
+            answer = _error(url.path.startswith("/api/"), HTTPStatus.FORBIDDEN, "Forbidden", why)
+        else:
+            answer = self.server.dashboard.answer(url.path, dict(parse_qsl(url.query)))
         body = answer.body.encode()
         self.send_response(answer.status)
         self.send_header("Content-Type", answer.content_type)
@@ -336,6 +342,8 @@ class DashboardServer(ThreadingHTTPServer):
 
     def __init__(self, address: tuple[str, int], dashboard: Dashboard) -> None:
         self.dashboard = dashboard
+        self.loopback_only = is_loopback(address[0])
+        """Bound to this machine only: refuse requests that name another host."""
         super().__init__(address, _Handler)
 
 
@@ -347,3 +355,11 @@ def make_server(source: StudySource, host: str, port: int) -> DashboardServer:
 def is_loopback(host: str) -> bool:
     """Whether only this machine can reach ``host``."""
     return host in LOOPBACK_HOSTS or host.startswith("127.")
+
+
+def _loopback_host_header(header: str) -> bool:
+    """Whether a Host header (``name``, ``name:port``, ``[::1]:port``) names this machine."""
+    host = header.rsplit(":", 1)[0] if header.count(":") == 1 else header
+    if host.startswith("["):
+        host = host[1 : host.index("]")] if "]" in host else host
+    return is_loopback(host)

@@ -226,3 +226,19 @@ def test_the_incremental_reader_reads_what_read_local_study_reads(state: Path) -
     assert [t.phase for t in again.trials][-1] is TrialPhase.RUNNING
     shutil.rmtree(store.trial_dir(3))
     assert [t.index for t in reader.read().trials] == [0, 1, 2]
+
+
+@pytest.mark.parametrize(
+    ("host", "status"),
+    [("evil.example:8080", 403), ("localhost:8080", 200), ("127.0.0.1", 200), ("[::1]:80", 200)],
+)
+def test_a_loopback_dashboard_refuses_other_host_names(base: str, host: str, status: int) -> None:
+    request = urllib.request.Request(base + "/api/studies", headers={"Host": host})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            got, body = response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        got, body = error.code, error.read().decode()
+    assert got == status
+    if status == 403:
+        assert "127.0.0.1 or localhost only" in json.loads(body)["error"]
