@@ -30,9 +30,11 @@ from kubetune.local.reader import LocalStudyReader, list_local_studies
 from kubetune.record import RecordUnavailable, StudyOverview, StudyRecord
 
 REPORT_MODULE = "kubetune.report"
-"""The optional report package; when it is installed, a study page links to its report."""
-REPORT_FUNCTION = "report_html"
-"""``REPORT_MODULE.report_html(record: StudyRecord) -> str``: a complete HTML report page."""
+"""The optional report package (``kubetune report``): ``report_html(figures) -> str`` writes
+a whole page and ``plotly_js()`` raises its ``PlotlyMissing`` (a RuntimeError) without the
+``kubetune[report]`` extra. When both work, a study page links to the study's report."""
+FIGURES_MODULE = "kubetune.figures"
+"""``study_figures(record)``: a study's plots as JSON, which ``report_html`` draws."""
 CACHE_SECONDS = 2.0
 """How long a read record is served before the study is read again."""
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -181,13 +183,23 @@ class CachedSource:
 
 
 def report_renderer() -> Callable[[StudyRecord], str] | None:
-    """The report package's page writer, or None when it is not installed."""
+    """The report page of a record, or None when the report package or plotly is missing.
+
+    Imported by name, lazily: the dashboard works without the report extra (the operator
+    image does not install it), and the report package is built apart from the dashboard.
+    """
     try:
-        module = importlib.import_module(REPORT_MODULE)
-    except ImportError:
+        report: Any = importlib.import_module(REPORT_MODULE)
+        figures: Any = importlib.import_module(FIGURES_MODULE)
+        report.plotly_js()
+    except (ImportError, AttributeError, RuntimeError):
         return None
-    renderer: Callable[[StudyRecord], str] | None = getattr(module, REPORT_FUNCTION, None)
-    return renderer
+
+    def render(record: StudyRecord) -> str:
+        page: str = report.report_html(figures.study_figures(record))
+        return page
+
+    return render
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import shutil
 import socket
+import sys
 import threading
+import types
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -242,3 +244,25 @@ def test_a_loopback_dashboard_refuses_other_host_names(base: str, host: str, sta
     assert got == status
     if status == 403:
         assert "127.0.0.1 or localhost only" in json.loads(body)["error"]
+
+
+def test_without_the_report_package_the_report_page_says_what_to_install(base: str) -> None:
+    status, html, _ = fetch(base, "/studies/demo/report")
+    assert status == 404 and "pip install &#x27;kubetune[report]&#x27;" in html
+    assert "report</a>" not in fetch(base, "/studies/demo")[1]
+
+
+def test_with_the_report_package_a_study_links_to_its_live_report(
+    base: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    report = types.ModuleType("kubetune.report")
+    report.plotly_js = lambda: "plotly"  # type: ignore[attr-defined]
+    report.report_html = lambda figures: f"<html>report of {figures}</html>"  # type: ignore[attr-defined]
+    figures = types.ModuleType("kubetune.figures")
+    figures.study_figures = lambda record: f"{record.name}:{len(record.trials)}"  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "kubetune.report", report)
+    monkeypatch.setitem(sys.modules, "kubetune.figures", figures)
+    assert 'href="/studies/demo/report">report</a>' in fetch(base, "/studies/demo")[1]
+    status, html, headers = fetch(base, "/studies/demo/report")
+    assert (status, html) == (200, "<html>report of demo:3</html>")
+    assert "Content-Security-Policy" not in headers
