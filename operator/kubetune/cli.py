@@ -503,7 +503,9 @@ def _dashboard(args: argparse.Namespace) -> int:
         )
         return 1
     host, port = server.server_address[:2]
-    print(f"kubetune dashboard: http://{_url_host(str(host))}:{port}/ (Ctrl-C stops it)")
+    print(
+        f"kubetune dashboard: http://{_url_host(str(host))}:{port}/ (Ctrl-C stops it)", flush=True
+    )
     try:
         server.serve_forever()
     except KeyboardInterrupt:
