@@ -80,7 +80,7 @@ class LocalSource:
         return f"the state directory {self.state_dir.resolve()}"
 
     def studies(self) -> list[StudyOverview]:
-        return list_local_studies(self.state_dir)
+        return list_local_studies(self.state_dir, self.read)
 
     def read(self, name: str) -> StudyRecord:
         reader = self._readers.get(name) or LocalStudyReader(self.state_dir, name)

@@ -7,6 +7,7 @@ so they show exactly what a cluster study would show through ``kubetune.kube.rea
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -91,16 +92,20 @@ def _stamp(path: Path) -> FileStamp:
     return (status.st_mtime_ns, status.st_size)
 
 
-def list_local_studies(state_dir: Path) -> list[StudyOverview]:
+def list_local_studies(
+    state_dir: Path, read: Callable[[str], StudyRecord] | None = None
+) -> list[StudyOverview]:
     """Every study kept under ``state_dir`` (each folder holding a study.json), by name.
 
-    A folder whose study cannot be read is left out rather than hiding the others; reading it
-    by name says why. A missing ``state_dir`` has no studies.
+    ``read`` reads one study by name (default: ``read_local_study``; the dashboard passes its
+    incremental readers). A folder whose study cannot be read is left out rather than hiding
+    the others; reading it by name says why. A missing ``state_dir`` has no studies.
     """
+    read = read or (lambda name: read_local_study(state_dir, name))
     studies = []
     for spec_file in sorted(state_dir.glob("*/study.json")):
         try:
-            studies.append(overview(read_local_study(state_dir, spec_file.parent.name)))
+            studies.append(overview(read(spec_file.parent.name)))
         except RecordUnavailable:
             continue
     return studies
