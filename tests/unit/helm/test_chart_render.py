@@ -21,6 +21,15 @@ def by_kind(docs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
     return [doc for doc in docs if doc["kind"] == kind]
 
 
+def operator_objects(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The objects of the operator, without those of the web dashboard (webDashboard.*)."""
+    return [
+        d
+        for d in docs
+        if d["metadata"].get("labels", {}).get("app.kubernetes.io/component") != "dashboard"
+    ]
+
+
 @pytest.mark.parametrize("values", VALUE_SETS.values(), ids=VALUE_SETS.keys())
 def test_lint_strict(values: tuple[str, ...]) -> None:
     args = ["lint", "--strict", str(CHART)]
@@ -99,7 +108,7 @@ def test_every_value_is_in_the_operations_doc() -> None:
 
 @pytest.mark.parametrize("values", VALUE_SETS.values(), ids=VALUE_SETS.keys())
 def test_operator_pod_meets_the_restricted_pod_security_standard(values: tuple[str, ...]) -> None:
-    (deployment,) = by_kind(documents(template(values)), "Deployment")
+    (deployment,) = by_kind(operator_objects(documents(template(values))), "Deployment")
     pod = deployment["spec"]["template"]["spec"]
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
@@ -215,7 +224,7 @@ def test_toggles_remove_their_objects() -> None:
 def test_service_monitor_carries_extra_labels_and_selects_the_service() -> None:
     docs = documents(template([str(ALL_OPTIONS)]))
     (monitor,) = by_kind(docs, "ServiceMonitor")
-    (service,) = by_kind(docs, "Service")
+    (service,) = by_kind(operator_objects(docs), "Service")
     assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
     selector = monitor["spec"]["selector"]["matchLabels"]
     assert selector.items() <= service["metadata"]["labels"].items()
