@@ -16,12 +16,13 @@ from typing import Any
 
 import pytest
 import yaml
-from kubernetes import client
+from kubernetes import client, config, utils
 
 from kubetune.dashboard.server import ClusterSource, make_server
 from tests.cluster.fixtures import TestCluster
 from tests.integration.operator_fixtures import GROUP, VERSION
 from tests.integration.test_results_cluster import add_trial, finished, manifest
+from tests.tools.chart import documents, template
 
 pytestmark = pytest.mark.integration
 
@@ -117,3 +118,64 @@ def test_an_unreachable_cluster_is_a_message(
         status, page = get(url, "/")
         assert status == 404 and "cannot reach the cluster at https://127.0.0.1:1" in page
         assert "Traceback" not in page
+
+
+def chart_dashboard_objects(namespace: str) -> list[dict[str, Any]]:
+    """The chart's web dashboard ServiceAccount, Role and RoleBinding, in ``namespace``."""
+    rendered = template(
+        sets=["webDashboard.enabled=true"],
+        namespace=namespace,
+        show_only="templates/web-dashboard.yaml",
+    )
+    return [d for d in documents(rendered) if d["kind"] in RBAC_KINDS]
+
+
+RBAC_KINDS = ("ServiceAccount", "Role", "RoleBinding")
+
+
+def token_kubeconfig(cluster: TestCluster, token: str, path: Path) -> Path:
+    """The admin kubeconfig with its user replaced by a ServiceAccount token."""
+    config = yaml.safe_load(cluster.kubeconfig.read_text())
+    config["users"] = [{"name": "dashboard", "user": {"token": token}}]
+    for context in config["contexts"]:
+        context["context"]["user"] = "dashboard"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_the_charts_read_only_role_is_enough_and_writes_nothing(
+    studies: None,
+    cluster: TestCluster,
+    kube_api: client.ApiClient,
+    namespace: str,
+    tmp_path: Path,
+) -> None:
+    for body in chart_dashboard_objects(namespace):
+        utils.create_from_dict(kube_api, body, namespace=namespace)
+    (account,) = [d for d in chart_dashboard_objects(namespace) if d["kind"] == "ServiceAccount"]
+    token = (
+        client.CoreV1Api(kube_api)
+        .create_namespaced_service_account_token(
+            account["metadata"]["name"],
+            namespace,
+            {"spec": {"audiences": [], "expirationSeconds": 600}},
+        )
+        .status.token
+    )
+    kubeconfig = token_kubeconfig(cluster, token, tmp_path / "kubeconfig")
+    for url in serve(ClusterSource(namespace, kubeconfig)):
+        assert get(url, "/api/studies")[0] == 200
+        status, table = get(url, "/api/studies/front/trials")
+        assert status == 200 and table["total"] == 4
+    as_dashboard = client.CustomObjectsApi(
+        config.new_client_from_config(config_file=str(kubeconfig))
+    )
+    with pytest.raises(client.ApiException) as refused:
+        as_dashboard.patch_namespaced_custom_object(
+            GROUP, VERSION, namespace, "trials", "front-0", {"metadata": {"labels": {"x": "y"}}}
+        )
+    assert refused.value.status == 403
+    elsewhere = ClusterSource("default", kubeconfig)
+    for url in serve(elsewhere):
+        status, page = get(url, "/")
+        assert status == 404 and "not allowed to list TuningStudies in namespace" in page

@@ -118,7 +118,12 @@ def list_cluster_studies(
                 "this cluster does not know TuningStudies: kubetune is not installed "
                 "(`helm install kubetune helm/kubetune`)"
             ) from None
-        raise RecordUnavailable(_refused(error, configuration.host, f"{namespace}/*")) from None
+        if error.status == 403:
+            raise RecordUnavailable(
+                f"not allowed to list TuningStudies in namespace {namespace!r}: "
+                f"{_api_message(error)}"
+            ) from None
+        raise RecordUnavailable(_refused(error, configuration.host, namespace)) from None
     except urllib3.exceptions.HTTPError as error:
         raise RecordUnavailable(_unreachable(error, configuration.host)) from None
     items = sorted(listed.get("items") or [], key=lambda item: item["metadata"]["name"])
