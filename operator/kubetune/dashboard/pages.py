@@ -29,7 +29,7 @@ td.msg{max-width:28rem;overflow:hidden;text-overflow:ellipsis}
 .Succeeded{color:#2a7d2a}.Failed{color:#b52020}.Pruned{color:#9a6b00}.Running{color:#1f5fa8}
 .notice,.empty{background:#fff6d6;padding:.5rem;border-radius:4px}
 .error{background:#fde2e2;padding:.75rem;border-radius:4px}
-.controls{margin:.75rem 0}.controls input,.controls select{margin-right:.75rem}
+.controls{margin:.75rem 0}.controls input,.controls select{margin-right:.75rem}#filter{width:24rem}
 pre{white-space:pre-wrap;background:#f7f7f7;padding:.5rem}
 """
 
