@@ -74,6 +74,8 @@ class LocalSource:
 
     state_dir: Path
     _readers: dict[str, LocalStudyReader] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    """One read at a time: a reader's cache is not for two threads (list page and refresh)."""
 
     @property
     def where(self) -> str:
@@ -83,10 +85,11 @@ class LocalSource:
         return list_local_studies(self.state_dir, self.read)
 
     def read(self, name: str) -> StudyRecord:
-        reader = self._readers.get(name) or LocalStudyReader(self.state_dir, name)
-        record = reader.read()  # RecordUnavailable for an unknown name: nothing is kept
-        self._readers[name] = reader
-        return record
+        with self._lock:
+            reader = self._readers.get(name) or LocalStudyReader(self.state_dir, name)
+            record = reader.read()  # RecordUnavailable for an unknown name: nothing is kept
+            self._readers[name] = reader
+            return record
 
 
 @dataclass(frozen=True)
