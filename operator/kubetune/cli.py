@@ -57,6 +57,7 @@ examples:
   kubetune results resnet-lr --cluster -n ml    a study on the current kubectl cluster
   kubetune importance branin                    which parameters matter, most first
   kubetune report branin -o branin.html         every plot of a study in one HTML file
+  kubetune dashboard                            browse local studies at http://127.0.0.1:8080
   kubetune validate studies/*.yaml              check manifests before kubectl apply
   kubetune convert experiment.yaml -o s.yaml    a Katib Experiment as a TuningStudy
   kubetune crds --out crds                      write the CRDs (the Helm chart has them)
@@ -286,6 +287,31 @@ def _add_report(commands: Subcommands) -> None:
     report.set_defaults(handler=_report)
 
 
+def _add_dashboard(commands: Subcommands) -> None:
+    dashboard = _command(
+        commands,
+        "dashboard",
+        "serve a read-only web view of studies, updating live",
+        "Lists the studies of --state-dir (or with --cluster the TuningStudies of a\n"
+        "namespace), and for each a trial table you can sort, filter and cut to the top K,\n"
+        "following the study as trials finish, and every trial's parameters, metrics,\n"
+        "curve and failure message. It only reads. It listens on 127.0.0.1 unless --host\n"
+        "says otherwise; docs/operations.md shows how the Helm chart runs it in a cluster.",
+    )
+    _state_dir_argument(dashboard)
+    dashboard.add_argument(
+        "--host",
+        default=DASHBOARD_HOST,
+        help=f"address to listen on (default: {DASHBOARD_HOST}, this machine only); anything "
+        "else lets the network read your studies",
+    )
+    dashboard.add_argument(
+        "--port", type=int, default=DASHBOARD_PORT, help=f"port (default: {DASHBOARD_PORT})"
+    )
+    _cluster_arguments(dashboard)
+    dashboard.set_defaults(handler=_dashboard)
+
+
 def _add_convert(commands: Subcommands) -> None:
     converter = _command(
         commands,
@@ -345,6 +371,7 @@ SUBCOMMANDS: list[Callable[[Subcommands], None]] = [
     _add_results,
     _add_importance,
     _add_report,
+    _add_dashboard,
     _add_convert,
     _add_crds,
     _add_operator,
@@ -502,6 +529,55 @@ def _report(args: argparse.Namespace) -> int:
         return 1
     print(f"wrote {output}: {len(figures.figures)} plots of {record.summary.total:,} trials")
     return 0
+
+
+DASHBOARD_HOST = "127.0.0.1"
+"""``kubetune dashboard`` listens on this machine only unless told otherwise."""
+DASHBOARD_PORT = 8080
+
+
+def _dashboard(args: argparse.Namespace) -> int:
+    # Imported here: only this command needs the HTTP server.
+    from kubetune.dashboard.server import ClusterSource, LocalSource, is_loopback, make_server
+
+    if not args.cluster and (args.namespace or args.kubeconfig):
+        raise RecordUnavailable("--namespace and --kubeconfig read a cluster: add --cluster")
+    source = (
+        ClusterSource(args.namespace, args.kubeconfig)
+        if args.cluster
+        else LocalSource(args.state_dir)
+    )
+    if not is_loopback(args.host):
+        print(
+            f"WARNING: listening on {args.host}: anyone who can reach this address can read "
+            "every study here (the dashboard has no login). Use --host 127.0.0.1 unless a "
+            "network policy or proxy guards it.",
+            file=sys.stderr,
+        )
+    try:
+        server = make_server(source, args.host, args.port)
+    except OSError as error:
+        print(
+            f"error: cannot listen on {args.host}:{args.port} ({error.strerror}); "
+            "pass another --port",
+            file=sys.stderr,
+        )
+        return 1
+    host, port = server.server_address[:2]
+    print(
+        f"kubetune dashboard: http://{_url_host(str(host))}:{port}/ (Ctrl-C stops it)", flush=True
+    )
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
 
 
 EXIT_LOSSY = 3

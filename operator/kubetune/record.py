@@ -91,6 +91,40 @@ class StudyRecord:
         return sorted(self.trials, key=order)
 
 
+@dataclass(frozen=True)
+class StudyOverview:
+    """One line of a list of studies: enough to choose one, without reading its trials.
+
+    The readers' ``list_*_studies`` functions return these; ``kubetune dashboard`` lists them.
+    """
+
+    name: str
+    phase: str
+    """The study's phase (a cluster study's status), or Running/Finished for a local one."""
+    finished: int
+    total: int
+    max_trials: int
+    best_value: float | None
+    source: str
+
+
+def overview(record: StudyRecord) -> StudyOverview:
+    """The overview of a study read in full (a local study has no status to read it from)."""
+    summary = record.summary
+    phase = "Running" if summary.active else ("Finished" if summary.total else "Pending")
+    objective = record.spec.objective_list[0].metric
+    best = summary.best_values.get(objective) if summary.best_index is not None else None
+    return StudyOverview(
+        name=record.name,
+        phase=phase,
+        finished=summary.finished,
+        total=summary.total,
+        max_trials=record.spec.budget.max_trials,
+        best_value=best,
+        source=record.source,
+    )
+
+
 def study_record(
     name: str, spec: StudySpec, trials: Iterable[RecordedTrial], source: str
 ) -> StudyRecord:

@@ -25,10 +25,19 @@ from pydantic import ValidationError
 from kubetune.api.study import GROUP, STUDY_LABEL, VERSION, TuningStudy
 from kubetune.api.trial import TrialSpec, TrialStatus
 from kubetune.history import IntermediateValue
-from kubetune.record import RecordedTrial, RecordUnavailable, StudyRecord, study_record
+from kubetune.record import (
+    RecordedTrial,
+    RecordUnavailable,
+    StudyOverview,
+    StudyRecord,
+    study_record,
+)
 
 DEFAULT_KUBECONFIG = "~/.kube/config"
 """Where kubectl and the kubernetes client look when KUBECONFIG is not set."""
+IN_CLUSTER_VARIABLE = "KUBERNETES_SERVICE_HOST"
+"""Set in every pod: without a kubeconfig, the reader uses the pod's ServiceAccount."""
+IN_CLUSTER_NAMESPACE_FILE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 STUDIES = "tuningstudies"
 TRIALS = "trials"
 
@@ -84,6 +93,67 @@ def read_cluster_study(
     return study_record(name, study.spec, recorded, source=f"{where} on {configuration.host}")
 
 
+def list_cluster_studies(
+    namespace: str | None = None,
+    kubeconfig: Path | None = None,
+    settings: ReaderSettings = DEFAULT_SETTINGS,
+) -> list[StudyOverview]:
+    """The TuningStudies of ``namespace`` from their status (no Trial is read), by name.
+
+    One request however many trials the studies have; ``RecordUnavailable`` says why the
+    cluster could not be read, as ``read_cluster_study`` does.
+    """
+    configuration, context_namespace = _configuration(kubeconfig)
+    configuration.retries = settings.retries
+    namespace = namespace or context_namespace or "default"
+    api: Any = kubernetes.client.CustomObjectsApi(kubernetes.client.ApiClient(configuration))
+    timeout = (settings.connect_timeout_seconds, settings.read_timeout_seconds)
+    try:
+        listed = api.list_namespaced_custom_object(
+            GROUP, VERSION, namespace, STUDIES, _request_timeout=timeout
+        )
+    except ApiException as error:
+        if error.status == 404:
+            raise RecordUnavailable(
+                "this cluster does not know TuningStudies: kubetune is not installed "
+                "(`helm install kubetune helm/kubetune`)"
+            ) from None
+        if error.status == 403:
+            raise RecordUnavailable(
+                f"not allowed to list TuningStudies in namespace {namespace!r}: "
+                f"{_api_message(error)}"
+            ) from None
+        raise RecordUnavailable(_refused(error, configuration.host, namespace)) from None
+    except urllib3.exceptions.HTTPError as error:
+        raise RecordUnavailable(_unreachable(error, configuration.host)) from None
+    items = sorted(listed.get("items") or [], key=lambda item: item["metadata"]["name"])
+    return [_overview(item, namespace, configuration.host) for item in items]
+
+
+def _overview(item: Mapping[str, Any], namespace: str, host: str) -> StudyOverview:
+    """A listed TuningStudy's overview; one that does not parse shows as Unreadable."""
+    name = item["metadata"]["name"]
+    source = f"{namespace}/{name} on {host}"
+    try:
+        study = TuningStudy.model_validate(item)
+    except ValidationError:
+        return StudyOverview(name, "Unreadable", 0, 0, 0, None, source)
+    status = study.status
+    if status is None:
+        return StudyOverview(name, "Pending", 0, 0, study.spec.budget.max_trials, None, source)
+    counts = status.trials
+    finished = counts.succeeded + counts.failed + counts.pruned + counts.stopped
+    return StudyOverview(
+        name=name,
+        phase=status.phase.value,
+        finished=finished,
+        total=counts.total,
+        max_trials=study.spec.budget.max_trials,
+        best_value=status.best_value,
+        source=source,
+    )
+
+
 def _configuration(
     kubeconfig: Path | None,
 ) -> tuple[kubernetes.client.Configuration, str | None]:
@@ -93,6 +163,8 @@ def _configuration(
     if kubeconfig is None:
         searched = os.environ.get("KUBECONFIG") or DEFAULT_KUBECONFIG
         if not any(Path(p).expanduser().is_file() for p in searched.split(os.pathsep) if p):
+            if os.environ.get(IN_CLUSTER_VARIABLE):
+                return _in_cluster_configuration()
             raise RecordUnavailable(
                 f"no kubeconfig found (looked for {searched}); pass --kubeconfig PATH or set "
                 "KUBECONFIG, or log in to the cluster first"
@@ -109,6 +181,22 @@ def _configuration(
     except kubernetes.config.ConfigException as error:
         raise RecordUnavailable(f"cannot use the kubeconfig: {error}") from None
     namespace = (context or {}).get("context", {}).get("namespace")
+    return configuration, namespace
+
+
+def _in_cluster_configuration() -> tuple[kubernetes.client.Configuration, str | None]:
+    """In a pod without a kubeconfig (the chart's dashboard): its ServiceAccount's token."""
+    configuration = kubernetes.client.Configuration()
+    try:
+        kubernetes.config.load_incluster_config(  # type: ignore[no-untyped-call]
+            client_configuration=configuration
+        )
+    except kubernetes.config.ConfigException as error:
+        raise RecordUnavailable(f"cannot use the pod's ServiceAccount: {error}") from None
+    try:
+        namespace = IN_CLUSTER_NAMESPACE_FILE.read_text().strip() or None
+    except OSError:
+        namespace = None
     return configuration, namespace
 
 

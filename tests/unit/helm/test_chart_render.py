@@ -21,6 +21,15 @@ def by_kind(docs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
     return [doc for doc in docs if doc["kind"] == kind]
 
 
+def operator_objects(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The objects of the operator, without those of the web dashboard (webDashboard.*)."""
+    return [
+        d
+        for d in docs
+        if d["metadata"].get("labels", {}).get("app.kubernetes.io/component") != "dashboard"
+    ]
+
+
 @pytest.mark.parametrize("values", VALUE_SETS.values(), ids=VALUE_SETS.keys())
 def test_lint_strict(values: tuple[str, ...]) -> None:
     args = ["lint", "--strict", str(CHART)]
@@ -99,7 +108,7 @@ def test_every_value_is_in_the_operations_doc() -> None:
 
 @pytest.mark.parametrize("values", VALUE_SETS.values(), ids=VALUE_SETS.keys())
 def test_operator_pod_meets_the_restricted_pod_security_standard(values: tuple[str, ...]) -> None:
-    (deployment,) = by_kind(documents(template(values)), "Deployment")
+    (deployment,) = by_kind(operator_objects(documents(template(values))), "Deployment")
     pod = deployment["spec"]["template"]["spec"]
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
@@ -215,7 +224,7 @@ def test_toggles_remove_their_objects() -> None:
 def test_service_monitor_carries_extra_labels_and_selects_the_service() -> None:
     docs = documents(template([str(ALL_OPTIONS)]))
     (monitor,) = by_kind(docs, "ServiceMonitor")
-    (service,) = by_kind(docs, "Service")
+    (service,) = by_kind(operator_objects(docs), "Service")
     assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
     selector = monitor["spec"]["selector"]["matchLabels"]
     assert selector.items() <= service["metadata"]["labels"].items()
@@ -237,3 +246,87 @@ def test_dashboard_config_map_holds_the_dashboard_file() -> None:
     assert config_map["metadata"]["namespace"] == "monitoring"
     shipped = json.loads((CHART / "dashboards" / "kubetune.json").read_text())
     assert json.loads(config_map["data"]["kubetune.json"]) == shipped
+
+
+WEB_DASHBOARD = ["webDashboard.enabled=true"]
+
+
+def _web_dashboard(*sets: str) -> list[dict[str, Any]]:
+    docs = documents(template(sets=[*WEB_DASHBOARD, *sets]))
+    return [
+        d
+        for d in docs
+        if d["metadata"].get("labels", {}).get("app.kubernetes.io/component") == "dashboard"
+    ]
+
+
+def test_web_dashboard_is_off_by_default_and_lints_when_on() -> None:
+    assert "dashboard" not in {
+        d["metadata"].get("labels", {}).get("app.kubernetes.io/component")
+        for d in documents(template())
+    }
+    helm("lint", "--strict", str(CHART), "--set", *WEB_DASHBOARD)
+
+
+def test_web_dashboard_may_only_read_studies_and_trials() -> None:
+    docs = _web_dashboard("webDashboard.namespace=ml")
+    (role,) = by_kind(docs, "Role")
+    assert role["metadata"]["namespace"] == "ml"
+    assert role["rules"] == [
+        {
+            "apiGroups": ["kubetune.dev"],
+            "resources": ["tuningstudies", "trials"],
+            "verbs": ["get", "list", "watch"],
+        }
+    ]
+    assert not by_kind(docs, "ClusterRole") and not by_kind(docs, "ClusterRoleBinding")
+    (binding,) = by_kind(docs, "RoleBinding")
+    (account,) = by_kind(docs, "ServiceAccount")
+    assert binding["roleRef"]["name"] == role["metadata"]["name"]
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": account["metadata"]["name"], "namespace": "kubetune"}
+    ]
+    (deployment,) = by_kind(docs, "Deployment")
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == account["metadata"]["name"]
+    assert "--namespace=ml" in pod["containers"][0]["command"]
+
+
+def test_web_dashboard_pod_meets_the_restricted_pod_security_standard() -> None:
+    docs = _web_dashboard()
+    (deployment,) = by_kind(docs, "Deployment")
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    (container,) = pod["containers"]
+    security = container["securityContext"]
+    assert security["allowPrivilegeEscalation"] is False
+    assert security["capabilities"]["drop"] == ["ALL"]
+    assert security["readOnlyRootFilesystem"] is True
+    assert container["command"][:3] == ["kubetune", "dashboard", "--cluster"]
+    for probe in ("livenessProbe", "readinessProbe"):
+        assert container[probe]["httpGet"] == {"path": "/healthz", "port": "http"}
+    (service,) = by_kind(docs, "Service")
+    assert service["spec"]["type"] == "ClusterIP"
+    assert service["spec"]["selector"].items() <= (
+        deployment["spec"]["template"]["metadata"]["labels"].items()
+    )
+
+
+def test_web_dashboard_roles_follow_rbac_create() -> None:
+    docs = _web_dashboard("rbac.create=false")
+    assert sorted(d["kind"] for d in docs) == ["Deployment", "Service", "ServiceAccount"]
+
+
+def test_operator_selectors_never_match_web_dashboard_pods() -> None:
+    docs = documents(template(sets=WEB_DASHBOARD))
+    deployments = {d["metadata"]["name"]: d for d in by_kind(docs, "Deployment")}
+    dashboard_pod = deployments.pop("kubetune-dashboard")["spec"]["template"]["metadata"]
+    (operator,) = deployments.values()
+    selectors = [operator["spec"]["selector"]["matchLabels"]] + [
+        s["spec"]["selector"]
+        for s in by_kind(docs, "Service")
+        if s["metadata"]["name"] != "kubetune-dashboard"
+    ]
+    for selector in selectors:
+        assert not selector.items() <= dashboard_pod["labels"].items()
