@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 STUDY ?= examples/branin.yaml
 
-.PHONY: run test unit lint crds bench venv clean
+.PHONY: run test unit chaos lint crds bench venv clean
 
 $(INSTALLED): pyproject.toml trial-runner/pyproject.toml
 	$(PYTHON_BASE) -m venv $(VENV)
@@ -31,7 +31,13 @@ unit: $(INSTALLED)
 	$(BIN)/pytest -m "not integration and not slow and not quality" -q
 
 test: $(INSTALLED) cluster-build prometheus-build browser lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -m "not chaos"
+
+# The chaos suite (docs/reliability.md) kills the operator, the API server and pods mid-study.
+# Not part of `make test` yet: one run in four ended with a trial whose program never ran
+# (under investigation, see docs/reliability.md), and a flaky gate would hide real failures.
+chaos: $(INSTALLED) cluster-build
+	$(BIN)/pytest -q -m chaos tests/chaos
 
 crds: $(INSTALLED)
 	$(BIN)/kubetune crds --out crds
