@@ -108,6 +108,11 @@ class LocalStudy:
         self._finished: dict[int, TrialSnapshot] = {}
         """Snapshots of finished trials, which never change again."""
         self._spec_saved = 0.0
+        self._decided_on: tuple[object, ...] | None = None
+        """What the last decision saw (see ``_situation``): the same again needs no decision."""
+        self._finishes = 0
+        """Trials finished so far by this run; one finished while carrying out a decision
+        (a trial that could not start) calls for another decision."""
         self._check_gpus()
 
     def _check_gpus(self) -> None:
@@ -200,13 +205,25 @@ class LocalStudy:
         """Reap exited trials, decide, start successors at once; then flush to disk."""
         now = time.time()
         self._reap(now)
-        decision = self.planner.decide(
-            self.snapshots(), self.elapsed(), suspended=self.study.spec.suspend
-        )
-        self._carry_out(decision, now)
+        if self._situation() != self._decided_on:
+            decision = self.planner.decide(
+                self.snapshots(), self.elapsed(), suspended=self.study.spec.suspend
+            )
+            finishes = self._finishes
+            self._carry_out(decision, now)
+            self._decided_on = self._situation() if self._finishes == finishes else None
+        self._enforce_grace(now)
         if time.monotonic() - self._spec_saved >= SPEC_SAVE_SECONDS:
             self._save_spec()
         self.store.sync()
+
+    def _situation(self) -> tuple[object, ...]:
+        """Everything a decision depends on that can change while trials run: which trials
+        exist and run, how much each running one reported, and — with a timeout — the time.
+        Deciding is O(trials); a step in which none of this changed skips it."""
+        clock = self.elapsed() if self.study.spec.budget.timeout_seconds is not None else None
+        reports = tuple((i, self.store.metrics(i).offset) for i in self.processes)
+        return (len(self.trials), reports, len(self.interrupted), self.ending, clock)
 
     def view(self) -> StudyView:
         return StudyView(
@@ -277,7 +294,6 @@ class LocalStudy:
                 self.interrupted += [t for t in relaunch if t.index not in self.processes]
                 break  # every device is busy; the next step asks again
             self._launch(new, gpus, now)
-        self._enforce_grace(now)
 
     def _request_stop(self, stop: StopDecision) -> None:
         trial = self.trials[stop.index]
@@ -375,6 +391,7 @@ class LocalStudy:
     def _finish(self, trial: LocalTrial, now: float, verdict: lifecycle.Verdict) -> None:
         trial.phase, trial.reason, trial.message = verdict.phase, verdict.reason, verdict.message
         trial.completion_time = now
+        self._finishes += 1
         self.store.save(trial)
         if verdict.phase is TrialPhase.FAILED:
             summary = lifecycle.failure_summary(verdict.message)
