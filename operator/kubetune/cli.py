@@ -145,6 +145,14 @@ def _add_run(commands: Subcommands) -> None:
         "through CUDA_VISIBLE_DEVICES",
     )
     run.add_argument(
+        "--trials-per-gpu",
+        type=_at_least_one,
+        default=1,
+        metavar="K",
+        help="one-GPU trials that share each --gpus device at once (default: 1); a trial "
+        "asking for several GPUs still takes whole devices, and GPU-seconds count 1/K",
+    )
+    run.add_argument(
         "--fresh", action="store_true", help="discard an earlier run's trials and start over"
     )
     run.add_argument(
@@ -418,6 +426,7 @@ def _run(args: argparse.Namespace) -> int:
         workdir=args.workdir or args.study.resolve().parent,
         study_dir=args.study.resolve().parent,
         gpus=tuple(g.strip() for g in args.gpus.split(",") if g.strip()),
+        trials_per_gpu=args.trials_per_gpu,
         fresh=args.fresh,
     )
     local = LocalStudy(study, options)
@@ -443,6 +452,17 @@ def _run(args: argparse.Namespace) -> int:
     out.print(render_results(record, "table", args.top))
     out.print(study_result(record))
     return 0 if record.summary.has_result else 1
+
+
+def _at_least_one(text: str) -> int:
+    """A count given on the command line that must be a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return value
 
 
 def _run_with_display(local: LocalStudy, out: Any) -> StudyView:

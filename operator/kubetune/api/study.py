@@ -10,6 +10,7 @@ mirror the CEL rules of the CRD, so a broken study is rejected the same way on a
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -260,13 +261,70 @@ class BudgetSpec(SpecModel):
         return self
 
 
+MIG_SLICES = 7
+"""Compute slices of a whole MIG-capable GPU (A100, H100, H200): ``mig-3g.40gb`` is 3/7."""
+MIG_RESOURCE = re.compile(r"/mig-(\d+)g\.")
+MEMORY_RESOURCES = ("nvidia.com/gpumem", "nvidia.com/gpumem-percentage")
+"""Memory-sliced GPU resources (HAMi): their count is memory, not devices."""
+
+
 class ResourcesSpec(SpecModel):
+    """GPUs of each trial: a count of ``gpuResource`` units, and what share of a GPU each is.
+
+    ``gpuFraction`` is only for accounting (GPU-seconds = gpus × gpuFraction × seconds);
+    without it a MIG profile counts its compute slices (``mig-1g.10gb`` is 1/7) and every other
+    resource counts whole devices — a time-sliced ``nvidia.com/gpu.shared`` replica or a HAMi
+    vGPU holds a share only the cluster's configuration knows, so say it with gpuFraction.
+    """
+
     gpus: int = Field(default=0, ge=0, le=64, description="GPUs per trial, added to the container.")
     gpu_resource: str = Field(
         default="nvidia.com/gpu",
         pattern=r"^[A-Za-z0-9.-]+/[A-Za-z0-9._-]+$",
-        description="Extended resource name, e.g. nvidia.com/gpu or nvidia.com/mig-1g.10gb.",
+        description="Extended resource name, e.g. nvidia.com/gpu, nvidia.com/gpu.shared "
+        "(time-slicing) or nvidia.com/mig-1g.10gb (MIG).",
     )
+    gpu_fraction: float | None = Field(
+        default=None,
+        gt=0,
+        le=1,
+        description="Share of a physical GPU one gpuResource unit stands for, for GPU-seconds "
+        "(e.g. 0.25 for a time-sliced GPU with 4 replicas). Default: slices/7 for MIG "
+        "profiles, 1 otherwise.",
+    )
+    gpu_memory: int | None = Field(
+        default=None,
+        ge=1,
+        description="GPU memory per trial for memory-sliced schedulers (HAMi), added to the "
+        "container as gpuMemoryResource next to the gpus count.",
+    )
+    gpu_memory_resource: str = Field(
+        default="nvidia.com/gpumem",
+        pattern=r"^[A-Za-z0-9.-]+/[A-Za-z0-9._-]+$",
+        description="Resource name of gpuMemory (HAMi: nvidia.com/gpumem in MiB, or "
+        "nvidia.com/gpumem-percentage).",
+    )
+
+    @model_validator(mode="after")
+    def _devices_not_memory(self) -> ResourcesSpec:
+        if self.gpu_resource in MEMORY_RESOURCES:
+            raise ValueError(
+                f"gpuResource {self.gpu_resource} counts memory, not GPUs: keep gpuResource "
+                "nvidia.com/gpu (the number of vGPUs, usually 1), set gpuMemory to the memory "
+                "and gpuMemoryResource to this resource"
+            )
+        if self.gpu_memory is not None and self.gpus == 0:
+            raise ValueError("gpuMemory needs gpus (usually 1): memory is sliced out of a GPU")
+        return self
+
+    @property
+    def gpu_share(self) -> float:
+        """Physical GPUs' worth one trial holds: what its GPU-seconds are counted in."""
+        if self.gpu_fraction is not None:
+            return self.gpus * self.gpu_fraction
+        mig = MIG_RESOURCE.search(self.gpu_resource)
+        slices = min(int(mig.group(1)), MIG_SLICES) if mig else MIG_SLICES
+        return self.gpus * slices / MIG_SLICES
 
 
 class TrialTemplate(SpecModel):

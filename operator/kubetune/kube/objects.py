@@ -14,7 +14,14 @@ from typing import Any
 
 from kubetune import lifecycle
 from kubetune.api.attributes import AttributeValue
-from kubetune.api.study import API_VERSION, GROUP, STUDY_LABEL, ParameterValue, StudySpec
+from kubetune.api.study import (
+    API_VERSION,
+    GROUP,
+    STUDY_LABEL,
+    ParameterValue,
+    ResourcesSpec,
+    StudySpec,
+)
 from kubetune.api.trial import trial_name
 from kubetune.template import render_container
 
@@ -106,7 +113,7 @@ def render_job(spec: StudySpec, trial: Mapping[str, Any]) -> dict[str, Any]:
     for container in pod["containers"]:
         if container["name"] == primary_name:
             _add_runner_env(container, spec, name, namespace, params, budget)
-            _add_gpus(container, template.resources.gpu_resource, template.resources.gpus)
+            _add_gpus(container, template.resources)
 
     return {
         "apiVersion": "batch/v1",
@@ -162,12 +169,16 @@ def _add_runner_env(
         )
 
 
-def _add_gpus(container: dict[str, Any], resource: str, gpus: int) -> None:
-    if gpus <= 0:
+def _add_gpus(container: dict[str, Any], spec: ResourcesSpec) -> None:
+    """The trial's GPUs as requests and limits: the device count, and memory when sliced."""
+    if spec.gpus <= 0:
         return
+    wanted = {spec.gpu_resource: str(spec.gpus)}
+    if spec.gpu_memory is not None:
+        wanted[spec.gpu_memory_resource] = str(spec.gpu_memory)
     resources = container.setdefault("resources", {})
     for key in ("requests", "limits"):
-        resources[key] = {**(resources.get(key) or {}), resource: str(gpus)}
+        resources[key] = {**(resources.get(key) or {}), **wanted}
 
 
 def trial_account(namespace: str) -> list[tuple[str, dict[str, Any]]]:

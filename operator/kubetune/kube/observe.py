@@ -65,7 +65,8 @@ class TrialContext:
 
     objective_metrics: tuple[str, ...]
     gpu_resource: str
-    gpus: int
+    gpus: float
+    """Physical GPUs' worth each trial holds (``ResourcesSpec.gpu_share``)."""
     now: datetime
     failed_creates: Mapping[str, str] = field(default_factory=dict)
     """The latest FailedCreate message by Job uid; read only while a trial waits for its pod."""
@@ -76,7 +77,7 @@ class TrialContext:
     def of(cls, spec: StudySpec, now: datetime) -> TrialContext:
         resources = spec.trial_template.resources
         metrics = tuple(o.metric for o in spec.objective_list)
-        return cls(metrics, resources.gpu_resource, resources.gpus, now)
+        return cls(metrics, resources.gpu_resource, resources.gpu_share, now)
 
 
 class Settled(NamedTuple):

@@ -479,8 +479,12 @@ def _finish_time(job: Mapping[str, Any] | None, pod: Mapping[str, Any] | None) -
     return None
 
 
-def gpu_seconds(observation: Observation, gpus: int, now: datetime) -> float:
-    """GPUs held × time run; for a running trial, up to ``now``."""
+def gpu_seconds(observation: Observation, gpus: float, now: datetime) -> float:
+    """GPUs held × time run; for a running trial, up to ``now``.
+
+    ``gpus`` is the trial's share in physical GPUs (``ResourcesSpec.gpu_share``): a MIG slice
+    or a time-sliced replica counts its fraction, not a whole device.
+    """
     if gpus <= 0 or observation.start_time is None:
         return 0.0
     end = observation.completion_time or now
@@ -490,7 +494,7 @@ def gpu_seconds(observation: Observation, gpus: int, now: datetime) -> float:
 def desired_status(
     trial: Mapping[str, Any],
     observation: Observation,
-    gpus: int,
+    gpus: float,
     objective_metric: str,
     now: datetime,
 ) -> dict[str, Any]:
@@ -522,7 +526,7 @@ def desired_status(
 def status_patch(
     trial: Mapping[str, Any],
     observation: Observation,
-    gpus: int,
+    gpus: float,
     objective_metric: str,
     now: datetime,
 ) -> dict[str, Any] | None:

@@ -5,6 +5,14 @@ ask ``Planner.decide``, carry out the decision (start processes, write stop file
 Every change is written to the study's directory before it matters, so killing ``kubetune
 run`` at any point and starting it again continues the same study: finished trials are kept,
 interrupted ones run again with the same parameters.
+
+The loop sleeps until a trial process exits (or ``poll_seconds`` pass, to read new reports),
+and a reaped trial's successor starts in the same step, before anything is flushed to disk or
+shown: the time between one trial's end and the next one's start is a few milliseconds.
+
+With ``--gpus``, each device holds up to ``trials_per_gpu`` one-GPU trials at once (through
+CUDA_VISIBLE_DEVICES); a trial that asks for several GPUs takes whole devices. A trial's
+GPU-seconds count its share: 1/K of a device shared K ways.
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ from __future__ import annotations
 import shutil
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,13 +32,15 @@ from kubetune.api.study import TuningStudy
 from kubetune.api.trial import TrialPhase, trial_name
 from kubetune.engine import Decision, Ending, NewTrial, Planner, TrialSnapshot
 from kubetune.history import StopDecision
-from kubetune.local.processes import TrialProcess, kill_leftovers, launch
+from kubetune.local.processes import TrialProcess, kill_leftovers, launch, wait_for_exit
 from kubetune.local.store import LocalTrial, StudyStore
 from kubetune.local.warm import load_warm_start
 from kubetune.summary import Summary
 from kubetune.validation import FieldError, InvalidStudy
 
 GPUS_FIELD = "spec.trialTemplate.resources.gpus"
+SPEC_SAVE_SECONDS = 5.0
+"""How often the study's elapsed time is written while it runs (and always at its end)."""
 RECENT_FAILURES_SHOWN = 3
 """How many of the latest failures the progress display lists."""
 
@@ -48,8 +59,12 @@ class LocalOptions:
     """Working directory of trial processes (the study file's folder, like an image WORKDIR)."""
     gpus: tuple[str, ...] = ()
     """Device ids to hand out through CUDA_VISIBLE_DEVICES; empty: leave it untouched."""
+    trials_per_gpu: int = 1
+    """How many one-GPU trials share each device of ``gpus`` at once (time-slicing)."""
     poll_seconds: float = 0.2
-    """How often processes and reported metrics are checked."""
+    """How often reported metrics are read; process exits are noticed at once."""
+    display_seconds: float = 0.25
+    """Least time between two progress updates (the last one is always shown)."""
     stop_grace_seconds: float = 10.0
     """How long a trial asked to stop may take before it is killed."""
     study_dir: Path = Path()
@@ -94,6 +109,14 @@ class LocalStudy:
         self.failures: list[str] = []
         self.interrupted: list[NewTrial] = []
         """Trials a killed run left unfinished; they run again before anything new."""
+        self._finished: dict[int, TrialSnapshot] = {}
+        """Snapshots of finished trials, which never change again."""
+        self._spec_saved = 0.0
+        self._decided_on: tuple[object, ...] | None = None
+        """What the last decision saw (see ``_situation``): the same again needs no decision."""
+        self._finishes = 0
+        """Trials finished so far by this run; one finished while carrying out a decision
+        (a trial that could not start) calls for another decision."""
         self._check_gpus()
 
     def _check_gpus(self) -> None:
@@ -111,6 +134,8 @@ class LocalStudy:
                     )
                 ]
             )
+        if self.options.trials_per_gpu < 1:
+            raise ValueError("--trials-per-gpu must be at least 1")
         if wanted > 0 and not given:
             self.options.warn(
                 f"each trial asks for {wanted} GPU(s) ({GPUS_FIELD}) but --gpus was not given: "
@@ -145,45 +170,70 @@ class LocalStudy:
         return sum(1 for t in self.trials.values() if t.phase.is_finished())
 
     def _save_spec(self) -> None:
+        self._spec_saved = time.monotonic()
         self.store.save_spec(
             {"manifest": self.study.to_manifest(), "elapsedSeconds": self.elapsed()}
         )
+        self.store.sync()
 
     def elapsed(self) -> float:
         return self.previous_elapsed + time.monotonic() - self.started
 
     def snapshots(self) -> list[TrialSnapshot]:
-        snapshots = []
-        for trial in self.trials.values():
-            metrics = self.store.metrics(trial.index)
-            snapshots.append(
-                TrialSnapshot(
-                    index=trial.index,
-                    params=trial.params,
-                    phase=trial.phase,
-                    values=dict(metrics.values),
-                    intermediate=metrics.points(),
-                    budget=trial.budget,
-                    stop_requested=trial.stop_requested,
-                    attributes=trial.attributes,
-                )
-            )
-        return snapshots
+        """Every trial as the engine sees it; only running trials' reports are read again."""
+        return [self._finished.get(i) or self._snapshot(t) for i, t in self.trials.items()]
+
+    def _snapshot(self, trial: LocalTrial) -> TrialSnapshot:
+        metrics = self.store.metrics(trial.index)
+        snapshot = TrialSnapshot(
+            index=trial.index,
+            params=trial.params,
+            phase=trial.phase,
+            values=dict(metrics.values),
+            intermediate=metrics.points(),
+            budget=trial.budget,
+            stop_requested=trial.stop_requested,
+            attributes=trial.attributes,
+        )
+        if trial.phase.is_finished():
+            self._finished[trial.index] = snapshot
+        return snapshot
 
     # -- one reconcile -------------------------------------------------------------------
 
     def step(self) -> StudyView:
+        self.advance()
+        return self.view()
+
+    def advance(self) -> None:
+        """Reap exited trials, decide, start successors at once; then flush to disk."""
         now = time.time()
         self._reap(now)
-        decision = self.planner.decide(
-            self.snapshots(), self.elapsed(), suspended=self.study.spec.suspend
-        )
-        self._carry_out(decision, now)
-        snapshots = self.snapshots()
+        if self._situation() != self._decided_on:
+            decision = self.planner.decide(
+                self.snapshots(), self.elapsed(), suspended=self.study.spec.suspend
+            )
+            finishes = self._finishes
+            self._carry_out(decision, now)
+            self._decided_on = self._situation() if self._finishes == finishes else None
+        self._enforce_grace(now)
+        if time.monotonic() - self._spec_saved >= SPEC_SAVE_SECONDS:
+            self._save_spec()
+        self.store.sync()
+
+    def _situation(self) -> tuple[object, ...]:
+        """Everything a decision depends on that can change while trials run: which trials
+        exist and run, how much each running one reported, and — with a timeout — the time.
+        Deciding is O(trials); a step in which none of this changed skips it."""
+        clock = self.elapsed() if self.study.spec.budget.timeout_seconds is not None else None
+        reports = tuple((i, self.store.metrics(i).offset) for i in self.processes)
+        return (len(self.trials), reports, len(self.interrupted), self.ending, clock)
+
+    def view(self) -> StudyView:
         return StudyView(
             self.study,
             sorted(self.trials.values(), key=lambda t: t.index),
-            self.planner.summarize(snapshots),
+            self.planner.summarize(self.snapshots()),
             self.elapsed(),
             self.ending,
             self.failures[-RECENT_FAILURES_SHOWN:],
@@ -194,15 +244,24 @@ class LocalStudy:
         return self.ending is not None and not self.processes
 
     def run(self, on_step: Callable[[StudyView], None]) -> StudyView:
-        """Step until the study ends and every process is reaped."""
+        """Step until the study ends and every process is reaped.
+
+        Progress is shown at most every ``display_seconds``; between steps the loop sleeps
+        until a trial exits or ``poll_seconds`` pass.
+        """
+        shown = float("-inf")
         try:
             while True:
-                view = self.step()
-                on_step(view)
+                self.advance()
                 if self.done:
                     self._save_spec()
+                    view = self.view()
+                    on_step(view)
                     return view
-                time.sleep(self.options.poll_seconds)
+                if time.monotonic() - shown >= self.options.display_seconds:
+                    on_step(self.view())
+                    shown = time.monotonic()
+                wait_for_exit(self.processes.values(), self.options.poll_seconds)
         finally:
             self.shutdown()
 
@@ -239,7 +298,6 @@ class LocalStudy:
                 self.interrupted += [t for t in relaunch if t.index not in self.processes]
                 break  # every device is busy; the next step asks again
             self._launch(new, gpus, now)
-        self._enforce_grace(now)
 
     def _request_stop(self, stop: StopDecision) -> None:
         trial = self.trials[stop.index]
@@ -253,6 +311,7 @@ class LocalStudy:
             new.index, new.params, new.budget, attributes=dict(new.attributes)
         )
         trial.start_time, trial.gpus = now, gpus
+        trial.gpu_fraction = self._gpu_fraction(gpus)
         self.trials[new.index] = trial
         directory = self.store.trial_dir(new.index)
         directory.mkdir(parents=True, exist_ok=True)
@@ -280,12 +339,21 @@ class LocalStudy:
         self.store.save(trial)
 
     def _free_gpus(self) -> list[str] | None:
+        """Devices for the next trial, or None while too few are free; [] without --gpus."""
         if not self.options.gpus:
             return []
+        per_device = self.options.trials_per_gpu
+        load = gpu_load(self.options.gpus, [self.trials[i] for i in self.processes], per_device)
         per_trial = max(1, self.study.spec.trial_template.resources.gpus)
-        busy = {g for i in self.processes for g in self.trials[i].gpus}
-        free = [g for g in self.options.gpus if g not in busy]
+        if per_trial == 1:
+            device = min(self.options.gpus, key=lambda g: load[g])  # spread, then pack
+            return [device] if load[device] < per_device else None
+        free = [g for g in self.options.gpus if load[g] == 0]
         return free[:per_trial] if len(free) >= per_trial else None
+
+    def _gpu_fraction(self, gpus: list[str]) -> float:
+        """The share of each of its devices a trial holds: 1/K of one shared device."""
+        return 1.0 / self.options.trials_per_gpu if len(gpus) == 1 else 1.0
 
     def _enforce_grace(self, now: float) -> None:
         """The runner exits by itself once it sees the stop file; laggards get signals."""
@@ -327,11 +395,20 @@ class LocalStudy:
     def _finish(self, trial: LocalTrial, now: float, verdict: lifecycle.Verdict) -> None:
         trial.phase, trial.reason, trial.message = verdict.phase, verdict.reason, verdict.message
         trial.completion_time = now
+        self._finishes += 1
         self.store.save(trial)
         if verdict.phase is TrialPhase.FAILED:
             summary = lifecycle.failure_summary(verdict.message)
             self.failures.append(f"trial {trial.index}: {verdict.reason}: {summary}")
-        self._save_spec()
+
+
+def gpu_load(devices: tuple[str, ...], running: list[LocalTrial], per_device: int) -> Counter[str]:
+    """How many trial slots of each device are taken; a whole-device trial takes them all."""
+    load: Counter[str] = Counter({g: 0 for g in devices})
+    for trial in running:
+        for device in trial.gpus:
+            load[device] += per_device if trial.gpu_fraction >= 1.0 else 1
+    return load
 
 
 def _check_same_study(saved: dict[str, Any], current: dict[str, Any], root: Path) -> None:

@@ -6,6 +6,10 @@ variables (``kubetune.lifecycle.runner_env``, the same as in a cluster, plus the
 transport's ``KUBETUNE_LOCAL_DIR``), and ``CUDA_VISIBLE_DEVICES`` when GPUs are handed out.
 Each trial gets its own process group so stopping it also stops whatever it spawned.
 
+The backend sleeps in :func:`wait_for_exit`, which wakes the moment any trial process exits
+(through a pidfd per process, on Linux) so a successor starts without waiting out a polling
+interval.
+
 A run of ``kubetune run`` that was itself killed leaves its trials' processes behind, and
 the runner starts the training program in a session of its own, out of reach of the
 runner's group. Every process of a trial carries the trial's directory in its environment
@@ -17,10 +21,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import signal
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -41,11 +47,16 @@ class TrialProcess:
         self.log = log
         self.terminated_at: float | None = None
         self.stop_requested_at: float | None = None
+        self.exit_fd = _pidfd(popen.pid)
+        """Readable once the process exits; None where pidfds are not available."""
 
     def poll(self) -> int | None:
         code = self.popen.poll()
         if code is not None:
             self.log.close()
+            if self.exit_fd is not None:
+                os.close(self.exit_fd)
+                self.exit_fd = None
         return code
 
     def terminate(self, now: float) -> None:
@@ -59,6 +70,30 @@ class TrialProcess:
     def _signal(self, sig: signal.Signals) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.popen.pid, sig)
+
+
+def _pidfd(pid: int) -> int | None:
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):  # not Linux >= 5.3, or already reaped
+        return None
+
+
+FALLBACK_POLL_SECONDS = 0.05
+"""How often exits are checked for a process without a pidfd (other systems)."""
+
+
+def wait_for_exit(processes: Collection[TrialProcess], timeout: float) -> None:
+    """Return once any of ``processes`` has exited, or after ``timeout`` seconds."""
+    if any(p.popen.returncode is not None for p in processes):
+        return
+    fds = [p.exit_fd for p in processes if p.exit_fd is not None]
+    if len(fds) < len(processes):
+        timeout = min(timeout, FALLBACK_POLL_SECONDS)
+    if fds:
+        select.select(fds, [], [], timeout)
+    else:
+        time.sleep(timeout)
 
 
 def kill_leftovers(trial_dir: Path, proc: Path = PROC) -> list[int]:

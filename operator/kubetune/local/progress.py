@@ -152,9 +152,15 @@ def result_columns(record: StudyRecord) -> list[str]:
         *[f"params.{p.name}" for p in spec.parameters],
         *[f"attributes.{key}" for key in attributes],
         "seconds",
+        *(["gpuSeconds"] if gpu_seconds(record) else []),
         "reason",
         "message",
     ]
+
+
+def gpu_seconds(record: StudyRecord) -> float:
+    """GPU time of the whole study: devices (or shares of one) held × seconds, summed."""
+    return sum(t.gpu_seconds for t in record.trials)
 
 
 def result_rows(record: StudyRecord, pareto: bool = False) -> list[dict[str, Any]]:
@@ -176,6 +182,7 @@ def result_rows(record: StudyRecord, pareto: bool = False) -> list[dict[str, Any
             **{f"params.{k}": v for k, v in trial.params.items()},
             **{f"attributes.{k}": v for k, v in trial.attributes.items()},
             "seconds": None if trial.seconds is None else round(trial.seconds, 2),
+            "gpuSeconds": round(trial.gpu_seconds, 2),
             "reason": trial.reason,
             "message": trial.message,
         }
@@ -229,7 +236,15 @@ def _cell(column: str, value: object) -> str:
 
 
 def study_result(record: StudyRecord) -> str:
-    """The best trial and its parameters, or the Pareto front of a multi-objective study."""
+    """The best trial and its parameters, or the Pareto front of a multi-objective study;
+    then the study's GPU time when its trials held GPUs."""
+    total = gpu_seconds(record)
+    if not total:
+        return _result(record)
+    return f"{_result(record)}\nGPU time: {total:.1f} GPU-seconds ({total / 3600:.2f} GPU-hours)"
+
+
+def _result(record: StudyRecord) -> str:
     if record.spec.is_multi_objective:
         return _pareto_text(record)
     best = record.best

@@ -127,7 +127,7 @@ def _recorded(trial: LocalTrial, store: StudyStore) -> RecordedTrial:
         budget=trial.budget,
         start_time=start,
         completion_time=end,
-        gpu_seconds=len(trial.gpus) * seconds,
+        gpu_seconds=len(trial.gpus) * trial.gpu_fraction * seconds,
         exit_code=trial.exit_code,
     )
 

@@ -9,10 +9,15 @@ Layout under ``.kubetune/<study>/``::
     trials/<index>/stop        exists once the trial is asked to stop
 
 The runner appends to ``metrics.jsonl`` and checks for ``stop``; the backend owns the rest.
+
+Files are replaced atomically, so a killed ``kubetune run`` always leaves a whole file; they
+reach the disk (fsync) when the backend calls :meth:`StudyStore.sync`, once per step after it
+has started the step's trials, so a successor never waits for the disk.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -42,6 +47,8 @@ class LocalTrial:
     stop_reason: str | None = None
     stop_pruned: bool = False
     gpus: list[str] = field(default_factory=list)
+    gpu_fraction: float = 1.0
+    """The share of each device in ``gpus`` the trial held: 1/K of a device shared K ways."""
     pid: int | None = None
     attributes: dict[str, AttributeValue] = field(default_factory=dict)
     """What the algorithm attached when it suggested the trial; read back on resume."""
@@ -81,6 +88,7 @@ class StudyStore:
         self.root = root
         self.trials_dir = root / "trials"
         self._metrics: dict[int, Metrics] = {}
+        self._unsynced: set[Path] = set()
 
     def exists(self) -> bool:
         return (self.root / "study.json").exists()
@@ -91,7 +99,7 @@ class StudyStore:
 
     def save_spec(self, manifest: dict[str, Any]) -> None:
         self.trials_dir.mkdir(parents=True, exist_ok=True)
-        _write_atomically(self.root / "study.json", manifest)
+        self._write(self.root / "study.json", manifest)
 
     def trial_dir(self, index: int) -> Path:
         return self.trials_dir / str(index)
@@ -99,7 +107,22 @@ class StudyStore:
     def save(self, trial: LocalTrial) -> None:
         directory = self.trial_dir(trial.index)
         directory.mkdir(parents=True, exist_ok=True)
-        _write_atomically(directory / "trial.json", trial.to_json())
+        self._write(directory / "trial.json", trial.to_json())
+
+    def _write(self, path: Path, data: dict[str, Any]) -> None:
+        _write_atomically(path, data)
+        self._unsynced.add(path)
+
+    def sync(self) -> None:
+        """Flush every file written since the last sync to the disk."""
+        for path in self._unsynced:
+            with contextlib.suppress(FileNotFoundError):
+                descriptor = os.open(path, os.O_RDONLY)
+                try:
+                    os.fsync(descriptor)
+                finally:
+                    os.close(descriptor)
+        self._unsynced.clear()
 
     def load_trials(self) -> list[LocalTrial]:
         if not self.trials_dir.exists():
@@ -169,6 +192,4 @@ def _write_atomically(path: Path, data: dict[str, Any]) -> None:
     temporary = path.with_suffix(f".tmp{os.getpid()}")
     with temporary.open("w") as stream:
         json.dump(data, stream, indent=1, sort_keys=True)
-        stream.flush()
-        os.fsync(stream.fileno())
     os.replace(temporary, path)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from kubetune.local.processes import kill_leftovers
+from kubetune.local.processes import TrialProcess, kill_leftovers, wait_for_exit
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs Linux /proc")
 
@@ -38,3 +38,20 @@ def test_only_the_processes_of_that_trial_are_killed(tmp_path: Path) -> None:
 
 def test_a_trial_with_nothing_left_finds_nothing(tmp_path: Path) -> None:
     assert kill_leftovers(tmp_path / "never-ran") == []
+
+
+def test_waiting_ends_when_a_trial_exits_not_when_the_timeout_passes(tmp_path: Path) -> None:
+    """A successor must not wait out a polling interval: with a 10-minute timeout this test
+    only finishes because the exit of the short trial wakes the wait (its pidfd)."""
+    long = TrialProcess(0, sleeper(None), (tmp_path / "0.log").open("ab"))
+    short = subprocess.Popen([sys.executable, "-c", "pass"])
+    quick = TrialProcess(1, short, (tmp_path / "1.log").open("ab"))
+    try:
+        assert quick.exit_fd is not None or sys.platform != "linux"
+        wait_for_exit([long, quick], timeout=600)
+        assert quick.poll() == 0 and long.poll() is None
+        assert quick.exit_fd is None  # closed once the exit is seen
+    finally:
+        long.kill()
+        long.popen.wait()
+        long.poll()
