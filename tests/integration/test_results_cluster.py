@@ -114,7 +114,8 @@ def test_results_cluster_shows_trials_attributes_and_the_front(
 
     assert main(argv) == 0
     table = capsys.readouterr().out
-    assert "Pareto front (2 trials, marked * above):" in table
+    assert "Pareto front (2 trials of " in table and "feasible, hypervolume " in table
+    assert "marked * above):" in table
     assert "front-1: a=2, b=1  (x=0.1)" in table
     assert "CUDA out of memory" in table
 
