@@ -16,8 +16,6 @@ handed the registry's names (``kubetune crds``), and validation looks the name u
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections.abc import Mapping
 from typing import Any
 
@@ -36,7 +34,7 @@ from kubetune.algorithms.base import (
     TrialState,
     next_index,
 )
-from kubetune.api.capabilities import capability_table
+from kubetune.api.capabilities import capability_table, discover
 from kubetune.space import SearchSpace
 
 DECLARATION = "ALGORITHM"
@@ -44,16 +42,8 @@ DECLARATION = "ALGORITHM"
 
 
 def _discover() -> dict[str, Algorithm]:
-    """Every ``ALGORITHM`` declared by a module of this package, by name."""
-    found: dict[str, Algorithm] = {}
-    for module_info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"{__name__}.{module_info.name}")
-        declaration = getattr(module, DECLARATION, None)
-        if not isinstance(declaration, Algorithm):
-            continue
-        if declaration.name in found:
-            raise ImportError(f"two modules declare the algorithm {declaration.name!r}")
-        found[declaration.name] = declaration
+    """Every ``ALGORITHM`` declared by a module of this package, simple search first."""
+    found = discover(__name__, __path__, DECLARATION, Algorithm)
     return dict(sorted(found.items(), key=lambda item: (item[1].family, item[0])))
 
 

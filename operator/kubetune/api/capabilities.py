@@ -12,8 +12,11 @@ without importing each other.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import importlib
+import pkgutil
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
+from typing import Protocol, TypeVar
 
 
 def _capability(label: str) -> bool:
@@ -63,3 +66,33 @@ def capability_table(
         flags = ["yes" if flag else "no" for _, flag in capabilities.labelled()]
         lines.append("| " + " | ".join([*cells, *flags]) + " |")
     return "\n".join(lines) + "\n"
+
+
+class Declaration(Protocol):
+    """What an algorithm's or a rule's declaration has in common: its manifest name."""
+
+    @property
+    def name(self) -> str: ...
+
+
+DeclarationT = TypeVar("DeclarationT", bound=Declaration)
+
+
+def discover(
+    package: str, path: Iterable[str], attribute: str, kind: type[DeclarationT]
+) -> dict[str, DeclarationT]:
+    """The ``attribute`` of each module of ``package`` that declares a ``kind``, by name.
+
+    Both registries find their members this way, so a new algorithm or rule is one new module
+    and nothing else; two modules declaring the same name is an ImportError.
+    """
+    found: dict[str, DeclarationT] = {}
+    for module_info in sorted(pkgutil.iter_modules(path), key=lambda m: m.name):
+        module = importlib.import_module(f"{package}.{module_info.name}")
+        declaration = getattr(module, attribute, None)
+        if not isinstance(declaration, kind):
+            continue
+        if declaration.name in found:
+            raise ImportError(f"two modules of {package} declare {declaration.name!r}")
+        found[declaration.name] = declaration
+    return found

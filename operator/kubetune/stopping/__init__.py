@@ -7,12 +7,10 @@ module: it is the absence of a rule (``NO_RULE``).
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections.abc import Mapping
 from typing import Any
 
-from kubetune.api.capabilities import capability_table
+from kubetune.api.capabilities import capability_table, discover
 from kubetune.api.study import NO_RULE
 from kubetune.stopping.base import Rule, RuleSettings, RuleSettingsError, StoppingRule
 
@@ -21,15 +19,10 @@ DECLARATION = "RULE"
 
 
 def _discover() -> dict[str, Rule]:
-    found: dict[str, Rule] = {}
-    for module_info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"{__name__}.{module_info.name}")
-        declaration = getattr(module, DECLARATION, None)
-        if not isinstance(declaration, Rule):
-            continue
-        if declaration.name in found or declaration.name == NO_RULE:
-            raise ImportError(f"the stopping rule name {declaration.name!r} is taken")
-        found[declaration.name] = declaration
+    """Every ``RULE`` declared by a module of this package, by name."""
+    found = discover(__name__, __path__, DECLARATION, Rule)
+    if NO_RULE in found:
+        raise ImportError(f"the stopping rule name {NO_RULE!r} means no rule; pick another")
     return dict(sorted(found.items()))
 
 
