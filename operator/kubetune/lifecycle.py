@@ -40,6 +40,17 @@ NAMESPACE_VARIABLE = "KUBETUNE_NAMESPACE"
 """Cluster transport: the namespace of the trial's Trial."""
 LOCAL_DIR_VARIABLE = "KUBETUNE_LOCAL_DIR"
 """Local transport: the trial's directory (metrics appended, stop file watched)."""
+CHECKPOINT_DIR_VARIABLE = "KUBETUNE_CHECKPOINT_DIR"
+"""Where this trial saves its checkpoint: a directory on a laptop or a mounted volume, or a
+URI prefix (``s3://…``) handed to the trial's own code. Set only when the study keeps
+checkpoints (PBT, or ``trialTemplate.checkpoints`` on a cluster)."""
+RESTORE_FROM_VARIABLE = "KUBETUNE_RESTORE_FROM"
+"""The checkpoint this trial starts from (another trial's checkpoint directory or URI); unset
+when it starts fresh."""
+RESTORE_ATTRIBUTE = "checkpoint.restoreFrom"
+"""The trial attribute in which an algorithm names the trial whose checkpoint a new trial
+restores from. Each backend turns that trial's name into a location it can reach (a local
+directory, a sub-path of the checkpoint volume, a URI)."""
 
 UNDELIVERED_EXIT_CODE = 75
 """``kubetune-runner``'s exit status when the program exited 0 but its last reports reached
@@ -70,8 +81,13 @@ def runner_env(
     params: Mapping[str, ParameterValue],
     objectives: Sequence[Objective],
     budget: float | None,
+    checkpoint_dir: str | None = None,
+    restore_from: str | None = None,
 ) -> dict[str, str]:
-    """The variables ``kubetune-runner`` reads, the same on a cluster and a laptop."""
+    """The variables ``kubetune-runner`` reads, the same on a cluster and a laptop.
+
+    ``checkpoint_dir`` and ``restore_from`` are locations as the trial sees them (the backend
+    resolved them); each is left unset when None."""
     env = {
         TRIAL_VARIABLE: trial,
         PARAMS_VARIABLE: json.dumps(dict(params), sort_keys=True),
@@ -81,6 +97,10 @@ def runner_env(
     }
     if budget is not None:
         env[BUDGET_VARIABLE] = format_number(budget)
+    if checkpoint_dir is not None:
+        env[CHECKPOINT_DIR_VARIABLE] = checkpoint_dir
+    if restore_from is not None:
+        env[RESTORE_FROM_VARIABLE] = restore_from
     return env
 
 

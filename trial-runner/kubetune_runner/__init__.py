@@ -15,8 +15,23 @@ Programs that only print metrics need no code at all: run them under the
 ``kubetune-runner -- CMD`` wrapper (``kubetune_runner.cli``).
 """
 
-from kubetune_runner._api import flush, params, report, should_stop
+from kubetune_runner._api import (
+    checkpoint_dir,
+    flush,
+    params,
+    report,
+    restore_dir,
+    should_stop,
+)
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "flush", "params", "report", "should_stop"]
+__all__ = [
+    "__version__",
+    "checkpoint_dir",
+    "flush",
+    "params",
+    "report",
+    "restore_dir",
+    "should_stop",
+]

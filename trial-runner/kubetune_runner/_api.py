@@ -35,6 +35,19 @@ def current_transport() -> Transport:
         return _transport
 
 
+def checkpoint_dir() -> str | None:
+    """Where this trial saves its checkpoint (``KUBETUNE_CHECKPOINT_DIR``), or None when the
+    study keeps none. A directory on a laptop or a mounted volume; a URI prefix (``s3://…``)
+    when the cluster hands checkpoints to the program's own storage code. Save here so a
+    later trial (PBT's next segment, or a member that exploits this one) can restore it."""
+    return _env.checkpoint_dir()
+
+
+def restore_dir() -> str | None:
+    """The checkpoint to start from (``KUBETUNE_RESTORE_FROM``), or None to start fresh."""
+    return _env.restore_from()
+
+
 def params() -> dict[str, Any]:
     """The trial's parameters (``KUBETUNE_PARAMS``), e.g. ``{"lr": 0.01}``."""
     return _env.params()

@@ -39,6 +39,11 @@ TERMINATION_MESSAGE_PATH = "KUBETUNE_TERMINATION_MESSAGE_PATH"
 ``terminationMessagePath``; the operator sets it when a template changes the path)."""
 DEFAULT_TERMINATION_MESSAGE_PATH = "/dev/termination-log"
 
+CHECKPOINT_DIR = "KUBETUNE_CHECKPOINT_DIR"
+"""Where this trial saves its checkpoint (a directory, or a URI prefix such as ``s3://…``)."""
+RESTORE_FROM = "KUBETUNE_RESTORE_FROM"
+"""The checkpoint this trial starts from; unset when it starts fresh."""
+
 DIRECTIONS = ("maximize", "minimize")
 
 
@@ -198,6 +203,16 @@ def delivery_timeout(environ: Mapping[str, str] = os.environ) -> float:
             f"(default {DEFAULT_DELIVERY_TIMEOUT_SECONDS:g}), got {raw!r}"
         )
     return value
+
+
+def checkpoint_dir(environ: Mapping[str, str] = os.environ) -> str | None:
+    """Where to save, or None when the study keeps no checkpoints."""
+    return environ.get(CHECKPOINT_DIR) or None
+
+
+def restore_from(environ: Mapping[str, str] = os.environ) -> str | None:
+    """What to start from, or None for a fresh start."""
+    return environ.get(RESTORE_FROM) or None
 
 
 def _read_optional(path: str) -> str | None:
