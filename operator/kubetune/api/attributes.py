@@ -87,3 +87,21 @@ def _value_problem(value: object) -> str | None:
     if isinstance(value, bool | int | float):
         return None
     return f"a value must be text, a number or true/false, not {type(value).__name__}"
+
+
+class LineageAttribute:
+    """The attribute keys of a population's lineage (``pbt``; read by ``results``, the report's
+    lineage plot and the dashboard). Named once here so the algorithm that writes them and the
+    views that read them cannot drift apart. The checkpoint a trial restores from is
+    ``lifecycle.RESTORE_ATTRIBUTE``."""
+
+    MEMBER = "pbt.member"
+    """Which population member (0 … populationSize-1) this trial trains."""
+    GENERATION = "pbt.generation"
+    """The member's segment number: 0 for its first trial, then 1, 2, …"""
+    PARENT = "pbt.parent"
+    """The trial this one continues from (the member's own previous segment, or the
+    top-quantile trial it exploited); absent for a generation-0 trial."""
+    EXPLOITED = "pbt.exploited"
+    """True when the parent is another member's trial (hyperparameters and checkpoint taken
+    over and perturbed), false when the member continued from its own checkpoint."""
