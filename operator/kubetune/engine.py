@@ -255,7 +255,9 @@ class Planner:
         for index in range(next_index, len(self.spec.initial_trials)):
             if len(launch) == free:
                 return launch
-            launch.append(NewTrial(index, dict(self.spec.initial_trials[index])))
+            launch.append(
+                NewTrial(index, dict(self.spec.initial_trials[index]), self._full_budget())
+            )
         next_index = max(next_index, len(self.spec.initial_trials))
         if len(launch) < free:
             pending = history
@@ -265,8 +267,16 @@ class Planner:
             for offset, suggestion in enumerate(suggestions[: free - len(launch)]):
                 index = next_index + offset
                 attributes = self._checked_attributes(suggestion, index)
-                launch.append(NewTrial(index, suggestion.params, suggestion.budget, attributes))
+                budget = self._full_budget() if suggestion.budget is None else suggestion.budget
+                launch.append(NewTrial(index, suggestion.params, budget, attributes))
         return launch
+
+    def _full_budget(self) -> float | None:
+        """What a trial trains with when nothing hands it a share: the whole resource. An
+        initial trial, or a trial of an algorithm that is not multi-fidelity, in a study with
+        ``budget.resource`` still reads ``${budget}`` (found by fuzzing: it had none)."""
+        resource = self.spec.budget.resource
+        return None if resource is None else resource.max
 
     def _checked_attributes(self, suggestion: Suggestion, index: int) -> dict[str, AttributeValue]:
         try:

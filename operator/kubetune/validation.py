@@ -234,6 +234,9 @@ def _from_pydantic(error: Any) -> FieldError:
         message = "unknown field; check its spelling against docs/manifest.md"
     elif error["type"] == "missing":
         message = "required field is missing"
+    inner, _, rest = message.partition(": ")
+    if rest and inner.startswith(f"{path}.") and " " not in inner:
+        path, message = inner, rest  # a model-level check that names its own field
     return FieldError(path or "(document)", message)
 
 

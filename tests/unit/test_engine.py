@@ -278,3 +278,18 @@ def test_the_resource_is_filled_in_for_an_algorithm_that_declares_it_needs_one()
     asha = spec(algorithm={"name": "asha"}, budget=resource)
     assert algorithm_settings(asha) == {"minResource": 1, "maxResource": 27}
     assert algorithm_settings(spec(budget=resource)) == {}  # random takes no resource
+
+
+@pytest.mark.parametrize("algorithm", ["random", "bayesopt", "asha"])
+def test_a_trial_no_algorithm_hands_a_share_trains_with_the_whole_resource(algorithm: str) -> None:
+    """Found by fuzzing: ``${budget}`` in the template of a study with a resource, for an
+    initial trial or a trial of a single-fidelity algorithm, had no value to substitute."""
+    resource = {"resource": {"name": "epochs", "min": 1, "max": 27}, "maxTrials": 9}
+    planner = Planner(
+        spec(algorithm={"name": algorithm}, budget=resource, initialTrials=[{"x": 0.5}]), "s"
+    )
+    launch = planner.decide([]).launch
+    assert launch[0].budget == 27.0  # the initial trial
+    assert all(t.budget is not None for t in launch)
+    if algorithm != "asha":
+        assert {t.budget for t in launch} == {27.0}

@@ -29,7 +29,8 @@ def current_transport() -> Transport:
         if _transport is None:
             config = _env.transport_config()
             if isinstance(config, _env.LocalConfig):
-                _transport = LocalTransport(config.directory)
+                objectives = [objective.metric for objective in _env.objectives()]
+                _transport = LocalTransport(config.directory, objectives)
             else:
                 _transport = ClusterTransport(config)
         return _transport

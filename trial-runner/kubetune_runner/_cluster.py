@@ -33,7 +33,7 @@ from kubetune_runner._bounded import BoundedSeries
 from kubetune_runner._env import ClusterConfig
 from kubetune_runner._kubeapi import ApiError, PermanentError, TransientError, TrialClient
 from kubetune_runner._log import warn
-from kubetune_runner._values import split_finite
+from kubetune_runner._values import MetricNames, split_finite
 
 
 @dataclass(frozen=True)
@@ -77,6 +77,7 @@ class ClusterTransport:
         self._cleared: set[str] = set()
         """Metrics once non-finite and finite since: patched to null, which deletes them."""
         self._series = BoundedSeries(config.objectives)
+        self._names = MetricNames([objective.metric for objective in config.objectives])
         self._last_step: int | None = None
         self._version = 0  # reports recorded so far
         self._delivered = 0  # reports the API server holds
@@ -99,6 +100,10 @@ class ClusterTransport:
     # -- called by the training program ------------------------------------------------------
 
     def record(self, step: int | None, values: dict[str, float]) -> None:
+        with self._cond:
+            values = self._names.admit(values)
+        if not values:
+            return
         finite, non_finite = split_finite(values)
         with self._cond:
             self._values.update(finite)
@@ -258,10 +263,12 @@ class ClusterTransport:
         trial = self._client.get()
         status = trial.get("status") or {}
         with self._cond:
-            old_values = status.get("values") or {}
+            old_values = self._names.admit(
+                {name: v for name, v in (status.get("values") or {}).items() if _is_number(v)}
+            )
             reported_here = self._values.keys() | self._non_finite.keys() | self._cleared
             self._values = {
-                **{name: float(v) for name, v in old_values.items() if _is_number(v)},
+                **{name: float(v) for name, v in old_values.items()},
                 **self._values,
             }
             old_non_finite = status.get("nonFiniteValues") or {}

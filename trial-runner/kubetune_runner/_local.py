@@ -12,8 +12,9 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Collection
 
-from kubetune_runner._values import split_finite
+from kubetune_runner._values import MetricNames, split_finite
 
 METRICS_FILE = "metrics.jsonl"
 STOP_FILE = "stop"
@@ -26,12 +27,16 @@ class LocalTransport:
     delivery_timeout_seconds = 0.0
     """Nothing to wait for at exit: every report is on disk when ``record`` returns."""
 
-    def __init__(self, directory: str) -> None:
+    def __init__(self, directory: str, objectives: Collection[str] = ()) -> None:
         self.directory = directory
+        self._names = MetricNames(objectives)
         self.metrics_path = os.path.join(directory, METRICS_FILE)
         self.stop_path = os.path.join(directory, STOP_FILE)
 
     def record(self, step: int | None, values: dict[str, float]) -> None:
+        values = self._names.admit(values)
+        if not values:
+            return
         finite, non_finite = split_finite(values)
         record: dict[str, object] = {"step": step, "values": finite, "time": time.time()}
         if non_finite:

@@ -27,7 +27,7 @@ from kubetune.api.study import (
     StudySpec,
     StudyStatus,
 )
-from kubetune.api.trial import TrialSpec, TrialStatus
+from kubetune.api.trial import MAX_TRIAL_METRICS, TrialSpec, TrialStatus
 
 Schema = dict[str, Any]
 
@@ -281,7 +281,17 @@ def trial_schema() -> Schema:
     # Attribute values, like parameter values, are a union a structural schema cannot type,
     # and CEL cannot see into such a map; the engine checks keys and values (api.attributes).
     spec["properties"]["attributes"]["maxProperties"] = MAX_ATTRIBUTES
-    return _root(spec, structural(TrialStatus))
+    return _root(spec, _bounded_trial_status(structural(TrialStatus)))
+
+
+def _bounded_trial_status(status: Schema) -> Schema:
+    """The runner keeps each map of metrics within ``MAX_TRIAL_METRICS`` names; the schema
+    says so too, so no writer can grow a Trial past its documented size."""
+    props = status["properties"]
+    props["values"]["maxProperties"] = MAX_TRIAL_METRICS
+    props["nonFiniteValues"]["maxProperties"] = MAX_TRIAL_METRICS
+    props["intermediate"]["items"]["properties"]["values"]["maxProperties"] = MAX_TRIAL_METRICS
+    return status
 
 
 def _root(spec: Schema, status: Schema) -> Schema:

@@ -21,6 +21,17 @@ from kubetune.api.conditions import Condition
 from kubetune.api.study import ObjectMeta, ParameterValue
 
 MAX_INTERMEDIATE_POINTS = 100
+MAX_TRIAL_METRICS = 64
+"""Distinct metric names a Trial's status holds (``values``, ``nonFiniteValues`` and each
+intermediate point): the runner keeps ``kubetune_runner._values.MAX_METRICS`` (32) names per
+reporting process, and a trial has at most two (the ``kubetune-runner --`` wrapper and the
+program it runs, which may call ``report()`` too); a test keeps the two constants in step.
+The CRD refuses more. With ``MAX_INTERMEDIATE_POINTS`` it bounds a Trial's status: see
+``MAX_TRIAL_STATUS_BYTES``."""
+MAX_TRIAL_STATUS_BYTES = 768 * 1024
+"""A bound on a Trial's serialized status, whatever its program reports: 100 points of 64
+metrics with 63-character names and full-precision values, plus messages and conditions.
+Half of etcd's 1.5 MiB object limit; a test computes the worst case."""
 
 
 class TrialPhase(enum.StrEnum):

@@ -1,0 +1,1 @@
+"""A hostile trial program, shared by the local and the cluster test."""
