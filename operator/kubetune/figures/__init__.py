@@ -51,11 +51,15 @@ __all__ = [
 class FigureLimits:
     """How much a plot draws at most: the bounds that keep 10,000 trials fast in a browser."""
 
+    history_points: int = 1000
+    """Trials drawn as points in each optimization history (the best and an even spread of
+    the rest; the best-so-far line is exact). Above about 1,000 points SVG slows down, and
+    WebGL (plotly's ``scattergl``) costs more than it saves in a browser without a GPU."""
     lines: int = 500
     """Trials drawn in parallel coordinates (the best and an even spread of the rest)."""
-    points: int = 500
+    points: int = 300
     """Trials drawn in each slice: up to twelve small plots of SVG points, the page's
-    slowest plot at 1,000 each."""
+    slowest plot (its cost is mostly the subplots' axes, then the points)."""
     curves: int = 300
     """Learning curves drawn in the intermediate-values plot."""
     axes: int = 12
@@ -68,8 +72,12 @@ class FigureLimits:
     """Cells along each axis of a contour plot."""
     contour_points: int = 300
     """Trials drawn as dots over each contour (the surface itself uses every trial)."""
+    pareto_points: int = 1000
+    """Trials off the Pareto front drawn with it (an even spread); the front is drawn whole."""
     hypervolume_points: int = 100
     """Points along the study at which the hypervolume history is computed."""
+    timeline_bars: int = 1000
+    """Trials drawn as bars in the timeline (an even spread in trial order)."""
     failures: int = 200
     """Rows of the failures table."""
 
@@ -119,7 +127,7 @@ def study_figures(
     scored = scored_trials(record)
     ranked = ranked_parameters(record, importance)
     figures = [
-        *history_figures(record, scored),
+        *history_figures(record, scored, limits.history_points),
         importance_figure(record, importance),
         parallel_figure(record, scored, ranked, limits.lines, limits.axes),
         slice_figure(record, scored, ranked, limits.points, limits.axes),
@@ -138,8 +146,8 @@ def study_figures(
     ]
     if record.spec.is_multi_objective:
         figures += [
-            pareto_figure(record, scored),
+            pareto_figure(record, scored, limits.pareto_points),
             hypervolume_figure(record, scored, limits.hypervolume_points),
         ]
-    figures.append(timeline_figure(record))
+    figures.append(timeline_figure(record, limits.timeline_bars))
     return StudyFigures(overview(record), tuple(figures), failures_table(record, limits.failures))

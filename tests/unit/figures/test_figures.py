@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from kubetune.api.trial import TrialPhase
 from kubetune.figures import Figure, FigureLimits, StudyFigures, study_figures
-from kubetune.figures._figure import thin
+from kubetune.figures._figure import spread, thin
 from kubetune.record import RecordedTrial
 from tests.tools.records import START, record_of, synthetic_record
 
@@ -128,7 +128,13 @@ def test_ten_thousand_trials_are_thinned_and_the_plots_say_how() -> None:
     assert trials_drawn(parallel) == limits.lines
     assert f"{limits.lines:,} of " in (parallel.note or "")
     history = figures.figure("history")
-    assert history.data[0]["type"] == "scattergl"
+    points, _ = history.data
+    assert len(points["x"]) == limits.history_points
+    assert f"{limits.history_points:,} of " in (history.note or "")
+    assert all(d["type"] != "scattergl" for f in figures.figures for d in f.data)  # no WebGL
+    timeline = figures.figure("timeline")
+    bars = sum(d["x"].count(None) for d in timeline.data)
+    assert bars == limits.timeline_bars and "even spread" in (timeline.note or "")
     curves = figures.figure("intermediate")
     drawn = sum(1 for d in curves.data if d["mode"] == "lines" for y in d["y"] if y is None)
     assert drawn == limits.curves
@@ -187,3 +193,37 @@ def test_thinning_keeps_the_best_within_the_limit_in_order(losses: list[float], 
     if items:
         assert min(items, key=lambda i: i[1])[1] == min(k[1] for k in thinned.kept)
     assert (thinned.note is None) == (len(items) <= limit)
+
+
+@given(count=st.integers(0, 500), limit=st.integers(1, 100))
+def test_an_even_spread_keeps_the_first_item_and_the_order(count: int, limit: int) -> None:
+    shown = spread(list(range(count)), limit)
+    assert len(shown.kept) == min(count, limit)
+    assert shown.kept == sorted(set(shown.kept))
+    assert not shown.kept or shown.kept[0] == 0
+    assert (shown.note is None) == (count <= limit)
+
+
+def test_the_best_so_far_line_is_exact_when_the_points_are_thinned() -> None:
+    record = synthetic_record(3000)
+    thinned = study_figures(record, limits=FigureLimits(history_points=100))
+    whole = study_figures(record, limits=FigureLimits(history_points=10_000))
+    points, line = thinned.figure("history").data
+    all_points = whole.figure("history").data[0]
+    best = min(all_points["y"])
+    assert best in points["y"] and line["y"][-1] == best
+    assert line["x"][-1] == all_points["x"][-1]  # the line reaches the last trial
+    steps = zip(line["x"][:-1], line["y"][:-1], strict=True)
+    for x, y in steps:  # each step is where a trial improved on the best
+        assert y == all_points["y"][all_points["x"].index(x)]
+    assert line["y"] == sorted(line["y"], reverse=True)  # loss minimized: only steps down
+
+
+def test_a_big_front_keeps_every_front_trial_and_thins_the_others() -> None:
+    figures = study_figures(
+        synthetic_record(3000, objectives=2), limits=FigureLimits(pareto_points=50)
+    )
+    others, front = figures.figure("pareto").data
+    whole = study_figures(synthetic_record(3000, objectives=2)).figure("pareto").data[1]
+    assert len(others["x"]) == 50 and front["x"] == whole["x"]
+    assert "every front trial shown" in (figures.figure("pareto").note or "")
