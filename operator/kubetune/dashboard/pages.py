@@ -15,6 +15,7 @@ from html import escape
 
 from kubetune.dashboard.curve import curve_svg
 from kubetune.dashboard.view import DEFAULT_PAGE_SIZE
+from kubetune.figures import trial_figure, trial_metrics
 from kubetune.record import RecordedTrial, StudyOverview, StudyRecord
 
 POLL_SECONDS = 3
@@ -177,11 +178,18 @@ refresh();setInterval(refresh,SETTINGS.pollMs);
 """
 
 
-def trial_page(record: StudyRecord, trial: RecordedTrial) -> str:
-    """One trial: parameters, metrics, attributes, intermediate-values curve, failure."""
+PLOTLY_PATH = "/static/plotly.min.js"
+"""Where the dashboard serves the plotly.js bundle the report embeds (nothing is fetched
+from the network): its trial pages draw with the report's library and ``draw.js``."""
+DRAW_PATH = "/static/draw.js"
+
+
+def trial_page(record: StudyRecord, trial: RecordedTrial, plotted: bool = False) -> str:
+    """One trial: parameters, metrics, attributes, intermediate-values curve, failure. The
+    curve is drawn by plotly.js when ``plotted`` (the dashboard serves it: the report extra is
+    installed), else as a plain SVG chart."""
     study = quote(record.name)
-    metrics = [o.metric for o in record.spec.objective_list]
-    metrics += sorted({m for p in trial.intermediate for m in p.values} - set(metrics))
+    curve = _curve_html(record, trial, plotted)
     failure = (
         f"<h2>Why it ended</h2><p>{escape(trial.reason or '')}</p>"
         f"<pre>{escape(trial.message)}</pre>"
@@ -197,10 +205,23 @@ def trial_page(record: StudyRecord, trial: RecordedTrial) -> str:
         f"{failure}"
         f"<h2>Parameters</h2>{_pairs(trial.params)}"
         f"<h2>Metrics</h2>{_pairs(trial.values)}"
-        f"<h2>Intermediate values</h2>{curve_svg(trial.intermediate, metrics)}"
+        f"{curve}"
         f"<h2>Attributes</h2>{_pairs(trial.attributes)}"
     )
     return layout(f"{record.name} trial {trial.index}", body)
+
+
+def _curve_html(record: StudyRecord, trial: RecordedTrial, plotted: bool) -> str:
+    if not plotted:
+        svg = curve_svg(trial.intermediate, trial_metrics(record, trial))
+        return f"<h2>Intermediate values</h2>{svg}"
+    figure = json.dumps([trial_figure(record, trial).to_json()], allow_nan=False)
+    figure = figure.replace("<", "\\u003c")  # no text in it can end the script element
+    return (
+        f'<div id="kubetune-trial"></div><script src="{PLOTLY_PATH}"></script>'
+        f'<script src="{DRAW_PATH}"></script>'
+        f'<script>kubetune.draw(document.getElementById("kubetune-trial"),{figure});</script>'
+    )
 
 
 def _pairs(items: Mapping[str, object]) -> str:

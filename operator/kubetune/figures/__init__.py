@@ -11,6 +11,7 @@ The plots, in page order (``Figure.key``): ``history`` (per objective), ``import
 ``parallel``, ``slice``, ``contour`` (up to three pairs), ``intermediate``, ``pareto`` and
 ``hypervolume`` (several objectives), ``timeline``. A plot with nothing to draw is still
 there, empty, saying why; a plot that had to thin a big study says how in its ``note``.
+``trial_figure(record, trial)`` is one trial's curves, for the dashboard's trial page.
 ``FigureLimits`` holds every bound that keeps a 10,000-trial study fast to draw.
 """
 
@@ -32,11 +33,13 @@ from kubetune.figures._parameters import (
 )
 from kubetune.figures._pareto import hypervolume_figure, pareto_figure
 from kubetune.figures._progress import history_figures, intermediate_figure, timeline_figure
+from kubetune.figures._trial import TRIAL_CURVE, trial_figure, trial_metrics
 from kubetune.figures._trials import scored_trials
 from kubetune.importance import ImportanceMethod, ObjectiveImportance, parameter_importance
 from kubetune.record import StudyRecord
 
 __all__ = [
+    "TRIAL_CURVE",
     "Figure",
     "FigureLimits",
     "Overview",
@@ -44,6 +47,8 @@ __all__ = [
     "Table",
     "study_figures",
     "study_importance",
+    "trial_figure",
+    "trial_metrics",
 ]
 
 

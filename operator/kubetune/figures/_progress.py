@@ -102,7 +102,7 @@ def intermediate_figure(record: StudyRecord, limit: int) -> Figure:
 
     # Thinned before the curves are built: only the drawn trials' points are ever read.
     thinned = thin(reported, limit, final_loss)
-    kept = [(t, c) for t in thinned.kept if (c := _curve(t, objective.metric))]
+    kept = [(t, c) for t in thinned.kept if (c := metric_curve(t, objective.metric))]
     if not kept:
         return empty_figure("intermediate", title, "no trial reported intermediate values")
     data: list[Json] = []
@@ -127,7 +127,8 @@ def intermediate_figure(record: StudyRecord, limit: int) -> Figure:
     return Figure("intermediate", f"{title}: {objective.metric}", data, layout, thinned.note)
 
 
-def _curve(trial: RecordedTrial, metric: str) -> list[tuple[int, float]]:
+def metric_curve(trial: RecordedTrial, metric: str) -> list[tuple[int, float]]:
+    """(step, value) of ``metric`` as the trial reported it, finite values only, by step."""
     points = [(p.step, p.values.get(metric)) for p in trial.intermediate]
     return sorted((step, v) for step, v in points if v is not None and math.isfinite(v))
 

@@ -12,8 +12,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kubetune.api.trial import TrialPhase
-from kubetune.figures import Figure, FigureLimits, StudyFigures, study_figures
+from kubetune.figures import Figure, FigureLimits, StudyFigures, study_figures, trial_figure
 from kubetune.figures._figure import spread, thin
+from kubetune.history import IntermediateValue
 from kubetune.record import RecordedTrial
 from tests.tools.records import START, record_of, synthetic_record
 
@@ -227,3 +228,20 @@ def test_a_big_front_keeps_every_front_trial_and_thins_the_others() -> None:
     whole = study_figures(synthetic_record(3000, objectives=2)).figure("pareto").data[1]
     assert len(others["x"]) == 50 and front["x"] == whole["x"]
     assert "every front trial shown" in (figures.figure("pareto").note or "")
+
+
+def test_a_trial_curve_shows_the_objective_first_marks_the_cut_and_counts_non_finite() -> None:
+    points = (
+        IntermediateValue(1, {"loss": 2.0, "acc": 0.5}),
+        IntermediateValue(2, {"loss": math.nan, "acc": 0.6}),
+        IntermediateValue(3, {"loss": 1.0, "acc": 0.7}),
+    )
+    pruned = trial(0, TrialPhase.PRUNED, intermediate=points, message="rung 0 (budget 3)")
+    figure = trial_figure(record_of([pruned]), pruned)
+    loss, acc, cut = figure.data
+    assert (loss["name"], loss["x"], loss["y"]) == ("loss", [1, 3], [2.0, 1.0])
+    assert loss["visible"] is True and acc["visible"] == "legendonly"
+    assert cut["x"] == [3] and cut["text"] == ["rung 0 (budget 3)"]
+    assert figure.note == "1 non-finite value(s) left out"
+    silent = trial(1)
+    assert not trial_figure(record_of([silent]), silent).data
