@@ -18,7 +18,7 @@ from kubetune.local.reader import read_local_study
 from kubetune.report import write_report
 from kubetune.validation import parse_study
 from tests.browser.chromium import browser, console_errors, missing, open_drawn
-from tests.tools.records import synthetic_record
+from tests.tools.records import pbt_record, synthetic_record
 
 pytestmark = [
     pytest.mark.browser,
@@ -180,3 +180,19 @@ def test_a_message_with_html_is_shown_as_text(driver: Any, tmp_path: Path) -> No
     )
     assert any("<b>not bold</b>" in cell for cell in cells)
     assert driver.execute_script("return document.querySelectorAll('.kt-table b').length") == 0
+
+
+def test_a_population_draws_its_lineage(driver: Any, tmp_path: Path) -> None:
+    page = tmp_path / "pbt.html"
+    figures = write_report(pbt_record(members=4, generations=5), page)
+    open_drawn(driver, page)
+    assert console_errors(driver) == []
+    drawn = {d["key"]: d for d in drawn_figures(driver)}
+    lineage = drawn["lineage"]["traces"]
+    assert len(lineage) == 4 + 1  # a line per member, and the exploit connectors
+    expected = figures.figure("lineage").data
+    assert [t["points"] for t in lineage] == [
+        len([x for x in d["x"] if x is not None]) for d in expected
+    ]
+    schedule = drawn["lineage-schedule"]["traces"]
+    assert len(schedule) == len(figures.figure("lineage-schedule").data) == 2  # p0 and kind

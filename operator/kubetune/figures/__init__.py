@@ -8,8 +8,9 @@ plotting library or does I/O, so building the figures is fast and testable, and 
 figures serve a static report and a live dashboard.
 
 The plots, in page order (``Figure.key``): ``history`` (per objective), ``importance``,
-``parallel``, ``slice``, ``contour`` (up to three pairs), ``intermediate``, ``pareto`` and
-``hypervolume`` (several objectives), ``timeline``. A plot with nothing to draw is still
+``parallel``, ``slice``, ``contour`` (up to three pairs), ``intermediate``, ``lineage`` and
+``lineage-schedule`` (population-based training only), ``pareto`` and ``hypervolume``
+(several objectives), ``timeline``. A plot with nothing to draw is still
 there, empty, saying why; a plot that had to thin a big study says how in its ``note``.
 ``trial_figure(record, trial)`` is one trial's curves, for the dashboard's trial page.
 ``FigureLimits`` holds every bound that keeps a 10,000-trial study fast to draw.
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 
 from kubetune.engine import Planner, TrialSnapshot
 from kubetune.figures._figure import Figure, Json, Table
+from kubetune.figures._lineage import has_lineage, lineage_figures
 from kubetune.figures._overview import Overview, failures_table, overview
 from kubetune.figures._parallel import parallel_figure
 from kubetune.figures._parameters import (
@@ -149,6 +151,8 @@ def study_figures(
         ),
         intermediate_figure(record, limits.curves),
     ]
+    if has_lineage(record):
+        figures += lineage_figures(record)
     if record.spec.is_multi_objective:
         figures += [
             pareto_figure(record, scored, limits.pareto_points),

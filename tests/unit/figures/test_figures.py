@@ -3,6 +3,7 @@ explained inside the plot, big studies thinned and saying so, strict JSON always
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import math
@@ -11,12 +12,13 @@ from datetime import timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
+from kubetune.api.attributes import LineageAttribute
 from kubetune.api.trial import TrialPhase
 from kubetune.figures import Figure, FigureLimits, StudyFigures, study_figures, trial_figure
 from kubetune.figures._figure import spread, thin
 from kubetune.history import IntermediateValue
 from kubetune.record import RecordedTrial
-from tests.tools.records import START, record_of, synthetic_record
+from tests.tools.records import START, pbt_record, record_of, synthetic_record
 
 
 def strict_json(figures: StudyFigures) -> dict[str, object]:
@@ -245,3 +247,46 @@ def test_a_trial_curve_shows_the_objective_first_marks_the_cut_and_counts_non_fi
     assert figure.note == "1 non-finite value(s) left out"
     silent = trial(1)
     assert not trial_figure(record_of([silent]), silent).data
+
+
+def test_a_population_draws_one_line_per_member_and_its_exploits() -> None:
+    record = pbt_record(members=4, generations=5)
+    figures = study_figures(record)
+    keys = [f.key for f in figures.figures]
+    assert keys.index("lineage") == keys.index("intermediate") + 1
+    lineage = figures.figure("lineage")
+    *members, exploits = lineage.data
+    assert [m["name"].split(" (")[0] for m in members] == [f"member {k}" for k in range(4)]
+    exploited = [t for t in record.trials if t.attributes.get(LineageAttribute.EXPLOITED)]
+    assert exploits["x"].count(None) == len(exploited) > 0
+    points = sum(len([x for x in m["x"] if x is not None]) for m in members)
+    assert points == len(record.trials)  # each segment once, on its member's line
+    assert "p0=" in next(t for t in members[0]["text"] if t)  # hover: the hyperparameters
+    best = min(record.trials, key=lambda t: t.values["loss"])
+    assert f"member {best.attributes[LineageAttribute.MEMBER]} (best)" in [
+        m["name"] for m in members
+    ]
+
+
+def test_the_best_models_schedule_follows_its_ancestry_through_exploits() -> None:
+    record = pbt_record(members=4, generations=5)
+    schedule = study_figures(record).figure("lineage-schedule")
+    best = min(record.trials, key=lambda t: t.values["loss"])
+    chain = [best]
+    while LineageAttribute.PARENT in chain[-1].attributes:
+        parent = str(chain[-1].attributes[LineageAttribute.PARENT])
+        chain.append(record.trials[int(parent.rsplit("-", 1)[1])])
+    p0 = schedule.data[0]
+    assert p0["y"][::2] == [t.params["p0"] for t in reversed(chain)]
+    assert p0["x"][-1] == best.budget and p0["x"][0] == 0.0
+    assert " → ".join(str(t.index) for t in reversed(chain)) in (schedule.note or "")
+
+
+def test_a_study_without_lineage_has_no_lineage_plots_and_one_without_values_says_why() -> None:
+    assert "lineage" not in [f.key for f in study_figures(synthetic_record(50)).figures]
+    record = pbt_record(members=2, generations=2)
+    silent = [dataclasses.replace(t, values={}, phase=TrialPhase.RUNNING) for t in record.trials]
+    figures = study_figures(dataclasses.replace(record, trials=tuple(silent)))
+    assert not figures.figure("lineage").data
+    assert "finite objective value" in (figures.figure("lineage").note or "")
+    strict_json(figures)
