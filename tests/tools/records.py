@@ -161,7 +161,7 @@ def pbt_record(members: int = 4, generations: int = 5, seed: int = 0) -> StudyRe
                 parent = ranked[0] if exploit else own
                 params = dict(parent.params)
                 if exploit:
-                    params["p0"] = min(1.0, float(parent.params["p0"]) * 1.2)  # type: ignore[arg-type]
+                    params["p0"] = min(1.0, float(parent.params["p0"]) * 1.2)
                 attributes[LineageAttribute.PARENT] = trial_name("s", parent.index)
                 attributes[LineageAttribute.EXPLOITED] = exploit
                 attributes[RESTORE_ATTRIBUTE] = trial_name("s", parent.index)
