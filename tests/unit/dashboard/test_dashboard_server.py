@@ -29,6 +29,7 @@ from kubetune.local.store import LocalTrial, StudyStore
 from kubetune.record import RecordUnavailable
 from kubetune.report import PlotlyMissing, plotly_js
 from tests.tools.dashboard_studies import record, trial, write_local_study
+from tests.tools.records import pbt_record
 
 ATTACK = "<script>alert(1)</script>"
 
@@ -280,3 +281,29 @@ def test_with_plotly_a_study_links_to_its_live_report(
     status, html, headers = fetch(base, "/studies/demo/report")
     assert status == 200 and html.startswith("<html>") and "demo" in html
     assert "Content-Security-Policy" not in headers
+
+
+class PopulationSource:
+    """A study of population-based training (lineage attributes), and one without."""
+
+    where = "memory"
+
+    def studies(self) -> list[Any]:
+        return []
+
+    def read(self, name: str) -> Any:
+        return pbt_record() if name == "pbt" else record([trial(0, loss=1.0)], name)
+
+
+def test_the_live_report_shows_the_lineage_of_a_population_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    drawn: list[list[str]] = []
+    monkeypatch.setattr(
+        server, "report_html", lambda figures: drawn.append([f.key for f in figures.figures]) or ""
+    )
+    dashboard = server.Dashboard(PopulationSource())
+    assert dashboard.answer("/studies/pbt/report", {}).status == 200
+    assert dashboard.answer("/studies/demo/report", {}).status == 200
+    assert "lineage" in drawn[0] and "lineage-schedule" in drawn[0]
+    assert not {"lineage", "lineage-schedule"} & set(drawn[1])
