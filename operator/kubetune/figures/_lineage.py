@@ -5,8 +5,8 @@ schedule behind the best model.
 The lineage is read from trial attributes (``api.attributes.LineageAttribute``): each trial
 is one segment of a member's training, ending at its ``budget`` (the cumulative resource) with
 its objective value; ``pbt.parent`` (or ``checkpoint.restoreFrom``) names the trial it
-continued from, and ``pbt.exploited`` says the parent was another member's. A study without
-these attributes has no lineage plots at all.
+continued from, and ``pbt.exploited`` says the parent was another member's. A trial without a
+budget counts as one unit of resource. A study without these attributes has no lineage plots.
 """
 
 from __future__ import annotations
