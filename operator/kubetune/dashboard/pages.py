@@ -13,9 +13,12 @@ import math
 from collections.abc import Mapping
 from html import escape
 
+from kubetune.api.attributes import LineageAttribute
+from kubetune.api.trial import trial_name
 from kubetune.dashboard.curve import curve_svg
 from kubetune.dashboard.view import DEFAULT_PAGE_SIZE
 from kubetune.figures import trial_figure, trial_metrics
+from kubetune.lifecycle import RESTORE_ATTRIBUTE
 from kubetune.record import RecordedTrial, StudyOverview, StudyRecord
 
 POLL_SECONDS = 3
@@ -206,7 +209,7 @@ def trial_page(record: StudyRecord, trial: RecordedTrial, plotted: bool = False)
         f"<h2>Parameters</h2>{_pairs(trial.params)}"
         f"<h2>Metrics</h2>{_pairs(trial.values)}"
         f"{curve}"
-        f"<h2>Attributes</h2>{_pairs(trial.attributes)}"
+        f"<h2>Attributes</h2>{_pairs(trial.attributes, _trial_links(record, trial))}"
     )
     return layout(f"{record.name} trial {trial.index}", body)
 
@@ -224,11 +227,33 @@ def _curve_html(record: StudyRecord, trial: RecordedTrial, plotted: bool) -> str
     )
 
 
-def _pairs(items: Mapping[str, object]) -> str:
+LINKED_ATTRIBUTES = (LineageAttribute.PARENT, RESTORE_ATTRIBUTE)
+"""Attributes that name another trial of the study: shown as links to its page."""
+
+
+def _trial_links(record: StudyRecord, trial: RecordedTrial) -> dict[str, str]:
+    """Attribute → trial page, for the attributes naming a trial of this study (PBT's parent,
+    the checkpoint restored from), so a population's lineage can be followed by clicking."""
+    pages = {trial_name(record.name, t.index): t.index for t in record.trials}
+    links = {}
+    for key in LINKED_ATTRIBUTES:
+        named = trial.attributes.get(key)
+        if isinstance(named, str) and named in pages:
+            links[key] = f"/studies/{quote(record.name)}/trials/{pages[named]}"
+    return links
+
+
+def _pairs(items: Mapping[str, object], links: Mapping[str, str] | None = None) -> str:
     if not items:
         return '<p class="empty">none</p>'
+    links = links or {}
+
+    def shown(key: str, value: object) -> str:
+        text = escape(_shown(value))
+        return f'<a href="{links[key]}">{text}</a>' if key in links else text
+
     rows = "".join(
-        f"<tr><th>{escape(str(k))}</th><td>{escape(_shown(v))}</td></tr>" for k, v in items.items()
+        f"<tr><th>{escape(str(k))}</th><td>{shown(str(k), v)}</td></tr>" for k, v in items.items()
     )
     return f"<table>{rows}</table>"
 

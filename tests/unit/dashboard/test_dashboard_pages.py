@@ -5,12 +5,14 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
+from kubetune.api.attributes import LineageAttribute
 from kubetune.api.trial import TrialPhase
 from kubetune.dashboard import pages
 from kubetune.dashboard.curve import curve_svg
 from kubetune.history import IntermediateValue
 from kubetune.record import StudyOverview
 from tests.tools.dashboard_studies import record, trial
+from tests.tools.records import pbt_record
 
 ATTACK = "<script>alert('x')</script>"
 
@@ -64,3 +66,11 @@ def test_a_plotted_trial_page_carries_its_curve_as_json_that_cannot_end_the_scri
     html = pages.trial_page(record([bad]), bad, plotted=True)
     assert "</script><b>" not in html and "kubetune.draw(" in html
     assert "<polyline" not in html
+
+
+def test_a_population_trial_links_the_trial_it_continued_from() -> None:
+    population = pbt_record(members=2, generations=2)
+    child = population.trials[-1]
+    html = pages.trial_page(population, child)
+    parent = str(child.attributes[LineageAttribute.PARENT]).rsplit("-", 1)[1]
+    assert f'<a href="/studies/s/trials/{parent}">s-{parent}</a>' in html
