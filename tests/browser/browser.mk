@@ -10,3 +10,15 @@ CHROMEDRIVER ?= /usr/bin/chromedriver
 browser:
 	@(test -x $(CHROMIUM) && test -x $(CHROMEDRIVER)) || \
 		(apt-get update && apt-get install -y chromium chromium-driver)
+
+SCREENSHOT_STATE ?= .kubetune-screenshot
+
+.PHONY: screenshot
+
+## screenshot: docs/report.png, the report of a fresh local run of examples/branin.yaml
+screenshot: $(INSTALLED) browser
+	rm -rf $(SCREENSHOT_STATE)
+	$(BIN)/kubetune run examples/branin.yaml --state-dir $(SCREENSHOT_STATE)
+	$(BIN)/kubetune report branin --state-dir $(SCREENSHOT_STATE) -o $(SCREENSHOT_STATE)/branin.html
+	$(BIN)/python -m tests.browser.screenshot $(SCREENSHOT_STATE)/branin.html docs/report.png
+	rm -rf $(SCREENSHOT_STATE)

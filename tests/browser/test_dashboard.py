@@ -184,3 +184,40 @@ def test_the_study_page_follows_a_live_study(
         if entry["level"] == "SEVERE"
     ]
     assert errors == []
+
+
+def test_a_trial_page_draws_its_curve_with_the_served_plotly_js(
+    tmp_path: Path, browser: object
+) -> None:
+    from kubetune.api.trial import TrialPhase
+    from kubetune.local.store import LocalTrial
+    from tests.tools.dashboard_studies import write_local_study
+
+    reports = [{"step": s, "values": {"loss": 1.0 / s, "acc": s / 10}} for s in range(1, 6)]
+    pruned = LocalTrial(0, {"lr": 0.1}, phase=TrialPhase.PRUNED, message="rung 0 </script>")
+    write_local_study(tmp_path, "curves", [(pruned, reports)])
+    server = make_server(LocalSource(tmp_path), "127.0.0.1", 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    driver = browser
+    try:
+        port = server.server_address[1]
+        driver.get(f"http://127.0.0.1:{port}/studies/curves/trials/0")  # type: ignore[attr-defined]
+        until(
+            driver,
+            "the curve drawn",
+            lambda d: d.execute_script("return window.kubetuneDrawnAt !== undefined"),
+        )
+        traces = driver.execute_script(  # type: ignore[attr-defined]
+            "const gd = document.querySelector('#kubetune-trial .js-plotly-plot');"
+            "return gd.data.map(t => [t.name, t.x.length, t.visible !== 'legendonly']);"
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert traces == [["loss", 5, True], ["acc", 5, False], ["cut here", 1, True]]
+    errors = [
+        entry
+        for entry in driver.get_log("browser")  # type: ignore[attr-defined]
+        if entry["level"] == "SEVERE"
+    ]
+    assert errors == []

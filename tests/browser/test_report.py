@@ -18,7 +18,7 @@ from kubetune.local.reader import read_local_study
 from kubetune.report import write_report
 from kubetune.validation import parse_study
 from tests.browser.chromium import browser, console_errors, missing, open_drawn
-from tests.tools.records import synthetic_record
+from tests.tools.records import pbt_record, synthetic_record
 
 pytestmark = [
     pytest.mark.browser,
@@ -138,16 +138,29 @@ def test_two_objectives_show_the_pareto_front(driver: Any, tmp_path: Path) -> No
     assert (others["points"], front["points"]) == (len(expected[0]["x"]), len(expected[1]["x"]))
 
 
-def test_a_big_study_draws_with_webgl_without_errors(driver: Any, tmp_path: Path) -> None:
+def test_a_big_study_draws_bounded_plots_that_say_so(driver: Any, tmp_path: Path) -> None:
     page = tmp_path / "big.html"
-    figures = write_report(synthetic_record(5000), page)
+    figures = write_report(synthetic_record(5000, objectives=2), page)
     open_drawn(driver, page)
     assert console_errors(driver) == []
     drawn = {d["key"]: d for d in drawn_figures(driver)}
-    assert drawn["history"]["traces"][0]["type"] == "scattergl"
+    limits = FigureLimits()
+    assert drawn["history"]["traces"][0]["points"] == limits.history_points
+    assert all(t["type"] != "scattergl" for d in drawn.values() for t in d["traces"])
     axes = len(figures.figure("parallel").layout["shapes"])
     lines = sum(t["points"] for t in drawn["parallel"]["traces"]) / axes
-    assert lines == FigureLimits().lines
+    assert lines == limits.lines
+    assert drawn["pareto"]["traces"][0]["points"] == limits.pareto_points
+    bars = sum(t["points"] for t in drawn["timeline"]["traces"]) / 2  # start and end
+    assert bars == limits.timeline_bars
+    notes = driver.execute_script(
+        "return Array.from(document.querySelectorAll('section[data-key] .kt-note'))"
+        ".map(n => [n.parentNode.dataset.key, n.textContent])"
+    )
+    said = dict(notes)
+    for key in ("history", "parallel", "slice", "intermediate", "timeline"):
+        assert " trials shown" in said[key], key
+    assert "every front trial shown" in said["pareto"]
 
 
 def test_a_conditional_parameter_draws_without_errors(driver: Any, tmp_path: Path) -> None:
@@ -167,3 +180,19 @@ def test_a_message_with_html_is_shown_as_text(driver: Any, tmp_path: Path) -> No
     )
     assert any("<b>not bold</b>" in cell for cell in cells)
     assert driver.execute_script("return document.querySelectorAll('.kt-table b').length") == 0
+
+
+def test_a_population_draws_its_lineage(driver: Any, tmp_path: Path) -> None:
+    page = tmp_path / "pbt.html"
+    figures = write_report(pbt_record(members=4, generations=5), page)
+    open_drawn(driver, page)
+    assert console_errors(driver) == []
+    drawn = {d["key"]: d for d in drawn_figures(driver)}
+    lineage = drawn["lineage"]["traces"]
+    assert len(lineage) == 4 + 1  # a line per member, and the exploit connectors
+    expected = figures.figure("lineage").data
+    assert [t["points"] for t in lineage] == [
+        len([x for x in d["x"] if x is not None]) for d in expected
+    ]
+    schedule = drawn["lineage-schedule"]["traces"]
+    assert len(schedule) == len(figures.figure("lineage-schedule").data) == 2  # p0 and kind

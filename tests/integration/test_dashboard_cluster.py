@@ -18,6 +18,7 @@ import pytest
 import yaml
 from kubernetes import client, config, utils
 
+from kubetune import cli
 from kubetune.dashboard.server import ClusterSource, make_server
 from tests.cluster.fixtures import TestCluster
 from tests.integration.operator_fixtures import GROUP, VERSION
@@ -106,18 +107,41 @@ def test_a_missing_study_names_the_ones_there(base: str, namespace: str) -> None
     assert "front, idle" in body["error"]
 
 
-def test_an_unreachable_cluster_is_a_message(
-    crds: None, cluster: TestCluster, namespace: str, tmp_path: Path
+@pytest.mark.parametrize("command", ["report", "importance"])
+def test_report_and_importance_name_a_missing_study_and_the_ones_there(
+    studies: None, cluster: TestCluster, namespace: str, command: str, capsys: Any, tmp_path: Path
 ) -> None:
+    where = ["--cluster", "-n", namespace, "--kubeconfig", str(cluster.kubeconfig)]
+    extra = ["-o", str(tmp_path / "r.html")] if command == "report" else []
+    assert cli.main([command, "frnot", *where, *extra]) == 1
+    err = capsys.readouterr().err
+    assert f"no TuningStudy 'frnot' in namespace '{namespace}'" in err and "front, idle" in err
+    assert "Traceback" not in err
+
+
+def unreachable(cluster: TestCluster, tmp_path: Path) -> Path:
+    """A kubeconfig like the test cluster's whose server is a closed port."""
     config = yaml.safe_load(cluster.kubeconfig.read_text())
     for entry in config["clusters"]:
         entry["cluster"]["server"] = "https://127.0.0.1:1"
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text(yaml.safe_dump(config))
+    return kubeconfig
+
+
+def test_an_unreachable_cluster_is_a_message(
+    crds: None, cluster: TestCluster, namespace: str, tmp_path: Path, capsys: Any
+) -> None:
+    kubeconfig = unreachable(cluster, tmp_path)
     for url in serve(ClusterSource(namespace, kubeconfig)):
         status, page = get(url, "/")
         assert status == 404 and "cannot reach the cluster at https://127.0.0.1:1" in page
         assert "Traceback" not in page
+    for command in ("report", "importance"):
+        where = ["--cluster", "-n", namespace, "--kubeconfig", str(kubeconfig)]
+        assert cli.main([command, "front", *where]) == 1
+        err = capsys.readouterr().err
+        assert "cannot reach the cluster at https://127.0.0.1:1" in err, command
 
 
 def chart_dashboard_objects(namespace: str) -> list[dict[str, Any]]:

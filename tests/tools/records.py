@@ -130,3 +130,55 @@ def synthetic_record(
             )
         )
     return study_record("synthetic", spec, trials, source="memory")
+
+
+def pbt_record(members: int = 4, generations: int = 5, seed: int = 0) -> StudyRecord:
+    """A population-based-training study as the ``pbt`` algorithm leaves it: each member
+    trains ``generations`` segments of 10 resource units; from generation 1 on, the worse
+    half of the members exploit (continue from) the best member's previous segment with a
+    perturbed learning rate, the others continue from their own."""
+    from kubetune.api.attributes import LineageAttribute
+    from kubetune.api.trial import trial_name
+    from kubetune.lifecycle import RESTORE_ATTRIBUTE
+
+    rng = np.random.default_rng(seed)
+    spec = spec_of(parameters=2)
+    trials: list[RecordedTrial] = []
+    last: dict[int, RecordedTrial] = {}
+    for generation in range(generations):
+        ranked = sorted(last.values(), key=lambda t: t.values["loss"])
+        for member in range(members):
+            index = len(trials)
+            attributes: dict[str, Any] = {
+                LineageAttribute.MEMBER: member,
+                LineageAttribute.GENERATION: generation,
+            }
+            params: dict[str, Any] = {"p0": float(10 ** rng.uniform(-3, 0)), "kind": "a"}
+            loss = 1.0
+            if generation:
+                own = last[member]
+                exploit = ranked.index(own) >= members // 2
+                parent = ranked[0] if exploit else own
+                params = dict(parent.params)
+                if exploit:
+                    params["p0"] = min(1.0, float(parent.params["p0"]) * 1.2)
+                attributes[LineageAttribute.PARENT] = trial_name("s", parent.index)
+                attributes[LineageAttribute.EXPLOITED] = exploit
+                attributes[RESTORE_ATTRIBUTE] = trial_name("s", parent.index)
+                loss = parent.values["loss"]
+            loss = loss * (0.7 + 0.2 * abs(np.log10(params["p0"]) + 2) / 2) + 0.01 * rng.uniform()
+            trials.append(
+                RecordedTrial(
+                    index=index,
+                    params=params,
+                    phase=TrialPhase.SUCCEEDED,
+                    attributes=attributes,
+                    values={"loss": float(loss)},
+                    budget=10.0 * (generation + 1),
+                    start_time=START + timedelta(seconds=60 * generation),
+                    completion_time=START + timedelta(seconds=60 * generation + 55),
+                    gpu_seconds=55.0,
+                )
+            )
+            last[member] = trials[-1]
+    return study_record("s", spec, trials, source="memory")

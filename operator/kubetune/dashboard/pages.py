@@ -13,8 +13,12 @@ import math
 from collections.abc import Mapping
 from html import escape
 
+from kubetune.api.attributes import LineageAttribute
+from kubetune.api.trial import trial_name
 from kubetune.dashboard.curve import curve_svg
 from kubetune.dashboard.view import DEFAULT_PAGE_SIZE
+from kubetune.figures import trial_figure, trial_metrics
+from kubetune.lifecycle import RESTORE_ATTRIBUTE
 from kubetune.record import RecordedTrial, StudyOverview, StudyRecord
 
 POLL_SECONDS = 3
@@ -177,11 +181,18 @@ refresh();setInterval(refresh,SETTINGS.pollMs);
 """
 
 
-def trial_page(record: StudyRecord, trial: RecordedTrial) -> str:
-    """One trial: parameters, metrics, attributes, intermediate-values curve, failure."""
+PLOTLY_PATH = "/static/plotly.min.js"
+"""Where the dashboard serves the plotly.js bundle the report embeds (nothing is fetched
+from the network): its trial pages draw with the report's library and ``draw.js``."""
+DRAW_PATH = "/static/draw.js"
+
+
+def trial_page(record: StudyRecord, trial: RecordedTrial, plotted: bool = False) -> str:
+    """One trial: parameters, metrics, attributes, intermediate-values curve, failure. The
+    curve is drawn by plotly.js when ``plotted`` (the dashboard serves it: the report extra is
+    installed), else as a plain SVG chart."""
     study = quote(record.name)
-    metrics = [o.metric for o in record.spec.objective_list]
-    metrics += sorted({m for p in trial.intermediate for m in p.values} - set(metrics))
+    curve = _curve_html(record, trial, plotted)
     failure = (
         f"<h2>Why it ended</h2><p>{escape(trial.reason or '')}</p>"
         f"<pre>{escape(trial.message)}</pre>"
@@ -197,17 +208,52 @@ def trial_page(record: StudyRecord, trial: RecordedTrial) -> str:
         f"{failure}"
         f"<h2>Parameters</h2>{_pairs(trial.params)}"
         f"<h2>Metrics</h2>{_pairs(trial.values)}"
-        f"<h2>Intermediate values</h2>{curve_svg(trial.intermediate, metrics)}"
-        f"<h2>Attributes</h2>{_pairs(trial.attributes)}"
+        f"{curve}"
+        f"<h2>Attributes</h2>{_pairs(trial.attributes, _trial_links(record, trial))}"
     )
     return layout(f"{record.name} trial {trial.index}", body)
 
 
-def _pairs(items: Mapping[str, object]) -> str:
+def _curve_html(record: StudyRecord, trial: RecordedTrial, plotted: bool) -> str:
+    if not plotted:
+        svg = curve_svg(trial.intermediate, trial_metrics(record, trial))
+        return f"<h2>Intermediate values</h2>{svg}"
+    figure = json.dumps([trial_figure(record, trial).to_json()], allow_nan=False)
+    figure = figure.replace("<", "\\u003c")  # no text in it can end the script element
+    return (
+        f'<div id="kubetune-trial"></div><script src="{PLOTLY_PATH}"></script>'
+        f'<script src="{DRAW_PATH}"></script>'
+        f'<script>kubetune.draw(document.getElementById("kubetune-trial"),{figure});</script>'
+    )
+
+
+LINKED_ATTRIBUTES = (LineageAttribute.PARENT, RESTORE_ATTRIBUTE)
+"""Attributes that name another trial of the study: shown as links to its page."""
+
+
+def _trial_links(record: StudyRecord, trial: RecordedTrial) -> dict[str, str]:
+    """Attribute → trial page, for the attributes naming a trial of this study (PBT's parent,
+    the checkpoint restored from), so a population's lineage can be followed by clicking."""
+    pages = {trial_name(record.name, t.index): t.index for t in record.trials}
+    links = {}
+    for key in LINKED_ATTRIBUTES:
+        named = trial.attributes.get(key)
+        if isinstance(named, str) and named in pages:
+            links[key] = f"/studies/{quote(record.name)}/trials/{pages[named]}"
+    return links
+
+
+def _pairs(items: Mapping[str, object], links: Mapping[str, str] | None = None) -> str:
     if not items:
         return '<p class="empty">none</p>'
+    links = links or {}
+
+    def shown(key: str, value: object) -> str:
+        text = escape(_shown(value))
+        return f'<a href="{links[key]}">{text}</a>' if key in links else text
+
     rows = "".join(
-        f"<tr><th>{escape(str(k))}</th><td>{escape(_shown(v))}</td></tr>" for k, v in items.items()
+        f"<tr><th>{escape(str(k))}</th><td>{shown(str(k), v)}</td></tr>" for k, v in items.items()
     )
     return f"<table>{rows}</table>"
 

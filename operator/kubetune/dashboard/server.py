@@ -28,7 +28,7 @@ from kubetune.dashboard import pages, view
 from kubetune.figures import study_figures
 from kubetune.local.reader import LocalStudyReader, list_local_studies
 from kubetune.record import RecordUnavailable, StudyOverview, StudyRecord
-from kubetune.report import PlotlyMissing, plotly_js, report_html
+from kubetune.report import PlotlyMissing, draw_js, plotly_js, report_html
 
 CACHE_SECONDS = 2.0
 """How long a read record is served before the study is read again."""
@@ -40,10 +40,15 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
 }
 PAGE_POLICY = (
-    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+    "default-src 'none'; script-src 'self' 'unsafe-inline'; style-src 'unsafe-inline'; "
     "connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'"
 )
-"""The dashboard's own pages load nothing from anywhere but themselves."""
+"""The dashboard's own pages load nothing from anywhere but themselves (and the scripts it
+serves: plotly.js and draw.js)."""
+
+STATIC_MAX_AGE = 3600
+"""Seconds a browser may keep the served scripts (plotly.js is 4.8 MB): every trial page
+uses them; a new dashboard version is picked up within the hour."""
 
 
 class StudySource(Protocol):
@@ -197,10 +202,15 @@ class Answer:
     status: HTTPStatus
     body: str
     content_type: str = "text/html; charset=utf-8"
+    cacheable: bool = False
+    """A script that does not change while the dashboard runs; everything else is no-store."""
 
     @staticmethod
     def json(data: Any, status: HTTPStatus = HTTPStatus.OK) -> Answer:
         return Answer(status, json.dumps(data, allow_nan=False), "application/json")
+
+
+SCRIPT_TYPE = "text/javascript; charset=utf-8"
 
 
 class NotFound(LookupError):
@@ -251,7 +261,17 @@ class Dashboard:
     def trial_page(self, groups: dict[str, str], _: dict[str, str]) -> Answer:
         record = self.source.read(groups["name"])
         trial = view.find_trial(record, int(groups["index"]))
-        return Answer(HTTPStatus.OK, pages.trial_page(record, trial))
+        plotted = report_renderer() is not None
+        return Answer(HTTPStatus.OK, pages.trial_page(record, trial, plotted))
+
+    def plotly_script(self, _: dict[str, str], __: dict[str, str]) -> Answer:
+        try:
+            return Answer(HTTPStatus.OK, plotly_js(), SCRIPT_TYPE, cacheable=True)
+        except PlotlyMissing as error:
+            raise NotFound(str(error)) from error
+
+    def draw_script(self, _: dict[str, str], __: dict[str, str]) -> Answer:
+        return Answer(HTTPStatus.OK, draw_js(), SCRIPT_TYPE, cacheable=True)
 
     def report_page(self, groups: dict[str, str], _: dict[str, str]) -> Answer:
         renderer = report_renderer()
@@ -283,6 +303,8 @@ ROUTES: list[tuple[re.Pattern[str], Route]] = [
         (rf"/studies/{_NAME}", Dashboard.study_page),
         (rf"/studies/{_NAME}/trials/{_INDEX}", Dashboard.trial_page),
         (rf"/studies/{_NAME}/report", Dashboard.report_page),
+        (re.escape(pages.PLOTLY_PATH), Dashboard.plotly_script),
+        (re.escape(pages.DRAW_PATH), Dashboard.draw_script),
         (r"/api/studies", Dashboard.studies_json),
         (rf"/api/studies/{_NAME}", Dashboard.study_json),
         (rf"/api/studies/{_NAME}/trials", Dashboard.table_json),
@@ -322,7 +344,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(answer.status)
         self.send_header("Content-Type", answer.content_type)
         self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")
+        cache = f"max-age={STATIC_MAX_AGE}" if answer.cacheable else "no-store"
+        self.send_header("Cache-Control", cache)
         for name, value in SECURITY_HEADERS.items():
             self.send_header(name, value)
         if not url.path.endswith("/report"):

@@ -8,9 +8,11 @@ plotting library or does I/O, so building the figures is fast and testable, and 
 figures serve a static report and a live dashboard.
 
 The plots, in page order (``Figure.key``): ``history`` (per objective), ``importance``,
-``parallel``, ``slice``, ``contour`` (up to three pairs), ``intermediate``, ``pareto`` and
-``hypervolume`` (several objectives), ``timeline``. A plot with nothing to draw is still
+``parallel``, ``slice``, ``contour`` (up to three pairs), ``intermediate``, ``lineage`` and
+``lineage-schedule`` (population-based training only), ``pareto`` and ``hypervolume``
+(several objectives), ``timeline``. A plot with nothing to draw is still
 there, empty, saying why; a plot that had to thin a big study says how in its ``note``.
+``trial_figure(record, trial)`` is one trial's curves, for the dashboard's trial page.
 ``FigureLimits`` holds every bound that keeps a 10,000-trial study fast to draw.
 """
 
@@ -21,6 +23,7 @@ from dataclasses import dataclass
 
 from kubetune.engine import Planner, TrialSnapshot
 from kubetune.figures._figure import Figure, Json, Table
+from kubetune.figures._lineage import has_lineage, lineage_figures
 from kubetune.figures._overview import Overview, failures_table, overview
 from kubetune.figures._parallel import parallel_figure
 from kubetune.figures._parameters import (
@@ -32,11 +35,13 @@ from kubetune.figures._parameters import (
 )
 from kubetune.figures._pareto import hypervolume_figure, pareto_figure
 from kubetune.figures._progress import history_figures, intermediate_figure, timeline_figure
+from kubetune.figures._trial import TRIAL_CURVE, trial_figure, trial_metrics
 from kubetune.figures._trials import scored_trials
 from kubetune.importance import ImportanceMethod, ObjectiveImportance, parameter_importance
 from kubetune.record import StudyRecord
 
 __all__ = [
+    "TRIAL_CURVE",
     "Figure",
     "FigureLimits",
     "Overview",
@@ -44,6 +49,8 @@ __all__ = [
     "Table",
     "study_figures",
     "study_importance",
+    "trial_figure",
+    "trial_metrics",
 ]
 
 
@@ -51,11 +58,15 @@ __all__ = [
 class FigureLimits:
     """How much a plot draws at most: the bounds that keep 10,000 trials fast in a browser."""
 
+    history_points: int = 1000
+    """Trials drawn as points in each optimization history (the best and an even spread of
+    the rest; the best-so-far line is exact). Above about 1,000 points SVG slows down, and
+    WebGL (plotly's ``scattergl``) costs more than it saves in a browser without a GPU."""
     lines: int = 500
     """Trials drawn in parallel coordinates (the best and an even spread of the rest)."""
-    points: int = 500
+    points: int = 300
     """Trials drawn in each slice: up to twelve small plots of SVG points, the page's
-    slowest plot at 1,000 each."""
+    slowest plot (its cost is mostly the subplots' axes, then the points)."""
     curves: int = 300
     """Learning curves drawn in the intermediate-values plot."""
     axes: int = 12
@@ -68,8 +79,12 @@ class FigureLimits:
     """Cells along each axis of a contour plot."""
     contour_points: int = 300
     """Trials drawn as dots over each contour (the surface itself uses every trial)."""
+    pareto_points: int = 1000
+    """Trials off the Pareto front drawn with it (an even spread); the front is drawn whole."""
     hypervolume_points: int = 100
     """Points along the study at which the hypervolume history is computed."""
+    timeline_bars: int = 1000
+    """Trials drawn as bars in the timeline (an even spread in trial order)."""
     failures: int = 200
     """Rows of the failures table."""
 
@@ -119,7 +134,7 @@ def study_figures(
     scored = scored_trials(record)
     ranked = ranked_parameters(record, importance)
     figures = [
-        *history_figures(record, scored),
+        *history_figures(record, scored, limits.history_points),
         importance_figure(record, importance),
         parallel_figure(record, scored, ranked, limits.lines, limits.axes),
         slice_figure(record, scored, ranked, limits.points, limits.axes),
@@ -136,10 +151,12 @@ def study_figures(
         ),
         intermediate_figure(record, limits.curves),
     ]
+    if has_lineage(record):
+        figures += lineage_figures(record)
     if record.spec.is_multi_objective:
         figures += [
-            pareto_figure(record, scored),
+            pareto_figure(record, scored, limits.pareto_points),
             hypervolume_figure(record, scored, limits.hypervolume_points),
         ]
-    figures.append(timeline_figure(record))
+    figures.append(timeline_figure(record, limits.timeline_bars))
     return StudyFigures(overview(record), tuple(figures), failures_table(record, limits.failures))

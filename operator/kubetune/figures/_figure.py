@@ -37,9 +37,6 @@ MUTED = "#9aa5b1"
 COLOUR_SCALE = "Viridis"
 """The continuous scale for losses and trial order (reversed where smaller is better)."""
 
-BIG = 1000
-"""Above this many points a scatter is drawn with WebGL (``scattergl``): SVG slows down."""
-
 
 @dataclass(frozen=True)
 class Figure:
@@ -123,26 +120,23 @@ def value_axis(values: Sequence[float | None], title: str) -> dict[str, Json]:
     return axis
 
 
-def scatter_type(points: int) -> str:
-    return "scattergl" if points > BIG else "scatter"
-
-
 @dataclass(frozen=True)
 class Thinned(Generic[T]):
     """What ``thin`` kept of ``total`` items, and the note that says so."""
 
     kept: list[T]
     total: int
+    best: int | None = None
+    """How many of ``kept`` are the best ones; None when ``kept`` is an even spread only."""
 
     @property
     def note(self) -> str | None:
         if len(self.kept) == self.total:
             return None
-        best = best_share(len(self.kept))
-        return (
-            f"{len(self.kept):,} of {self.total:,} trials shown: the best {best:,} and an even "
-            "spread of the rest"
-        )
+        shown = f"{len(self.kept):,} of {self.total:,} trials shown"
+        if self.best is None:
+            return f"{shown}: an even spread in trial order"
+        return f"{shown}: the best {self.best:,} always, and an even spread of the rest"
 
 
 BEST_KEPT = 0.2
@@ -161,11 +155,23 @@ def thin(items: Sequence[T], limit: int, loss: Callable[[T], float]) -> Thinned[
     by_loss = sorted(range(len(items)), key=lambda i: loss(items[i]))
     chosen = set(by_loss[: best_share(limit)])
     rest = [i for i in range(len(items)) if i not in chosen]
-    room = limit - len(chosen)
-    if room > 0:
-        stride = len(rest) / room
-        chosen.update(rest[int(k * stride)] for k in range(room))
-    return Thinned([items[i] for i in sorted(chosen)], len(items))
+    chosen.update(_spread(rest, limit - len(chosen)))
+    return Thinned([items[i] for i in sorted(chosen)], len(items), best_share(limit))
+
+
+def spread(items: Sequence[T], limit: int) -> Thinned[T]:
+    """At most ``limit`` of ``items``, evenly spaced in their order (first one included): for
+    plots where no trial is better to keep than another, like the timeline."""
+    if len(items) <= limit:
+        return Thinned(list(items), len(items))
+    return Thinned(_spread(items, limit), len(items))
+
+
+def _spread(items: Sequence[T], count: int) -> list[T]:
+    if count <= 0:
+        return []
+    stride = len(items) / count
+    return [items[int(k * stride)] for k in range(count)]
 
 
 def grid_domains(

@@ -21,7 +21,6 @@ from kubetune.figures._figure import (
     Json,
     empty_figure,
     grid_domains,
-    scatter_type,
     thin,
     value_axis,
 )
@@ -90,7 +89,7 @@ def slice_figure(
         kept = [s for s in thinned.kept if s.trial.params.get(spec.name) is not None]
         data.append(
             {
-                "type": scatter_type(len(kept)),
+                "type": "scatter",
                 "mode": "markers",
                 "x": [axis_value(spec, s.trial.params.get(spec.name)) for s in kept],
                 "y": [s.values[0] for s in kept],
@@ -214,7 +213,7 @@ def _contour(
     }
     dots = [i for i in shown if both[i]]
     trials = {
-        "type": scatter_type(len(dots)),
+        "type": "scatter",
         "mode": "markers",
         "x": [float(plane.x[i]) for i in dots],
         "y": [float(plane.y[i]) for i in dots],

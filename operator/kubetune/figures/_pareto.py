@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from kubetune.figures._figure import ACCENT, MUTED, Figure, Json, empty_figure, scatter_type
+from kubetune.figures._figure import ACCENT, MUTED, Figure, Json, empty_figure, spread
 from kubetune.figures._trials import Scored, no_scored_trial, objective_label
 from kubetune.hypervolume import default_reference_point, hypervolume, pareto_mask
 from kubetune.record import StudyRecord
@@ -22,9 +22,10 @@ def front_mask(scored: list[Scored]) -> list[bool]:
     return [bool(v) for v in pareto_mask(np.array([s.losses for s in scored]))]
 
 
-def pareto_figure(record: StudyRecord, scored: list[Scored]) -> Figure:
+def pareto_figure(record: StudyRecord, scored: list[Scored], limit: int) -> Figure:
     """Two objectives: a scatter with the front joined by a line. Three or more: a matrix
-    of pairwise scatters with the front in the accent colour."""
+    of pairwise scatters with the front in the accent colour. Every front trial is drawn, and
+    at most ``limit`` of the others."""
     title = "Pareto front"
     if not scored:
         return empty_figure("pareto", title, no_scored_trial(record))
@@ -32,12 +33,17 @@ def pareto_figure(record: StudyRecord, scored: list[Scored]) -> Figure:
     objectives = record.spec.objective_list
     labels = [objective_label(o) for o in objectives]
     front = [s for s, f in zip(scored, on_front, strict=True) if f]
-    rest = [s for s, f in zip(scored, on_front, strict=True) if not f]
+    rest = spread([s for s, f in zip(scored, on_front, strict=True) if not f], limit)
     note = f"{len(front):,} of {len(scored):,} trials on the front"
+    if len(rest.kept) < rest.total:
+        note += (
+            f"; every front trial shown, and {len(rest.kept):,} of the {rest.total:,} others "
+            "(an even spread in trial order)"
+        )
     if len(objectives) == 2:
         front.sort(key=lambda s: s.losses)
         data = [
-            _points(rest, "other trials", MUTED, "markers"),
+            _points(rest.kept, "other trials", MUTED, "markers"),
             _points(front, "front", ACCENT, "lines+markers"),
         ]
         layout: dict[str, Json] = {
@@ -46,18 +52,16 @@ def pareto_figure(record: StudyRecord, scored: list[Scored]) -> Figure:
             "hovermode": "closest",
         }
         return Figure("pareto", title, data, layout, note)
-    colours = [ACCENT if f else MUTED for f in on_front]
+    shown = [*rest.kept, *front]  # the front drawn last, on top
     matrix = {
         "type": "splom",
         "dimensions": [
-            {"label": label, "values": [s.values[k] for s in scored]}
+            {"label": label, "values": [s.values[k] for s in shown]}
             for k, label in enumerate(labels)
         ],
-        "text": [
-            f"trial {s.trial.index}" + (" (front)" if f else "")
-            for s, f in zip(scored, on_front, strict=True)
-        ],
-        "marker": {"color": colours, "size": 5},
+        "text": [f"trial {s.trial.index}" for s in rest.kept]
+        + [f"trial {s.trial.index} (front)" for s in front],
+        "marker": {"color": [MUTED] * len(rest.kept) + [ACCENT] * len(front), "size": 5},
         "diagonal": {"visible": False},
         "showupperhalf": False,
     }
@@ -67,7 +71,7 @@ def pareto_figure(record: StudyRecord, scored: list[Scored]) -> Figure:
 
 def _points(group: list[Scored], name: str, colour: str, mode: str) -> Json:
     return {
-        "type": scatter_type(len(group)),
+        "type": "scatter",
         "mode": mode,
         "name": name,
         "x": [s.values[0] for s in group],

@@ -16,50 +16,46 @@ from kubetune.figures._figure import (
     Figure,
     Json,
     empty_figure,
-    scatter_type,
+    spread,
     thin,
     value_axis,
 )
-from kubetune.figures._trials import Scored, no_scored_trial, objective_label
+from kubetune.figures._trials import Scored, loss_of, no_scored_trial, objective_label
 from kubetune.history import objective_losses
 from kubetune.record import RecordedTrial, StudyRecord
 
 
-def history_figures(record: StudyRecord, scored: list[Scored]) -> list[Figure]:
-    """One optimization history per objective: every trial's value and the best so far."""
+def history_figures(record: StudyRecord, scored: list[Scored], limit: int) -> list[Figure]:
+    """One optimization history per objective: the trials' values (at most ``limit``, the
+    best always among them) and the best so far, exact: it is drawn where it steps."""
     objectives = record.spec.objective_list
     if not scored:
         return [empty_figure("history", "Optimization history", no_scored_trial(record))]
     figures = []
     for k, objective in enumerate(objectives):
-        indices = [s.trial.index for s in scored]
-        values = [s.values[k] for s in scored]
-        best, best_value, best_so_far = math.inf, values[0], []
-        for s in scored:
-            if s.losses[k] < best:
-                best, best_value = s.losses[k], s.values[k]
-            best_so_far.append(best_value)
+        thinned = thin(scored, limit, loss_of(k))
         points = {
-            "type": scatter_type(len(scored)),
+            "type": "scatter",
             "mode": "markers",
             "name": "trial",
-            "x": indices,
-            "y": values,
+            "x": [s.trial.index for s in thinned.kept],
+            "y": [s.values[k] for s in thinned.kept],
             "marker": {"color": PHASE_COLOURS[TrialPhase.SUCCEEDED], "size": 6, "opacity": 0.7},
             "hovertemplate": "trial %{x}<br>%{y:.6g}<extra></extra>",
         }
+        steps = best_so_far(scored, k)
         line = {
-            "type": scatter_type(len(scored)),
+            "type": "scatter",
             "mode": "lines",
             "name": "best so far",
-            "x": indices,
-            "y": best_so_far,
+            "x": [index for index, _ in steps],
+            "y": [value for _, value in steps],
             "line": {"color": ACCENT, "width": 2, "shape": "hv"},
         }
         label = objective_label(objective)
         layout = {
             "xaxis": {"title": {"text": "trial"}},
-            "yaxis": value_axis(values, label),
+            "yaxis": value_axis([s.values[k] for s in scored], label),
             "legend": {
                 "orientation": "h",
                 "y": 1.02,
@@ -69,8 +65,23 @@ def history_figures(record: StudyRecord, scored: list[Scored]) -> list[Figure]:
             },
         }
         key = "history" if k == 0 else f"history-{objective.metric}"
-        figures.append(Figure(key, f"Optimization history: {label}", [points, line], layout))
+        title = f"Optimization history: {label}"
+        figures.append(Figure(key, title, [points, line], layout, thinned.note))
     return figures
+
+
+def best_so_far(scored: list[Scored], k: int) -> list[tuple[int, float]]:
+    """(trial index, value) where objective ``k``'s best so far improved, and the last trial:
+    drawn as steps, it is the whole best-so-far line in a handful of points."""
+    steps: list[tuple[int, float]] = []
+    best = math.inf
+    for s in scored:
+        if s.losses[k] < best:
+            best = s.losses[k]
+            steps.append((s.trial.index, s.values[k]))
+    if steps[-1][0] != scored[-1].trial.index:
+        steps.append((scored[-1].trial.index, steps[-1][1]))
+    return steps
 
 
 CUT_REASON_MAX = 120
@@ -91,10 +102,9 @@ def intermediate_figure(record: StudyRecord, limit: int) -> Figure:
 
     # Thinned before the curves are built: only the drawn trials' points are ever read.
     thinned = thin(reported, limit, final_loss)
-    kept = [(t, c) for t in thinned.kept if (c := _curve(t, objective.metric))]
+    kept = [(t, c) for t in thinned.kept if (c := metric_curve(t, objective.metric))]
     if not kept:
         return empty_figure("intermediate", title, "no trial reported intermediate values")
-    points = sum(len(c) for _, c in kept)
     data: list[Json] = []
     for phase in (
         TrialPhase.SUCCEEDED,
@@ -105,7 +115,7 @@ def intermediate_figure(record: StudyRecord, limit: int) -> Figure:
     ):
         group = [(t, c) for t, c in kept if t.phase is phase]
         if group:
-            data.append(_curves_trace(group, phase, points))
+            data.append(_curves_trace(group, phase))
     cut = [(t, c) for t, c in kept if t.phase is TrialPhase.PRUNED]
     if cut:
         data.append(_cut_marks(cut))
@@ -117,13 +127,14 @@ def intermediate_figure(record: StudyRecord, limit: int) -> Figure:
     return Figure("intermediate", f"{title}: {objective.metric}", data, layout, thinned.note)
 
 
-def _curve(trial: RecordedTrial, metric: str) -> list[tuple[int, float]]:
+def metric_curve(trial: RecordedTrial, metric: str) -> list[tuple[int, float]]:
+    """(step, value) of ``metric`` as the trial reported it, finite values only, by step."""
     points = [(p.step, p.values.get(metric)) for p in trial.intermediate]
     return sorted((step, v) for step, v in points if v is not None and math.isfinite(v))
 
 
 def _curves_trace(
-    group: list[tuple[RecordedTrial, list[tuple[int, float]]]], phase: TrialPhase, points: int
+    group: list[tuple[RecordedTrial, list[tuple[int, float]]]], phase: TrialPhase
 ) -> Json:
     """All curves of one phase as one trace, separated by gaps: one trace per trial would
     make plotly.js slow long before thousands of trials."""
@@ -135,7 +146,7 @@ def _curves_trace(
         ys.extend([value for _, value in curve] + [None])
         text.extend([f"trial {trial.index}"] * len(curve) + [None])
     return {
-        "type": scatter_type(points),
+        "type": "scatter",
         "mode": "lines",
         "name": f"{phase.value.lower()} ({len(group)})",
         "x": xs,
@@ -154,7 +165,7 @@ def _cut_marks(cut: list[tuple[RecordedTrial, list[tuple[int, float]]]]) -> Json
         return reason if len(reason) <= CUT_REASON_MAX else reason[: CUT_REASON_MAX - 1] + "…"
 
     return {
-        "type": scatter_type(len(cut)),
+        "type": "scatter",
         "mode": "markers",
         "name": "cut here",
         "x": [c[-1][0] for _, c in cut],
@@ -165,9 +176,10 @@ def _cut_marks(cut: list[tuple[RecordedTrial, list[tuple[int, float]]]]) -> Json
     }
 
 
-def timeline_figure(record: StudyRecord) -> Figure:
+def timeline_figure(record: StudyRecord, limit: int) -> Figure:
     """Each trial as a bar from its start to its end (or to the latest time seen, while it
-    runs), coloured by phase, with its GPUs and GPU-seconds on hover."""
+    runs), coloured by phase, with its GPUs and GPU-seconds on hover; at most ``limit``
+    bars, an even spread in trial order (the clock and the gaps stay where they were)."""
     title = "Timeline"
     started = [(t, t.start_time) for t in record.trials if t.start_time is not None]
     if not started:
@@ -175,9 +187,10 @@ def timeline_figure(record: StudyRecord) -> Figure:
     origin = min(start for _, start in started)
     latest = max(t.completion_time or start for t, start in started)
     gpus = record.spec.trial_template.resources.gpus
+    shown = spread(started, limit)
     data: list[Json] = []
     for phase in TrialPhase:
-        group = [(t, start) for t, start in started if t.phase is phase]
+        group = [(t, start) for t, start in shown.kept if t.phase is phase]
         if not group:
             continue
         xs: list[float | None] = []
@@ -195,14 +208,14 @@ def timeline_figure(record: StudyRecord) -> Figure:
             text.extend([hover, hover, None])
         data.append(
             {
-                "type": scatter_type(len(group) * 2),
+                "type": "scatter",
                 "mode": "lines",
                 "name": f"{phase.value.lower()} ({len(group)})",
                 "x": xs,
                 "y": ys,
                 "text": text,
                 "connectgaps": False,
-                "line": {"color": PHASE_COLOURS[phase], "width": _bar_width(len(started))},
+                "line": {"color": PHASE_COLOURS[phase], "width": _bar_width(len(shown.kept))},
                 "hovertemplate": "%{text}<extra></extra>",
             }
         )
@@ -211,7 +224,7 @@ def timeline_figure(record: StudyRecord) -> Figure:
         "yaxis": {"title": {"text": "trial"}, "autorange": "reversed"},
         "hovermode": "closest",
     }
-    return Figure("timeline", title, data, layout)
+    return Figure("timeline", title, data, layout, shown.note)
 
 
 def _bar_width(trials: int) -> float:

@@ -7,6 +7,7 @@ better, as ``kubetune.history`` defines them), and how parameters and objectives
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from kubetune.api.study import Direction, Objective, ParameterSpec, ParameterType, ParameterValue
@@ -28,6 +29,11 @@ class Scored:
     @property
     def loss(self) -> float:
         return self.losses[0]
+
+
+def loss_of(k: int) -> Callable[[Scored], float]:
+    """The loss of objective ``k`` of a scored trial, to rank trials by one objective."""
+    return lambda scored: scored.losses[k]
 
 
 def scored_trials(record: StudyRecord) -> list[Scored]:

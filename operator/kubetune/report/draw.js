@@ -3,7 +3,8 @@
  * `kubetune.render(root, study)` draws a study into `root`, and called again with a newer
  * study it updates the same plots in place (Plotly.react), so a live page does not flicker.
  * It resolves once every plot is drawn and records the time in `window.kubetuneDrawnAt`
- * (milliseconds since the page started), which the browser tests and the benchmark read. */
+ * (milliseconds since the page started), which the browser tests and the benchmark read.
+ * `kubetune.draw(root, figures)` draws a list of figures alone (the dashboard's trial page). */
 (function () {
   "use strict";
 
@@ -84,21 +85,29 @@
     return section.querySelector(".kt-figure");
   }
 
-  function render(root, study) {
-    var old = root.querySelector(".kt-overview");
-    var head = drawOverview(study.overview);
-    if (old) root.replaceChild(head, old); else root.insertBefore(head, root.firstChild);
-    var drawn = study.figures.map(function (figure) {
+  // Each figure in its own section of root (made on the first call, updated after);
+  // resolves once all are drawn.
+  function draw(root, figures) {
+    var drawn = figures.map(function (figure) {
       var layout = withAxisDefaults(Object.assign({}, BASE_LAYOUT, figure.layout));
       return Plotly.react(plotSection(root, figure), figure.data, layout, CONFIG);
     });
-    root.querySelectorAll(".kt-table").forEach(function (t) { t.remove(); });
-    study.tables.forEach(function (table) { root.appendChild(drawTable(table)); });
     return Promise.all(drawn).then(function () {
       window.kubetuneDrawnAt = performance.now();
       root.dataset.drawn = "true";
     });
   }
 
-  window.kubetune = { render: render };
+  function render(root, study) {
+    var old = root.querySelector(".kt-overview");
+    var head = drawOverview(study.overview);
+    if (old) root.replaceChild(head, old); else root.insertBefore(head, root.firstChild);
+    var drawn = draw(root, study.figures);
+    root.querySelectorAll(".kt-table").forEach(function (t) { t.remove(); });
+    study.tables.forEach(function (table) { root.appendChild(drawTable(table)); });
+    return drawn;
+  }
+
+  // render: a whole study (the report); draw: some figures (the dashboard's trial page).
+  window.kubetune = { render: render, draw: draw };
 })();

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
+from kubetune.api.attributes import LineageAttribute
 from kubetune.api.trial import TrialPhase
 from kubetune.dashboard import pages
 from kubetune.dashboard.curve import curve_svg
 from kubetune.history import IntermediateValue
 from kubetune.record import StudyOverview
 from tests.tools.dashboard_studies import record, trial
+from tests.tools.records import pbt_record
 
 ATTACK = "<script>alert('x')</script>"
 
@@ -55,3 +58,19 @@ def test_a_trial_without_intermediate_values_says_so() -> None:
     assert "no intermediate values" in curve_svg((), ["loss"])
     flat = curve_svg((IntermediateValue(1, {"loss": 1.0}),), ["loss"])
     assert "<polyline" in flat  # one point, zero ranges: still drawn, not a division by zero
+
+
+def test_a_plotted_trial_page_carries_its_curve_as_json_that_cannot_end_the_script() -> None:
+    curve = (IntermediateValue(1, {"loss": 2.0}), IntermediateValue(2, {"loss": 1.0}))
+    bad = replace(trial(0, TrialPhase.PRUNED, message="cut </script><b>"), intermediate=curve)
+    html = pages.trial_page(record([bad]), bad, plotted=True)
+    assert "</script><b>" not in html and "kubetune.draw(" in html
+    assert "<polyline" not in html
+
+
+def test_a_population_trial_links_the_trial_it_continued_from() -> None:
+    population = pbt_record(members=2, generations=2)
+    child = population.trials[-1]
+    html = pages.trial_page(population, child)
+    parent = str(child.attributes[LineageAttribute.PARENT]).rsplit("-", 1)[1]
+    assert f'<a href="/studies/s/trials/{parent}">s-{parent}</a>' in html

@@ -27,8 +27,9 @@ from kubetune.dashboard.server import (
 from kubetune.local.reader import LocalStudyReader, read_local_study
 from kubetune.local.store import LocalTrial, StudyStore
 from kubetune.record import RecordUnavailable
-from kubetune.report import PlotlyMissing
+from kubetune.report import PlotlyMissing, plotly_js
 from tests.tools.dashboard_studies import record, trial, write_local_study
+from tests.tools.records import pbt_record
 
 ATTACK = "<script>alert(1)</script>"
 
@@ -106,7 +107,7 @@ def test_the_study_and_trial_pages_are_served_and_escaped(base: str) -> None:
     status, html, _ = fetch(base, "/studies/demo/trials/1")
     assert status == 200 and ATTACK not in html and "&lt;script&gt;" in html
     status, html, _ = fetch(base, "/studies/demo/trials/0")
-    assert "<polyline" in html
+    assert '<script src="/static/plotly.min.js">' in html and "kubetune.draw(" in html
     status, body, _ = fetch(base, "/api/studies/demo/trials/0")
     assert json.loads(body)["intermediate"][1] == {"step": 2, "values": {"loss": 1.5}}
 
@@ -256,6 +257,20 @@ def test_without_plotly_the_report_page_says_what_to_install(
     status, html, _ = fetch(base, "/studies/demo/report")
     assert status == 404 and "pip install &#x27;kubetune[report]&#x27;" in html
     assert "report</a>" not in fetch(base, "/studies/demo")[1]
+    trial_page = fetch(base, "/studies/demo/trials/0")[1]  # the curve drawn without plotly
+    assert "<polyline" in trial_page and "plotly" not in trial_page
+    assert fetch(base, "/static/plotly.min.js")[0] == 404
+
+
+def test_the_trial_page_draws_with_the_plotly_js_the_dashboard_serves(base: str) -> None:
+    status, script, headers = fetch(base, "/static/plotly.min.js")
+    assert status == 200 and headers["Content-Type"].startswith("text/javascript")
+    assert script == plotly_js() and "max-age" in headers["Cache-Control"]
+    status, script, _ = fetch(base, "/static/draw.js")
+    assert status == 200 and "kubetune" in script
+    headers = fetch(base, "/studies/demo/trials/0")[2]
+    assert "script-src 'self'" in headers["Content-Security-Policy"]
+    assert headers["Cache-Control"] == "no-store"
 
 
 def test_with_plotly_a_study_links_to_its_live_report(
@@ -266,3 +281,29 @@ def test_with_plotly_a_study_links_to_its_live_report(
     status, html, headers = fetch(base, "/studies/demo/report")
     assert status == 200 and html.startswith("<html>") and "demo" in html
     assert "Content-Security-Policy" not in headers
+
+
+class PopulationSource:
+    """A study of population-based training (lineage attributes), and one without."""
+
+    where = "memory"
+
+    def studies(self) -> list[Any]:
+        return []
+
+    def read(self, name: str) -> Any:
+        return pbt_record() if name == "pbt" else record([trial(0, loss=1.0)], name)
+
+
+def test_the_live_report_shows_the_lineage_of_a_population_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    drawn: list[list[str]] = []
+    monkeypatch.setattr(
+        server, "report_html", lambda figures: drawn.append([f.key for f in figures.figures]) or ""
+    )
+    dashboard = server.Dashboard(PopulationSource())
+    assert dashboard.answer("/studies/pbt/report", {}).status == 200
+    assert dashboard.answer("/studies/demo/report", {}).status == 200
+    assert "lineage" in drawn[0] and "lineage-schedule" in drawn[0]
+    assert not {"lineage", "lineage-schedule"} & set(drawn[1])

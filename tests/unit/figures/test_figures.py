@@ -3,6 +3,7 @@ explained inside the plot, big studies thinned and saying so, strict JSON always
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import math
@@ -11,11 +12,13 @@ from datetime import timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
+from kubetune.api.attributes import LineageAttribute
 from kubetune.api.trial import TrialPhase
-from kubetune.figures import Figure, FigureLimits, StudyFigures, study_figures
-from kubetune.figures._figure import thin
+from kubetune.figures import Figure, FigureLimits, StudyFigures, study_figures, trial_figure
+from kubetune.figures._figure import spread, thin
+from kubetune.history import IntermediateValue
 from kubetune.record import RecordedTrial
-from tests.tools.records import START, record_of, synthetic_record
+from tests.tools.records import START, pbt_record, record_of, synthetic_record
 
 
 def strict_json(figures: StudyFigures) -> dict[str, object]:
@@ -128,7 +131,13 @@ def test_ten_thousand_trials_are_thinned_and_the_plots_say_how() -> None:
     assert trials_drawn(parallel) == limits.lines
     assert f"{limits.lines:,} of " in (parallel.note or "")
     history = figures.figure("history")
-    assert history.data[0]["type"] == "scattergl"
+    points, _ = history.data
+    assert len(points["x"]) == limits.history_points
+    assert f"{limits.history_points:,} of " in (history.note or "")
+    assert all(d["type"] != "scattergl" for f in figures.figures for d in f.data)  # no WebGL
+    timeline = figures.figure("timeline")
+    bars = sum(d["x"].count(None) for d in timeline.data)
+    assert bars == limits.timeline_bars and "even spread" in (timeline.note or "")
     curves = figures.figure("intermediate")
     drawn = sum(1 for d in curves.data if d["mode"] == "lines" for y in d["y"] if y is None)
     assert drawn == limits.curves
@@ -187,3 +196,97 @@ def test_thinning_keeps_the_best_within_the_limit_in_order(losses: list[float], 
     if items:
         assert min(items, key=lambda i: i[1])[1] == min(k[1] for k in thinned.kept)
     assert (thinned.note is None) == (len(items) <= limit)
+
+
+@given(count=st.integers(0, 500), limit=st.integers(1, 100))
+def test_an_even_spread_keeps_the_first_item_and_the_order(count: int, limit: int) -> None:
+    shown = spread(list(range(count)), limit)
+    assert len(shown.kept) == min(count, limit)
+    assert shown.kept == sorted(set(shown.kept))
+    assert not shown.kept or shown.kept[0] == 0
+    assert (shown.note is None) == (count <= limit)
+
+
+def test_the_best_so_far_line_is_exact_when_the_points_are_thinned() -> None:
+    record = synthetic_record(3000)
+    thinned = study_figures(record, limits=FigureLimits(history_points=100))
+    whole = study_figures(record, limits=FigureLimits(history_points=10_000))
+    points, line = thinned.figure("history").data
+    all_points = whole.figure("history").data[0]
+    best = min(all_points["y"])
+    assert best in points["y"] and line["y"][-1] == best
+    assert line["x"][-1] == all_points["x"][-1]  # the line reaches the last trial
+    steps = zip(line["x"][:-1], line["y"][:-1], strict=True)
+    for x, y in steps:  # each step is where a trial improved on the best
+        assert y == all_points["y"][all_points["x"].index(x)]
+    assert line["y"] == sorted(line["y"], reverse=True)  # loss minimized: only steps down
+
+
+def test_a_big_front_keeps_every_front_trial_and_thins_the_others() -> None:
+    figures = study_figures(
+        synthetic_record(3000, objectives=2), limits=FigureLimits(pareto_points=50)
+    )
+    others, front = figures.figure("pareto").data
+    whole = study_figures(synthetic_record(3000, objectives=2)).figure("pareto").data[1]
+    assert len(others["x"]) == 50 and front["x"] == whole["x"]
+    assert "every front trial shown" in (figures.figure("pareto").note or "")
+
+
+def test_a_trial_curve_shows_the_objective_first_marks_the_cut_and_counts_non_finite() -> None:
+    points = (
+        IntermediateValue(1, {"loss": 2.0, "acc": 0.5}),
+        IntermediateValue(2, {"loss": math.nan, "acc": 0.6}),
+        IntermediateValue(3, {"loss": 1.0, "acc": 0.7}),
+    )
+    pruned = trial(0, TrialPhase.PRUNED, intermediate=points, message="rung 0 (budget 3)")
+    figure = trial_figure(record_of([pruned]), pruned)
+    loss, acc, cut = figure.data
+    assert (loss["name"], loss["x"], loss["y"]) == ("loss", [1, 3], [2.0, 1.0])
+    assert loss["visible"] is True and acc["visible"] == "legendonly"
+    assert cut["x"] == [3] and cut["text"] == ["rung 0 (budget 3)"]
+    assert figure.note == "1 non-finite value(s) left out"
+    silent = trial(1)
+    assert not trial_figure(record_of([silent]), silent).data
+
+
+def test_a_population_draws_one_line_per_member_and_its_exploits() -> None:
+    record = pbt_record(members=4, generations=5)
+    figures = study_figures(record)
+    keys = [f.key for f in figures.figures]
+    assert keys.index("lineage") == keys.index("intermediate") + 1
+    lineage = figures.figure("lineage")
+    *members, exploits = lineage.data
+    assert [m["name"].split(" (")[0] for m in members] == [f"member {k}" for k in range(4)]
+    exploited = [t for t in record.trials if t.attributes.get(LineageAttribute.EXPLOITED)]
+    assert exploits["x"].count(None) == len(exploited) > 0
+    points = sum(len([x for x in m["x"] if x is not None]) for m in members)
+    assert points == len(record.trials)  # each segment once, on its member's line
+    assert "p0=" in next(t for t in members[0]["text"] if t)  # hover: the hyperparameters
+    best = min(record.trials, key=lambda t: t.values["loss"])
+    assert f"member {best.attributes[LineageAttribute.MEMBER]} (best)" in [
+        m["name"] for m in members
+    ]
+
+
+def test_the_best_models_schedule_follows_its_ancestry_through_exploits() -> None:
+    record = pbt_record(members=4, generations=5)
+    schedule = study_figures(record).figure("lineage-schedule")
+    best = min(record.trials, key=lambda t: t.values["loss"])
+    chain = [best]
+    while LineageAttribute.PARENT in chain[-1].attributes:
+        parent = str(chain[-1].attributes[LineageAttribute.PARENT])
+        chain.append(record.trials[int(parent.rsplit("-", 1)[1])])
+    p0 = schedule.data[0]
+    assert p0["y"][::2] == [t.params["p0"] for t in reversed(chain)]
+    assert p0["x"][-1] == best.budget and p0["x"][0] == 0.0
+    assert " → ".join(str(t.index) for t in reversed(chain)) in (schedule.note or "")
+
+
+def test_a_study_without_lineage_has_no_lineage_plots_and_one_without_values_says_why() -> None:
+    assert "lineage" not in [f.key for f in study_figures(synthetic_record(50)).figures]
+    record = pbt_record(members=2, generations=2)
+    silent = [dataclasses.replace(t, values={}, phase=TrialPhase.RUNNING) for t in record.trials]
+    figures = study_figures(dataclasses.replace(record, trials=tuple(silent)))
+    assert not figures.figure("lineage").data
+    assert "finite objective value" in (figures.figure("lineage").note or "")
+    strict_json(figures)
