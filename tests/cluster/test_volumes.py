@@ -177,6 +177,17 @@ def test_a_mount_of_an_unsupported_volume_is_refused(tmp_path: Path) -> None:
         mounts(spec, directories)
 
 
+def test_the_service_account_token_volume_is_provided_by_the_agent_not_mounted(
+    tmp_path: Path,
+) -> None:
+    spec = pod("u9", {"emptyDir": {}}, tmp_path / "m")
+    spec["spec"]["volumes"].append({"name": "kube-api-access-x", "projected": {"sources": []}})
+    token_mount = {"name": "kube-api-access-x", "mountPath": "/var/run/secrets/token"}
+    spec["spec"]["containers"][0]["volumeMounts"].append(token_mount)
+    directories = host_directories(spec, tmp_path, lambda path: None)
+    assert mounts(spec, directories) == {tmp_path / "m": tmp_path / "volumes" / "data"}
+
+
 def test_pods_share_a_mount_path_only_to_the_same_directory(tmp_path: Path) -> None:
     table, path = MountTable(), tmp_path / "mnt"
     shared, other = tmp_path / "shared", tmp_path / "other"

@@ -7,6 +7,8 @@ the path its pod spec names, as it would in a cluster. Supported volumes:
 
 - `emptyDir`: a directory of its own under the pod's directory, gone with the pod's files;
 - `hostPath`: that path (created for type `""`, `DirectoryOrCreate`);
+- a `projected` volume is taken for the service-account token, which the agent provides
+  its own way (`pod_env`), so its mount is left out;
 - `persistentVolumeClaim`: the claim's bound PersistentVolume, which must be a `hostPath`
   or `local` volume (there is no provisioner: a test creates the PV, the controller-manager
   binds it). A claim that does not exist or is not bound yet keeps the pod waiting in
@@ -93,10 +95,15 @@ def _claimed(namespace: str, claim_name: str, read: ObjectReader) -> Path:
 
 def mounts(pod: Mapping[str, Any], directories: Mapping[str, Path]) -> dict[Path, Path]:
     """mountPath -> real directory for every volumeMount of the pod's containers."""
+    # The service-account token volume (admission adds it as a projected volume): the agent
+    # writes a token bound to the pod into the pod's directory (pod_env) instead.
+    provided = {v["name"] for v in pod["spec"].get("volumes") or [] if "projected" in v}
     result: dict[Path, Path] = {}
     for container in pod["spec"].get("containers") or []:
         for mount in container.get("volumeMounts") or []:
             name = mount["name"]
+            if name in provided:
+                continue
             if name not in directories:
                 raise UnsupportedPod(
                     f"volume {name!r} of container {container['name']!r} is not an emptyDir, "
