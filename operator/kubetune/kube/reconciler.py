@@ -33,7 +33,7 @@ from kubetune import metrics
 from kubetune.api.events import EventReason
 from kubetune.api.study import StudySpec
 from kubetune.engine import Decision
-from kubetune.kube import observe, paths, study_status
+from kubetune.kube import observe, study_status
 from kubetune.kube.actions import Actions
 from kubetune.kube.cache import Kind, ObjectCache, StudyKey
 from kubetune.kube.client import Kube
@@ -89,9 +89,7 @@ class Reconciler:
             self.actions.post(body, EventReason.STARTED, study_status.started_message(spec))
         observed = self._observe_trials(key, spec, now)
         decision = self._decide(plan, observed, (now - start).total_seconds())
-        held = None
-        if decision.launch or observed.missing_jobs:
-            held = self._missing_claim(key[0], spec)
+        held = self._missing_claim(key[0], spec, decision, observed)
         if held is not None:
             decision = replace(decision, launch=[])
             observed = replace(observed, missing_jobs=[])
@@ -150,16 +148,23 @@ class Reconciler:
             self.actions.write_study_status(key, status)
         metrics.observe_study(*key, status.phase, {}, {})
 
-    def _missing_claim(self, namespace: str, spec: StudySpec) -> str | None:
-        """Why trials cannot be launched: the checkpoint claim does not exist (else None).
+    def _missing_claim(
+        self,
+        namespace: str,
+        spec: StudySpec,
+        decision: Decision,
+        observed: observe.TrialsObserved,
+    ) -> str | None:
+        """Why nothing may be launched: the checkpoint claim does not exist (else None).
 
         Read only when something is to be launched: a Job whose claim is missing would sit
         in ContainerCreating with nothing on the study saying why."""
         checkpoints = spec.trial_template.checkpoints
-        if checkpoints is None or checkpoints.persistent_volume_claim is None:
+        wanted = decision.launch or observed.missing_jobs
+        if not wanted or checkpoints is None or checkpoints.persistent_volume_claim is None:
             return None
         claim = checkpoints.persistent_volume_claim.claim_name
-        if self.actions.kube.get(paths.persistent_volume_claim(namespace, claim)) is not None:
+        if self.actions.claim_exists(namespace, claim):
             return None
         return study_status.missing_claim_message(claim, namespace)
 
