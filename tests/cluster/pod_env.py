@@ -1,7 +1,8 @@
 """What a container process sees: its environment and its service-account directory.
 
-The node agent has no images and no mounts, so it recreates the parts of a kubelet's
-container setup that programs rely on: the `env`/`envFrom` of the spec (with the
+The node agent has no images and no mount namespaces (`volumes.py` links mount paths to
+real directories), so it recreates the parts of a kubelet's container setup that programs
+rely on: the `env`/`envFrom` of the spec (with the
 Downward API and `$(VAR)` expansion), the in-cluster service variables, and a
 service-account directory (`token`, `ca.crt`, `namespace`) whose token comes from the
 TokenRequest API bound to the pod, so the API server can tell which pod is calling.

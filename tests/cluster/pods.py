@@ -14,6 +14,7 @@ PATCH was lost.
 Per pod, under `<state>/nodes/<node>/pods/<namespace>_<name>_<uid>/`:
 
     work/                      the containers' working directory
+    volumes/<name>/            an emptyDir volume (`volumes.py`: how mounts are made)
     serviceaccount/            token (bound to the pod), ca.crt, namespace
     logs/<container>.log       stdout+stderr of every run of the container, appended
     pids/<container>.pid       pid of the running process group (for crash cleanup)
@@ -39,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.cluster import pod_env
+from tests.cluster import pod_env, volumes
 from tests.cluster.processes import stop_child, stop_process_groups
 from tests.cluster.rest import MERGE_PATCH, ApiError, RestClient
 
@@ -188,6 +189,10 @@ class PodWorker:
     """When it was delivered (monotonic)."""
     _failure: tuple[str, str] | None = None
     """(reason, message) once the pod cannot run here: it is reported Failed until deleted."""
+    _mounted: bool = False
+    """The pod's volume mounts are in place (`volumes.MOUNTS`)."""
+    _volumes_waiting: str = ""
+    """Why the volumes are not ready yet (logged when it changes)."""
     _api_down: bool = False
     """The last API call failed for a passing reason (logged once per outage)."""
     _start_time: str = field(default_factory=lambda: _timestamp(_now()))
@@ -236,6 +241,8 @@ class PodWorker:
         except Exception as error:  # an odd pod must never take the agent down
             log.exception("pod %s failed in the node agent", self.pod["metadata"]["name"])
             self._give_up(type(error).__name__, str(error))
+        finally:
+            volumes.MOUNTS.release(self.uid)
 
     def _give_up(self, reason: str, message: str) -> None:
         """Report the pod Failed until the API shows it, then finish its deletion."""
@@ -277,9 +284,40 @@ class PodWorker:
         finished = self._is_terminal(pod)
         if not finished and self._failure is None:
             self._refresh_token(pod)
-            self._reap_and_restart(pod)
+            if self._mount_volumes(pod):
+                self._reap_and_restart(pod)
         self._report(pod)
-        return finished and not any(run.running for run in self.containers)
+        idle = finished and not any(run.running for run in self.containers)
+        if idle:
+            volumes.MOUNTS.release(self.uid)  # another pod may mount its paths now
+        return idle
+
+    def _mount_volumes(self, pod: dict[str, Any]) -> bool:
+        """Whether the pod's volumes are in place; False while one is not ready yet (the
+        containers wait in ContainerCreating, as a kubelet's wait for a claim)."""
+        if self._mounted:
+            return True
+        try:
+            directories = volumes.host_directories(pod, self.directory, self._read)
+        except volumes.VolumesNotReady as error:
+            if str(error) != self._volumes_waiting:
+                log.info("pod %s waits for its volumes: %s", pod["metadata"]["name"], error)
+            self._volumes_waiting = str(error)
+            return False
+        volumes.MOUNTS.acquire(self.uid, volumes.mounts(pod, directories))
+        self._mounted = True
+        return True
+
+    def _read(self, path: str) -> dict[str, Any] | None:
+        """GET an object a volume needs; None when it does not exist."""
+        try:
+            return self.context.api.request("GET", path)
+        except ApiError as error:
+            if error.status == 404:
+                return None
+            if error.status == 403:  # the Node authorizer learns of a new binding late
+                raise volumes.VolumesNotReady(f"GET {path}: forbidden to the node") from error
+            raise
 
     def _api_failed(self, error: Exception) -> None:
         if not self._api_down:

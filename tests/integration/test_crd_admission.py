@@ -170,6 +170,18 @@ REJECTED = [
         "warmStart.studies must be distinct",
     ),
     (
+        "checkpoints in two places",
+        lambda s: s["trialTemplate"].update(
+            checkpoints={"persistentVolumeClaim": {"claimName": "ckpt"}, "uri": "s3://b/p"}
+        ),
+        "give exactly one of persistentVolumeClaim (a claim mounted into every trial) or uri",
+    ),
+    (
+        "a checkpoint mount path with a URI",
+        lambda s: s["trialTemplate"].update(checkpoints={"uri": "s3://b/p", "mountPath": "/c"}),
+        "mountPath is only for persistentVolumeClaim; drop it with uri",
+    ),
+    (
         "misspelt field",
         lambda s: s["budget"].update(maxTrails=3),
         'unknown field "spec.budget.maxTrails"',

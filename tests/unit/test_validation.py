@@ -117,6 +117,30 @@ BROKEN = [
         "spec: give exactly one of 'objective' (one metric) or 'objectives' (list)",
     ),
     (
+        "checkpoints in two places",
+        lambda s: s["trialTemplate"].update(
+            checkpoints={"persistentVolumeClaim": {"claimName": "ckpt"}, "uri": "s3://b/p"}
+        ),
+        "spec.trialTemplate.checkpoints: give exactly one of 'persistentVolumeClaim'",
+    ),
+    (
+        "checkpoints nowhere",
+        lambda s: s["trialTemplate"].update(checkpoints={}),
+        "spec.trialTemplate.checkpoints: give exactly one of 'persistentVolumeClaim'",
+    ),
+    (
+        "a mount path with a URI",
+        lambda s: s["trialTemplate"].update(checkpoints={"uri": "s3://b/p", "mountPath": "/ckpt"}),
+        "spec.trialTemplate.checkpoints: 'mountPath' is only for 'persistentVolumeClaim'",
+    ),
+    (
+        "a claim name that is not a name",
+        lambda s: s["trialTemplate"].update(
+            checkpoints={"persistentVolumeClaim": {"claimName": "My Claim"}}
+        ),
+        "spec.trialTemplate.checkpoints.persistentVolumeClaim.claimName",
+    ),
+    (
         "template without containers",
         lambda s: s["trialTemplate"]["job"]["template"]["spec"].update(containers=[]),
         "spec.trialTemplate.job: the job needs template.spec.containers with at least one",

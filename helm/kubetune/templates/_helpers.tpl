@@ -67,6 +67,11 @@ trials/status; holding them is narrower than the `escalate` and `bind` verbs.
 - apiGroups: [""]
   resources: [pods]
   verbs: [get, list, watch]
+# spec.trialTemplate.checkpoints.persistentVolumeClaim: a study whose claim does not exist
+# launches no trial and says so (it is read, never created or changed).
+- apiGroups: [""]
+  resources: [persistentvolumeclaims]
+  verbs: [get]
 # Events: the study's own (create, patch), and the Job controller's FailedCreate events,
 # listed to tell a trial blocked by a ResourceQuota (QuotaExceeded).
 - apiGroups: [""]

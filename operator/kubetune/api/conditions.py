@@ -44,6 +44,9 @@ class StudyReason(enum.StrEnum):
     """Not running: ``spec.suspend`` is set."""
     INVALID_SPEC = "InvalidSpec"
     """Failed: the spec cannot be run; the message names the field."""
+    CHECKPOINT_CLAIM_MISSING = "CheckpointClaimMissing"
+    """Not running: the PersistentVolumeClaim of ``spec.trialTemplate.checkpoints`` does not
+    exist; no trial is launched until it does (the message names the claim and the fix)."""
 
 
 class ConditionStatus(enum.StrEnum):

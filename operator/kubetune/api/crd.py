@@ -107,6 +107,18 @@ _WARM_START_RULES = [
     ),
 ]
 
+_CHECKPOINT_RULES = [
+    (
+        "has(self.persistentVolumeClaim) != has(self.uri)",
+        "give exactly one of persistentVolumeClaim (a claim mounted into every trial) or uri "
+        "(a prefix handed to the trial's code)",
+    ),
+    (
+        "!has(self.mountPath) || has(self.persistentVolumeClaim)",
+        "mountPath is only for persistentVolumeClaim; drop it with uri",
+    ),
+]
+
 _BUDGET_RULES = [
     (
         "!has(self.parallelTrials) || !has(self.maxTrials)"
@@ -265,6 +277,7 @@ def study_schema(
     early["properties"]["settings"] = _merged_settings(rule_settings, "stopping rule")
     early["x-kubernetes-validations"] = _settings_rules("rule", rule_settings)
     template = props["trialTemplate"]["properties"]
+    template["checkpoints"]["x-kubernetes-validations"] = _rules(_CHECKPOINT_RULES)
     template["job"] = {
         "type": "object",
         "description": template["job"].get("description", ""),

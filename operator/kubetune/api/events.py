@@ -27,9 +27,15 @@ class EventReason(enum.StrEnum):
     """The study ended well: goal reached, budget spent, space exhausted, timed out."""
     STUDY_FAILED = "StudyFailed"
     """The study ended badly, e.g. too many failed trials (a Warning)."""
+    CHECKPOINT_CLAIM_MISSING = "CheckpointClaimMissing"
+    """The checkpoint claim does not exist, so no trial is launched (a Warning)."""
 
     @property
     def event_type(self) -> EventType:
         """Warning for the reasons that ask a person to look, Normal for the rest."""
-        warnings = (EventReason.INVALID_SPEC, EventReason.STUDY_FAILED)
+        warnings = (
+            EventReason.INVALID_SPEC,
+            EventReason.STUDY_FAILED,
+            EventReason.CHECKPOINT_CLAIM_MISSING,
+        )
         return EventType.WARNING if self in warnings else EventType.NORMAL

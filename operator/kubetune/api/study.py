@@ -327,8 +327,81 @@ class ResourcesSpec(SpecModel):
         return self.gpus * slices / MIG_SLICES
 
 
+CHECKPOINT_MOUNT_PATH = "/kubetune/checkpoints"
+"""Where the checkpoint claim is mounted in each trial's primary container by default."""
+CLAIM_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+URI_PATTERN = r"^[a-z][a-z0-9+.-]*://[^\s]+$"
+
+
+class CheckpointClaim(SpecModel):
+    """A PersistentVolumeClaim in the study's namespace that holds every trial's checkpoint."""
+
+    claim_name: str = Field(
+        min_length=1,
+        max_length=253,
+        pattern=CLAIM_NAME_PATTERN,
+        description="Name of an existing PersistentVolumeClaim in the study's namespace. "
+        "ReadWriteMany lets trials on any node share it; ReadWriteOnce needs the trials "
+        "kept on one node (see docs/operations.md).",
+    )
+
+
+class CheckpointsSpec(SpecModel):
+    """Where trials save checkpoints and find the ones they restore from (PBT).
+
+    Give exactly one: a PersistentVolumeClaim the operator mounts into every trial Job's
+    primary container (trial T saves under ``<mountPath>/<study>/<T>``, so one trial can
+    read another's directory), or a URI prefix handed to the trial's own code (trial T
+    saves under ``<uri>/<study>/<T>``). The operator never copies checkpoint data.
+    """
+
+    persistent_volume_claim: CheckpointClaim | None = Field(
+        default=None, description="A claim mounted into every trial (one sub-path per trial)."
+    )
+    uri: str | None = Field(
+        default=None,
+        max_length=1024,
+        pattern=URI_PATTERN,
+        description="A prefix such as s3://bucket/prefix or gs://bucket/prefix that the "
+        "trial's code writes to and reads from itself; nothing is mounted.",
+    )
+    mount_path: str | None = Field(
+        default=None,
+        max_length=1024,
+        pattern=r"^/",
+        description=f"Where the claim is mounted in the primary container (default "
+        f"{CHECKPOINT_MOUNT_PATH}); only with persistentVolumeClaim.",
+    )
+
+    @model_validator(mode="after")
+    def _one_place(self) -> CheckpointsSpec:
+        if (self.persistent_volume_claim is None) == (self.uri is None):
+            raise ValueError(
+                "give exactly one of 'persistentVolumeClaim' (a claim mounted into every "
+                "trial) or 'uri' (a prefix handed to the trial's code)"
+            )
+        if self.mount_path is not None and self.persistent_volume_claim is None:
+            raise ValueError("'mountPath' is only for 'persistentVolumeClaim'; drop it with 'uri'")
+        return self
+
+    @property
+    def mount(self) -> str:
+        """Where the claim is mounted (meaningful only with a claim)."""
+        return (self.mount_path or CHECKPOINT_MOUNT_PATH).rstrip("/") or "/"
+
+    def location(self, study: str, trial: str) -> str:
+        """Trial ``trial``'s checkpoint directory or URI, as the trial sees it."""
+        base = self.uri if self.uri is not None else self.mount
+        return f"{base.rstrip('/')}/{study}/{trial}"
+
+
 class TrialTemplate(SpecModel):
     resources: ResourcesSpec = Field(default_factory=ResourcesSpec)
+    checkpoints: CheckpointsSpec | None = Field(
+        default=None,
+        description="Where trials keep checkpoints on a cluster (a claim or a URI prefix); "
+        "see docs/operations.md.",
+    )
     primary_container: str | None = Field(
         default=None,
         description="Container that runs training and gets the GPUs (default: the first).",

@@ -63,6 +63,10 @@ class Actions:
             self.cache.apply(Kind.TRIAL, None, fresh)
         return fresh
 
+    def claim_exists(self, namespace: str, claim: str) -> bool:
+        """Whether a PersistentVolumeClaim exists (nothing watches claims: a GET each time)."""
+        return self.kube.get(paths.persistent_volume_claim(namespace, claim)) is not None
+
     def delete_job(self, key: StudyKey, name: str) -> None:
         """Delete a trial's Job and its pods (the trial's stop grace period is over)."""
         self.kube.delete(paths.job(key[0], name), propagation="Background")

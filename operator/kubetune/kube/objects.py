@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from kubetune import lifecycle
@@ -18,6 +19,7 @@ from kubetune.api.study import (
     API_VERSION,
     GROUP,
     STUDY_LABEL,
+    CheckpointsSpec,
     ParameterValue,
     ResourcesSpec,
     StudySpec,
@@ -40,6 +42,42 @@ TERMINATION_MESSAGE_PATH_VARIABLE = "KUBETUNE_TERMINATION_MESSAGE_PATH"
 
 TRIAL_ACCOUNT = "kubetune-trial"
 """ServiceAccount, Role and RoleBinding the operator keeps in every namespace with studies."""
+
+CHECKPOINT_VOLUME = "kubetune-checkpoints"
+"""The pod volume of ``spec.trialTemplate.checkpoints.persistentVolumeClaim``; a volume or
+mount of the template with this name is replaced."""
+
+
+@dataclass(frozen=True)
+class TrialCheckpoints:
+    """Where one trial saves its checkpoint and what it restores from, as the trial sees them
+    (a path under the claim's mount, or a URI); None when the study keeps none or the trial
+    starts fresh."""
+
+    directory: str | None = None
+    restore_from: str | None = None
+
+
+NO_CHECKPOINTS = TrialCheckpoints()
+
+
+def trial_checkpoints(
+    checkpoints: CheckpointsSpec | None,
+    study: str,
+    trial: str,
+    attributes: Mapping[str, AttributeValue],
+) -> TrialCheckpoints:
+    """The trial's own location, and the location of the trial its algorithm named in
+    ``lifecycle.RESTORE_ATTRIBUTE`` (a trial of the same study, so the same claim or URI)."""
+    if checkpoints is None:
+        return NO_CHECKPOINTS
+    parent = attributes.get(lifecycle.RESTORE_ATTRIBUTE)
+    return TrialCheckpoints(
+        directory=checkpoints.location(study, trial),
+        restore_from=checkpoints.location(study, parent)
+        if isinstance(parent, str) and parent
+        else None,
+    )
 
 
 def owner_reference(
@@ -105,6 +143,9 @@ def render_job(spec: StudySpec, trial: Mapping[str, Any]) -> dict[str, Any]:
     pod.setdefault("serviceAccountName", TRIAL_ACCOUNT)
     pod["automountServiceAccountToken"] = True  # the runner reports with the pod's token
 
+    checkpoints = trial_checkpoints(
+        template.checkpoints, trial_spec["study"], name, trial_spec.get("attributes") or {}
+    )
     primary_name = template.container()["name"]
     for key in ("initContainers", "containers"):
         pod[key] = [render_container(c, params, name, budget) for c in pod.get(key) or []]
@@ -112,8 +153,10 @@ def render_job(spec: StudySpec, trial: Mapping[str, Any]) -> dict[str, Any]:
             del pod[key]
     for container in pod["containers"]:
         if container["name"] == primary_name:
-            _add_runner_env(container, spec, name, namespace, params, budget)
+            env = runner_env(spec, name, namespace, params, budget, checkpoints)
+            _add_runner_env(container, env)
             _add_gpus(container, template.resources)
+            _add_checkpoint_volume(pod, container, template.checkpoints)
 
     return {
         "apiVersion": "batch/v1",
@@ -136,24 +179,22 @@ def runner_env(
     namespace: str,
     params: Mapping[str, ParameterValue],
     budget: float | None,
+    checkpoints: TrialCheckpoints = NO_CHECKPOINTS,
 ) -> dict[str, str]:
     """The variables ``kubetune-runner`` reads: the lifecycle's, plus the cluster transport's."""
     env = lifecycle.runner_env(
-        trial=trial, params=params, objectives=spec.objective_list, budget=budget
+        trial=trial,
+        params=params,
+        objectives=spec.objective_list,
+        budget=budget,
+        checkpoint_dir=checkpoints.directory,
+        restore_from=checkpoints.restore_from,
     )
     env[lifecycle.NAMESPACE_VARIABLE] = namespace
     return env
 
 
-def _add_runner_env(
-    container: dict[str, Any],
-    spec: StudySpec,
-    trial: str,
-    namespace: str,
-    params: Mapping[str, ParameterValue],
-    budget: float | None,
-) -> None:
-    ours = runner_env(spec, trial, namespace, params, budget)
+def _add_runner_env(container: dict[str, Any], ours: Mapping[str, str]) -> None:
     kept = [var for var in container.get("env") or [] if var.get("name") not in ours]
     container["env"] = kept + [{"name": k, "value": v} for k, v in ours.items()]
     # A failed trial's last output lines become its termination message, which the verdict
@@ -167,6 +208,30 @@ def _add_runner_env(
                 "value": container["terminationMessagePath"],
             }
         )
+
+
+def _add_checkpoint_volume(
+    pod: dict[str, Any], container: dict[str, Any], checkpoints: CheckpointsSpec | None
+) -> None:
+    """The checkpoint claim as a pod volume, mounted whole into the primary container: every
+    trial sees every other trial's directory, which is how one restores another's."""
+    if checkpoints is None or checkpoints.persistent_volume_claim is None:
+        return
+    claim = checkpoints.persistent_volume_claim.claim_name
+    volumes = [v for v in pod.get("volumes") or [] if v.get("name") != CHECKPOINT_VOLUME]
+    pod["volumes"] = [
+        *volumes,
+        {"name": CHECKPOINT_VOLUME, "persistentVolumeClaim": {"claimName": claim}},
+    ]
+    mounts = [
+        m
+        for m in container.get("volumeMounts") or []
+        if m.get("name") != CHECKPOINT_VOLUME and m.get("mountPath") != checkpoints.mount
+    ]
+    container["volumeMounts"] = [
+        *mounts,
+        {"name": CHECKPOINT_VOLUME, "mountPath": checkpoints.mount},
+    ]
 
 
 def _add_gpus(container: dict[str, Any], spec: ResourcesSpec) -> None:

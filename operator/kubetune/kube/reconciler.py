@@ -8,6 +8,7 @@ study, its Trials, Jobs and pods as the cache holds them now, and makes the API 
    gets ``stop_grace_seconds`` to end by itself, then its Job is deleted (one not running
    yet is stopped at once); a verdict that reads reported metrics is confirmed by a GET;
 2. ``Planner.decide`` says which trials to stop, which to launch, whether the study ends;
+   a study whose checkpoint claim does not exist launches nothing (and says so) until it does;
 3. stop decisions set ``spec.stop`` (with ``kubetune.dev/pruned``) on their Trials;
 4. new trials are created — Trial, then its Job — many at once on the API pool, and
    Trials whose Job is missing (the operator died between the two creates) get it;
@@ -88,6 +89,10 @@ class Reconciler:
             self.actions.post(body, EventReason.STARTED, study_status.started_message(spec))
         observed = self._observe_trials(key, spec, now)
         decision = self._decide(plan, observed, (now - start).total_seconds())
+        held = self._missing_claim(key[0], spec, decision, observed)
+        if held is not None:
+            decision = replace(decision, launch=[])
+            observed = replace(observed, missing_jobs=[])
 
         self.actions.stop(key, decision.stop, now)
         created = self.actions.launch(
@@ -108,6 +113,7 @@ class Reconciler:
             ending=decision.ending,
             start_time=start,
             gpu_seconds=observed.gpu_seconds,
+            held=held,
         )
         status = study_status.desired(view, previous, now)
         if study_status.changed(body.get("status"), status):
@@ -125,7 +131,9 @@ class Reconciler:
         )
         for write in writes:
             write.result()  # a failed write fails the reconcile: it is retried
-        return self._next_look(spec, observed.wake_in, (now - start).total_seconds(), decision)
+        look = self._next_look(spec, observed.wake_in, (now - start).total_seconds(), decision)
+        # Nothing watches claims: look again soon, so the study resumes once the claim exists.
+        return min(look, self.settings.retry_seconds) if held is not None else look
 
     def _refuse(
         self, key: StudyKey, body: Mapping[str, Any], error: InvalidStudy, now: datetime
@@ -139,6 +147,26 @@ class Reconciler:
             self.actions.post(body, EventReason.INVALID_SPEC, message)
             self.actions.write_study_status(key, status)
         metrics.observe_study(*key, status.phase, {}, {})
+
+    def _missing_claim(
+        self,
+        namespace: str,
+        spec: StudySpec,
+        decision: Decision,
+        observed: observe.TrialsObserved,
+    ) -> str | None:
+        """Why nothing may be launched: the checkpoint claim does not exist (else None).
+
+        Read only when something is to be launched: a Job whose claim is missing would sit
+        in ContainerCreating with nothing on the study saying why."""
+        checkpoints = spec.trial_template.checkpoints
+        wanted = decision.launch or observed.missing_jobs
+        if not wanted or checkpoints is None or checkpoints.persistent_volume_claim is None:
+            return None
+        claim = checkpoints.persistent_volume_claim.claim_name
+        if self.actions.claim_exists(namespace, claim):
+            return None
+        return study_status.missing_claim_message(claim, namespace)
 
     def _decide(self, plan: Plan, observed: observe.TrialsObserved, elapsed: float) -> Decision:
         spec = plan.study.spec

@@ -54,6 +54,8 @@ class StudyView:
     ending: Ending | None
     start_time: datetime
     gpu_seconds: float
+    held: str | None = None
+    """Why no trial may be launched now (a missing checkpoint claim), or None."""
 
 
 def previous_status(raw: Mapping[str, Any] | None) -> StudyStatus:
@@ -84,6 +86,18 @@ def desired(view: StudyView, previous: StudyStatus, now: datetime) -> StudyStatu
             message = f"{view.ending.message}; stopping {summary.active} active trials"
             conditions = _set(
                 conditions, ConditionType.RUNNING, True, StudyReason.ENDING, message, view, now
+            )
+        elif view.held is not None:
+            phase = StudyPhase.PENDING
+            message = f"{view.held}; {summary.active} trials still active"
+            conditions = _set(
+                conditions,
+                ConditionType.RUNNING,
+                False,
+                StudyReason.CHECKPOINT_CLAIM_MISSING,
+                message,
+                view,
+                now,
             )
         elif spec.suspend:
             phase = StudyPhase.SUSPENDED
@@ -217,12 +231,32 @@ def announcements(previous: StudyStatus, status: StudyStatus) -> list[tuple[Even
     if best is not None and (old is None or old.index != best.index):
         values = ", ".join(f"{k}={v:g}" for k, v in sorted(best.values.items()))
         result.append((EventReason.BEST_TRIAL_IMPROVED, f"{best.name}: {values}"))
+    held = _held_message(status)
+    if held is not None and _held_message(previous) is None:
+        result.append((EventReason.CHECKPOINT_CLAIM_MISSING, held))
     if status.phase != previous.phase and status.phase in FINISHED_EVENTS:
         condition = find_condition(status.conditions, TERMINAL_CONDITIONS[status.phase])
         reason = condition.reason if condition else str(status.phase)
         message = condition.message if condition else ""
         result.append((FINISHED_EVENTS[status.phase], f"{reason}: {message}"))
     return result
+
+
+def _held_message(status: StudyStatus) -> str | None:
+    running = find_condition(status.conditions, ConditionType.RUNNING)
+    if running is None or running.reason != StudyReason.CHECKPOINT_CLAIM_MISSING:
+        return None
+    return running.message
+
+
+def missing_claim_message(claim: str, namespace: str) -> str:
+    """Why a study whose checkpoint claim does not exist launches nothing, and the fix."""
+    return (
+        f"spec.trialTemplate.checkpoints.persistentVolumeClaim.claimName: "
+        f"PersistentVolumeClaim {claim!r} does not exist in namespace {namespace!r}; create it "
+        "(ReadWriteMany, or ReadWriteOnce with the trials kept on one node) or name an "
+        "existing claim. No trial is launched until it exists"
+    )
 
 
 def started_message(spec: StudySpec) -> str:

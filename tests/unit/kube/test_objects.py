@@ -5,8 +5,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from kubetune.api.study import StudySpec
-from kubetune.kube.objects import TRIAL_ACCOUNT, render_job, render_trial, trial_account
+from kubetune.api.study import CHECKPOINT_MOUNT_PATH, StudySpec
+from kubetune.kube.objects import (
+    CHECKPOINT_VOLUME,
+    TRIAL_ACCOUNT,
+    render_job,
+    render_trial,
+    trial_account,
+)
+from kubetune.lifecycle import CHECKPOINT_DIR_VARIABLE, RESTORE_ATTRIBUTE, RESTORE_FROM_VARIABLE
 
 
 def _spec(**template: Any) -> StudySpec:
@@ -192,3 +199,75 @@ def test_the_runner_learns_a_custom_termination_message_path() -> None:
     job["template"]["spec"]["containers"][0]["terminationMessagePath"] = "/tmp/final"
     env = {v["name"]: v["value"] for v in _containers(render_job(spec, TRIAL))["train"]["env"]}
     assert env["KUBETUNE_TERMINATION_MESSAGE_PATH"] == "/tmp/final"
+
+
+def _env(container: dict[str, Any]) -> dict[str, str]:
+    return {v["name"]: v["value"] for v in container.get("env") or [] if "value" in v}
+
+
+def _restoring(parent: str) -> dict[str, Any]:
+    return {**TRIAL, "spec": {**TRIAL["spec"], "attributes": {RESTORE_ATTRIBUTE: parent}}}
+
+
+CLAIM = {"persistentVolumeClaim": {"claimName": "ckpt"}}
+
+
+def test_a_checkpoint_claim_is_mounted_and_each_trial_gets_its_own_directory() -> None:
+    job = render_job(_spec(checkpoints=CLAIM), _restoring("s-1"))
+    pod = job["spec"]["template"]["spec"]
+    assert pod["volumes"] == [
+        {"name": CHECKPOINT_VOLUME, "persistentVolumeClaim": {"claimName": "ckpt"}}
+    ]
+    train, sidecar = _containers(job)["train"], _containers(job)["sidecar"]
+    assert train["volumeMounts"] == [
+        {"name": CHECKPOINT_VOLUME, "mountPath": CHECKPOINT_MOUNT_PATH}
+    ]
+    assert "volumeMounts" not in sidecar
+    env = _env(train)
+    assert env[CHECKPOINT_DIR_VARIABLE] == f"{CHECKPOINT_MOUNT_PATH}/s/s-3"
+    assert env[RESTORE_FROM_VARIABLE] == f"{CHECKPOINT_MOUNT_PATH}/s/s-1"
+    assert not {CHECKPOINT_DIR_VARIABLE, RESTORE_FROM_VARIABLE} & set(_env(sidecar))
+
+
+def test_a_trial_that_restores_nothing_starts_fresh() -> None:
+    train = _containers(render_job(_spec(checkpoints=CLAIM), TRIAL))["train"]
+    assert _env(train)[CHECKPOINT_DIR_VARIABLE] == f"{CHECKPOINT_MOUNT_PATH}/s/s-3"
+    assert RESTORE_FROM_VARIABLE not in _env(train)
+
+
+def test_a_checkpoint_uri_is_handed_over_and_nothing_is_mounted() -> None:
+    job = render_job(_spec(checkpoints={"uri": "s3://bucket/runs/"}), _restoring("s-0"))
+    train = _containers(job)["train"]
+    assert _env(train)[CHECKPOINT_DIR_VARIABLE] == "s3://bucket/runs/s/s-3"
+    assert _env(train)[RESTORE_FROM_VARIABLE] == "s3://bucket/runs/s/s-0"
+    assert "volumes" not in job["spec"]["template"]["spec"]
+    assert "volumeMounts" not in train
+
+
+def test_no_checkpoints_configured_means_no_checkpoint_variables_even_when_asked() -> None:
+    job = render_job(_spec(), _restoring("s-1"))
+    env = _env(_containers(job)["train"])
+    assert not {CHECKPOINT_DIR_VARIABLE, RESTORE_FROM_VARIABLE} & set(env)
+    assert "volumes" not in job["spec"]["template"]["spec"]
+
+
+def test_the_checkpoint_mount_keeps_the_templates_volumes_and_takes_its_path() -> None:
+    job = _spec(checkpoints={**CLAIM, "mountPath": "/data/ckpt/"}).trial_template.job
+    pod = job["template"]["spec"]
+    pod["volumes"] = [{"name": "cache", "emptyDir": {}}]
+    pod["containers"][0]["volumeMounts"] = [
+        {"name": "cache", "mountPath": "/cache"},
+        {"name": "old", "mountPath": "/data/ckpt"},
+    ]
+    spec = _spec(checkpoints={**CLAIM, "mountPath": "/data/ckpt/"}, job=job)
+    rendered = render_job(spec, TRIAL)
+    assert [v["name"] for v in rendered["spec"]["template"]["spec"]["volumes"]] == [
+        "cache",
+        CHECKPOINT_VOLUME,
+    ]
+    train = _containers(rendered)["train"]
+    assert train["volumeMounts"] == [
+        {"name": "cache", "mountPath": "/cache"},
+        {"name": CHECKPOINT_VOLUME, "mountPath": "/data/ckpt"},
+    ]
+    assert _env(train)[CHECKPOINT_DIR_VARIABLE] == "/data/ckpt/s/s-3"

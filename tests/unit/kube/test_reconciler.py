@@ -202,3 +202,52 @@ def test_a_deleted_study_is_forgotten(world) -> None:
     )
     assert reconciler.reconcile(KEY) is None
     assert kube.calls == []
+
+
+CLAIM_PATH = "/api/v1/namespaces/ns/persistentvolumeclaims/ckpt"
+
+
+def _with_checkpoint_claim(cache: ObjectCache) -> None:
+    template = {
+        **STUDY["spec"]["trialTemplate"],
+        "checkpoints": {"persistentVolumeClaim": {"claimName": "ckpt"}},
+    }
+    study = {**STUDY, "spec": {**STUDY["spec"], "trialTemplate": template}}
+    study["metadata"] = {**STUDY["metadata"], "generation": 2, "resourceVersion": "2"}
+    cache.apply(Kind.STUDY, None, study)
+
+
+def test_a_missing_checkpoint_claim_launches_nothing_and_names_the_claim(world) -> None:
+    kube, cache, reconciler = world
+    _with_checkpoint_claim(cache)
+    wait = reconciler.reconcile(KEY)
+
+    assert kube.posted("trials") == [] and kube.posted("jobs") == []
+    status = kube.objects[STUDY_PATH]["status"]
+    assert status["phase"] == "Pending"
+    (running,) = [c for c in status["conditions"] if c["type"] == "Running"]
+    assert (running["status"], running["reason"]) == ("False", "CheckpointClaimMissing")
+    assert running["message"].startswith(
+        "spec.trialTemplate.checkpoints.persistentVolumeClaim.claimName: "
+        "PersistentVolumeClaim 'ckpt' does not exist in namespace 'ns'; create it"
+    )
+    assert wait == OperatorSettings().retry_seconds  # nothing watches claims: look again soon
+
+
+def test_a_study_held_for_its_claim_launches_once_the_claim_exists(world) -> None:
+    kube, cache, reconciler = world
+    _with_checkpoint_claim(cache)
+    reconciler.reconcile(KEY)
+    kube.objects[CLAIM_PATH] = {"metadata": {"name": "ckpt", "namespace": "ns"}}
+    reconciler.reconcile(KEY)
+
+    assert sorted(cache.get(Kind.JOB, KEY)) == ["s-0", "s-1"]
+    status = kube.objects[STUDY_PATH]["status"]
+    (running,) = [c for c in status["conditions"] if c["type"] == "Running"]
+    assert (status["phase"], running["reason"]) == ("Running", "TrialsRunning")
+
+
+def test_a_study_without_a_checkpoint_claim_never_reads_claims(world) -> None:
+    kube, _, reconciler = world
+    reconciler.reconcile(KEY)
+    assert not [path for _, path in kube.calls if "persistentvolumeclaims" in path]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from kubetune.api.events import EventReason, EventType
@@ -167,3 +168,28 @@ def test_a_constrained_multi_objective_study_shows_its_front_hypervolume_and_fea
     assert status.best_value is None
     patch = study_status.to_patch_body(status)
     assert (patch["paretoFrontSize"], patch["feasibleTrials"], patch["hypervolume"]) == (2, 2, 2.0)
+
+
+def test_a_missing_checkpoint_claim_holds_the_study_and_is_announced_once() -> None:
+    held_by = study_status.missing_claim_message("ckpt", "ns")
+    held = replace(view([TrialPhase.RUNNING], None), held=held_by)
+    status = study_status.desired(held, StudyStatus(), NOW)
+
+    assert status.phase is StudyPhase.PENDING
+    running = next(c for c in status.conditions if c.type == "Running")
+    assert (running.status, running.reason) == ("False", "CheckpointClaimMissing")
+    assert running.message == f"{held_by}; 1 trials still active"
+    [(reason, message)] = study_status.announcements(StudyStatus(), status)
+    assert (reason, message, reason.event_type) == (
+        EventReason.CHECKPOINT_CLAIM_MISSING,
+        running.message,
+        EventType.WARNING,
+    )
+    assert study_status.announcements(status, status) == []
+    resumed = study_status.desired(view([TrialPhase.RUNNING], None), status, NOW)
+    assert resumed.phase is StudyPhase.RUNNING
+
+
+def test_an_ending_outranks_a_missing_claim() -> None:
+    held = replace(view([TrialPhase.SUCCEEDED] * 3, DONE), held="claim missing")
+    assert study_status.desired(held, StudyStatus(), NOW).phase is StudyPhase.SUCCEEDED
