@@ -162,12 +162,17 @@ REJECTED = [
     (
         "warm start without a source",
         lambda s: s.update(warmStart={"studies": []}),
-        "warmStart needs studies, a file, or both",
+        "warmStart needs studies, a file or a configMap",
     ),
     (
         "warm start from a study twice",
         lambda s: s.update(warmStart={"studies": ["a", "a"]}),
         "warmStart.studies must be distinct",
+    ),
+    (
+        "warm-start ConfigMap key without a format",
+        lambda s: s.update(warmStart={"configMap": {"name": "past", "key": "results"}}),
+        "warmStart.configMap.key must end in .csv or .json",
     ),
     (
         "misspelt field",

@@ -44,6 +44,9 @@ class StudyReason(enum.StrEnum):
     """Not running: ``spec.suspend`` is set."""
     INVALID_SPEC = "InvalidSpec"
     """Failed: the spec cannot be run; the message names the field."""
+    WARM_START_UNAVAILABLE = "WarmStartUnavailable"
+    """Pending: a warm-start source (a ConfigMap, an earlier study) is missing or unreadable;
+    the message names the field and the fix, and the study starts once it is fixed."""
 
 
 class ConditionStatus(enum.StrEnum):

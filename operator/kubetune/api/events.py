@@ -23,6 +23,8 @@ class EventReason(enum.StrEnum):
     """Another trial became the best one."""
     INVALID_SPEC = "InvalidSpec"
     """The spec cannot be run (a Warning; the message names the field)."""
+    WARM_START_UNAVAILABLE = "WarmStartUnavailable"
+    """The study waits for a warm-start source (a Warning; the message names the field)."""
     STUDY_SUCCEEDED = "StudySucceeded"
     """The study ended well: goal reached, budget spent, space exhausted, timed out."""
     STUDY_FAILED = "StudyFailed"
@@ -31,5 +33,9 @@ class EventReason(enum.StrEnum):
     @property
     def event_type(self) -> EventType:
         """Warning for the reasons that ask a person to look, Normal for the rest."""
-        warnings = (EventReason.INVALID_SPEC, EventReason.STUDY_FAILED)
+        warnings = (
+            EventReason.INVALID_SPEC,
+            EventReason.WARM_START_UNAVAILABLE,
+            EventReason.STUDY_FAILED,
+        )
         return EventType.WARNING if self in warnings else EventType.NORMAL

@@ -43,6 +43,10 @@ def pods(namespace: str | None = None) -> str:
     return _scoped("/api/v1", namespace, "pods")
 
 
+def config_map(namespace: str, name: str) -> str:
+    return f"/api/v1/namespaces/{namespace}/configmaps/{name}"
+
+
 def events(namespace: str) -> str:
     return f"/api/v1/namespaces/{namespace}/events"
 

@@ -23,7 +23,11 @@ def test_an_event_names_its_study_reason_and_type() -> None:
 
 def test_reasons_that_need_a_person_are_warnings() -> None:
     warnings = {r for r in EventReason if r.event_type is EventType.WARNING}
-    assert warnings == {EventReason.INVALID_SPEC, EventReason.STUDY_FAILED}
+    assert warnings == {
+        EventReason.INVALID_SPEC,
+        EventReason.WARM_START_UNAVAILABLE,
+        EventReason.STUDY_FAILED,
+    }
 
 
 def test_a_long_message_is_cut() -> None:
