@@ -5,8 +5,9 @@ per trial in number order, with ``number``, ``value`` (or ``values_0``, ``values
 several objectives), ``datetime_start``, ``datetime_complete``, ``duration``, ``params_<name>``,
 ``user_attrs_<key>`` and ``state``, parameters and attributes sorted by name as Optuna sorts
 them. This module writes the same columns from a kubetune study record, so that code keeps
-working (``tests/unit/local/test_dataframe.py`` compares them with Optuna's own); kubetune's own ``--format csv`` stays as it was.
-kubetune-only facts come last: ``spec.metrics`` as ``metrics_<name>``, then ``reason``.
+working (``tests/unit/local/test_dataframe.py`` compares them with Optuna's own);
+kubetune's own ``--format csv`` stays as it was. kubetune-only facts come last:
+``spec.metrics`` as ``metrics_<name>``, then ``reason``.
 """
 
 from __future__ import annotations
