@@ -33,7 +33,17 @@ from benchmarks.problems import OBJECTIVE, PROBLEMS, Problem  # noqa: E402
 from kubetune.algorithms import create  # noqa: E402
 from kubetune.history import History, TrialRecord, TrialState  # noqa: E402
 
-DEFAULT_PROBLEMS = ("branin", "hartmann3", "rosenbrock4", "styblinski_tang5")
+DEFAULT_PROBLEMS = (
+    "branin",
+    "hartmann3",
+    "hartmann6",
+    "rosenbrock4",
+    "levy6",
+    "ackley5",
+    "styblinski_tang5",
+)
+"""Every quality-suite problem ``shifted`` applies to: the synthetic functions (the
+scikit-learn ones have log-scaled or categorical parameters a linear shift does not fit)."""
 DEFAULT_ALGORITHMS = ("tpe", "bayesopt")
 CHECKPOINTS = (25, 50, 100)
 """The cold study's best after this many trials is each column's target (the last: --trials)."""
