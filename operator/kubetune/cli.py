@@ -21,7 +21,7 @@ import yaml
 from rich.live import Live
 from rich.table import Table
 
-from kubetune import __version__, algorithms, convert, kube, stopping
+from kubetune import __version__, algorithms, convert, kube, stopping, warmstart
 from kubetune.api import crd
 from kubetune.api.study import TuningStudy
 from kubetune.engine import Planner, TrialSnapshot
@@ -60,6 +60,8 @@ examples:
   kubetune dashboard                            browse local studies at http://127.0.0.1:8080
   kubetune validate studies/*.yaml              check manifests before kubectl apply
   kubetune convert experiment.yaml -o s.yaml    a Katib Experiment as a TuningStudy
+  kubetune warm-start-configmap past.csv --name past | kubectl apply -f -
+                                                a results file for a cluster's warm start
   kubetune crds --out crds                      write the CRDs (the Helm chart has them)
 
 `kubetune COMMAND --help` explains each command."""
@@ -343,6 +345,28 @@ def _add_convert(commands: Subcommands) -> None:
     converter.set_defaults(handler=_convert)
 
 
+def _add_warm_start_config_map(commands: Subcommands) -> None:
+    command = _command(
+        commands,
+        "warm-start-configmap",
+        "print a ConfigMap that carries a results file to a cluster for warm start",
+        "The operator cannot read files on your machine: put the results file (CSV or JSON,\n"
+        "kubetune's or Optuna's columns) in a ConfigMap of the study's namespace and name it\n"
+        "in spec.warmStart.configMap. Pipe the output to kubectl apply -f -. With --study the\n"
+        "file is first checked against the study it is for. docs/manifest.md#warm-start.",
+    )
+    command.add_argument("results", type=Path, help="a results file, .csv or .json")
+    command.add_argument("--name", required=True, help="the ConfigMap's name")
+    command.add_argument(
+        "--key", help="the key that holds the file (default: the file's name); ends .csv or .json"
+    )
+    command.add_argument("-n", "--namespace", help="the study's namespace (default: kubectl's)")
+    command.add_argument(
+        "--study", type=Path, metavar="FILE", help="check the file against this TuningStudy"
+    )
+    command.set_defaults(handler=_warm_start_config_map)
+
+
 def _add_crds(commands: Subcommands) -> None:
     crds = _command(
         commands,
@@ -381,6 +405,7 @@ SUBCOMMANDS: list[Callable[[Subcommands], None]] = [
     _add_report,
     _add_dashboard,
     _add_convert,
+    _add_warm_start_config_map,
     _add_crds,
     _add_operator,
 ]
@@ -622,6 +647,41 @@ def _convert(args: argparse.Namespace) -> int:
     where = args.output or "stdout"
     print(f"{args.experiment} → {where}: {len(conversion.notes)} notes", file=sys.stderr)
     return EXIT_LOSSY if conversion.is_lossy else 0
+
+
+def _warm_start_config_map(args: argparse.Namespace) -> int:
+    key = args.key or args.results.name
+    try:
+        text = args.results.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        print(f"error: cannot read {args.results}: {error}", file=sys.stderr)
+        return 1
+    try:
+        manifest = warmstart.results_config_map(text, args.name, key, args.namespace)
+        if args.study is not None:
+            fmt = warmstart.results_format(key)
+            found = warmstart.read_results(text, fmt, load_study(args.study).spec)
+            print(
+                f"{args.results}: {len(found)} completed trial(s) for {args.study}", file=sys.stderr
+            )
+    except warmstart.InvalidResults as error:
+        print(f"error: {args.results}: {error}", file=sys.stderr)
+        return 1
+    sys.stdout.write(yaml.dump(manifest, Dumper=_BlockDumper, sort_keys=False))
+    print(f"then set spec.warmStart.configMap: {{name: {args.name}, key: {key}}}", file=sys.stderr)
+    return 0
+
+
+class _BlockDumper(yaml.SafeDumper):
+    """Writes multi-line text as a literal block (``|``): a results file stays readable."""
+
+
+def _text_block(dumper: yaml.SafeDumper, text: str) -> yaml.Node:
+    style = "|" if "\n" in text else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", text, style=style)
+
+
+_BlockDumper.add_representer(str, _text_block)
 
 
 def _one_document(path: Path) -> Any:

@@ -29,6 +29,8 @@ VALUE_COLUMN = "value"
 """Optuna's column for a single objective's value."""
 VALUES_PREFIX = "values_"
 """Optuna's columns for several objectives' values, in objective order."""
+CONFIG_MAP_LIMIT_BYTES = 1024 * 1024
+"""The most a ConfigMap can hold (the API server refuses larger ones)."""
 STATE_COLUMNS = ("state", "phase")
 """A row with one of these columns is used only when it says the trial completed."""
 COMPLETE_STATES = frozenset({"complete", "succeeded"})
@@ -46,6 +48,14 @@ class ResultsFormat(enum.StrEnum):
 
 class InvalidResults(ValueError):
     """A results file kubetune cannot read; the message says where and what to fix."""
+
+
+def results_format(name: str) -> ResultsFormat:
+    """The format a results file's name (or ConfigMap key) says, or ``InvalidResults``."""
+    fmt = ResultsFormat.of(name)
+    if fmt is None:
+        raise InvalidResults(f"{name!r} must end in .csv or .json, the format of the results")
+    return fmt
 
 
 @dataclass(frozen=True)
@@ -236,6 +246,41 @@ def _typed(parameter: Parameter, raw: object) -> Value | None:
     if parameter.kind is ParameterKind.INT and number.is_integer():
         return int(number)
     return number
+
+
+def read_results(text: str, fmt: ResultsFormat, spec: StudySpec) -> list[PastTrial]:
+    """A results file's trials for ``spec``: what ``spec.warmStart.file`` and
+    ``spec.warmStart.configMap`` hold, parsed the same way for both backends.
+
+    ``InvalidResults`` when it cannot be read or shares no parameter with the study.
+    """
+    past = parse_results(text, fmt, spec.objective_list)
+    names = sorted({name for trial in past for name in trial.params})
+    problem = unmatched_parameters(names, spec)
+    if problem is not None:
+        raise InvalidResults(problem)
+    return past
+
+
+def results_config_map(
+    text: str, name: str, key: str, namespace: str | None = None
+) -> dict[str, object]:
+    """The ConfigMap that carries a results file to a cluster for ``spec.warmStart.configMap``.
+
+    ``InvalidResults`` when ``key`` does not say the format, or the text is too big for a
+    ConfigMap; the text is kept as it is (the operator parses it as ``kubetune run`` would).
+    """
+    results_format(key)
+    size = len(text.encode("utf-8"))
+    if size > CONFIG_MAP_LIMIT_BYTES:
+        raise InvalidResults(
+            f"{size} bytes: a ConfigMap holds at most {CONFIG_MAP_LIMIT_BYTES} bytes; keep "
+            "fewer trials (the best ones, e.g. kubetune results --format csv) or fewer columns"
+        )
+    metadata: dict[str, object] = {"name": name}
+    if namespace:
+        metadata["namespace"] = namespace
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata, "data": {key: text}}
 
 
 def unmatched_parameters(source: Sequence[str], spec: StudySpec) -> str | None:

@@ -162,7 +162,7 @@ REJECTED = [
     (
         "warm start without a source",
         lambda s: s.update(warmStart={"studies": []}),
-        "warmStart needs studies, a file, or both",
+        "warmStart needs studies, a file or a configMap",
     ),
     (
         "warm start from a study twice",
@@ -180,6 +180,11 @@ REJECTED = [
         "a checkpoint mount path with a URI",
         lambda s: s["trialTemplate"].update(checkpoints={"uri": "s3://b/p", "mountPath": "/c"}),
         "mountPath is only for persistentVolumeClaim; drop it with uri",
+    ),
+    (
+        "warm-start ConfigMap key without a format",
+        lambda s: s.update(warmStart={"configMap": {"name": "past", "key": "results"}}),
+        "warmStart.configMap.key must end in .csv or .json",
     ),
     (
         "misspelt field",

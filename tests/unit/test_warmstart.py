@@ -271,7 +271,10 @@ def study_errors(**overrides: Any) -> list[str]:
 
 def test_warm_start_needs_a_source() -> None:
     (message,) = study_errors(warmStart={})
-    assert "spec.warmStart" in message and "warmStart needs 'studies', a 'file', or both" in message
+    assert (
+        "spec.warmStart" in message
+        and "warmStart needs 'studies', a 'file' or a 'configMap'" in message
+    )
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ import argparse
 import contextlib
 import os
 import re
+import select
 import signal
 import subprocess
 import sys
@@ -230,22 +231,25 @@ class Wrapper:
 
     def _wait(self, child: subprocess.Popen[bytes]) -> bool:
         """Wait for the child to exit; True if it was ended because the trial should stop."""
-        while True:
-            try:
-                child.wait(self.stop_poll_seconds)
-                return False
-            except subprocess.TimeoutExpired:
-                pass
-            if self._should_stop():
-                warn("the trial was asked to stop: terminating the program")
-                _signal_group(child.pid, signal.SIGTERM)
-                try:
-                    child.wait(self.grace_seconds)
-                except subprocess.TimeoutExpired:
-                    warn(f"the program ignored SIGTERM for {self.grace_seconds:g}s: killing it")
-                    _signal_group(child.pid, signal.SIGKILL)
-                    child.wait()
-                return True
+        exited = _ExitWatch(child)
+        try:
+            while not exited.within(self.stop_poll_seconds):
+                if self._should_stop():
+                    self._end(child)
+                    return True
+            return False
+        finally:
+            exited.close()
+
+    def _end(self, child: subprocess.Popen[bytes]) -> None:
+        warn("the trial was asked to stop: terminating the program")
+        _signal_group(child.pid, signal.SIGTERM)
+        try:
+            child.wait(self.grace_seconds)
+        except subprocess.TimeoutExpired:
+            warn(f"the program ignored SIGTERM for {self.grace_seconds:g}s: killing it")
+            _signal_group(child.pid, signal.SIGKILL)
+            child.wait()
 
     def _should_stop(self) -> bool:
         try:
@@ -272,6 +276,37 @@ class Wrapper:
             if not self._report_failed:
                 warn(f"cannot report metrics: {error}")
                 self._report_failed = True
+
+
+class _ExitWatch:
+    """Notices the child's exit the moment it happens: a pidfd (Linux 5.3+) becomes readable,
+    where ``Popen.wait(timeout)`` would poll with sleeps of up to 50 ms. Elsewhere it falls
+    back to that polling."""
+
+    def __init__(self, child: subprocess.Popen[bytes]) -> None:
+        self.child = child
+        self.fd: int | None = None
+        with contextlib.suppress(AttributeError, OSError):  # not Linux, or an old kernel
+            self.fd = os.pidfd_open(child.pid)
+
+    def within(self, seconds: float) -> bool:
+        """Whether the child exited (and was reaped) within ``seconds``."""
+        if self.fd is None:
+            try:
+                self.child.wait(seconds)
+            except subprocess.TimeoutExpired:
+                return False
+            return True
+        readable, _, _ = select.select([self.fd], [], [], seconds)
+        if not readable:
+            return False
+        self.child.wait()
+        return True
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
 
 
 _LINE_END = re.compile(rb"[\r\n]")

@@ -72,6 +72,11 @@ trials/status; holding them is narrower than the `escalate` and `bind` verbs.
 - apiGroups: [""]
   resources: [persistentvolumeclaims]
   verbs: [get]
+# spec.warmStart.configMap: the named ConfigMap is read (one GET per spec generation);
+# never listed, watched or written.
+- apiGroups: [""]
+  resources: [configmaps]
+  verbs: [get]
 # Events: the study's own (create, patch), and the Job controller's FailedCreate events,
 # listed to tell a trial blocked by a ResourceQuota (QuotaExceeded).
 - apiGroups: [""]

@@ -47,6 +47,9 @@ class StudyReason(enum.StrEnum):
     CHECKPOINT_CLAIM_MISSING = "CheckpointClaimMissing"
     """Not running: the PersistentVolumeClaim of ``spec.trialTemplate.checkpoints`` does not
     exist; no trial is launched until it does (the message names the claim and the fix)."""
+    WARM_START_UNAVAILABLE = "WarmStartUnavailable"
+    """Pending: a warm-start source (a ConfigMap, an earlier study) is missing or unreadable;
+    the message names the field and the fix, and the study starts once it is fixed."""
 
 
 class ConditionStatus(enum.StrEnum):

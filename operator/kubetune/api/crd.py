@@ -98,8 +98,8 @@ _CONSTRAINT_RULES = [
 
 _WARM_START_RULES = [
     (
-        "(has(self.studies) && size(self.studies) > 0) || has(self.file)",
-        "warmStart needs studies, a file, or both",
+        "(has(self.studies) && size(self.studies) > 0) || has(self.file) || has(self.configMap)",
+        "warmStart needs studies, a file or a configMap",
     ),
     (
         "!has(self.studies) || self.studies.all(s, self.studies.exists_one(t, t == s))",
@@ -116,6 +116,13 @@ _CHECKPOINT_RULES = [
     (
         "!has(self.mountPath) || has(self.persistentVolumeClaim)",
         "mountPath is only for persistentVolumeClaim; drop it with uri",
+    ),
+]
+
+_CONFIG_MAP_RULES = [
+    (
+        "self.key.lowerAscii().endsWith('.csv') || self.key.lowerAscii().endsWith('.json')",
+        "warmStart.configMap.key must end in .csv or .json, the format of the results it holds",
     ),
 ]
 
@@ -267,6 +274,8 @@ def study_schema(
     props["budget"]["x-kubernetes-validations"] = _rules(_BUDGET_RULES)
     props["constraints"]["items"]["x-kubernetes-validations"] = _rules(_CONSTRAINT_RULES)
     props["warmStart"]["x-kubernetes-validations"] = _rules(_WARM_START_RULES)
+    config_map = props["warmStart"]["properties"]["configMap"]
+    config_map["x-kubernetes-validations"] = _rules(_CONFIG_MAP_RULES)
     algorithm = props["algorithm"]
     # The names come from the registries (api cannot import them): see AlgorithmSpec.
     algorithm["properties"]["name"]["enum"] = list(algorithm_settings)

@@ -23,6 +23,8 @@ class EventReason(enum.StrEnum):
     """Another trial became the best one."""
     INVALID_SPEC = "InvalidSpec"
     """The spec cannot be run (a Warning; the message names the field)."""
+    WARM_START_UNAVAILABLE = "WarmStartUnavailable"
+    """The study waits for a warm-start source (a Warning; the message names the field)."""
     STUDY_SUCCEEDED = "StudySucceeded"
     """The study ended well: goal reached, budget spent, space exhausted, timed out."""
     STUDY_FAILED = "StudyFailed"
@@ -37,5 +39,6 @@ class EventReason(enum.StrEnum):
             EventReason.INVALID_SPEC,
             EventReason.STUDY_FAILED,
             EventReason.CHECKPOINT_CLAIM_MISSING,
+            EventReason.WARM_START_UNAVAILABLE,
         )
         return EventType.WARNING if self in warnings else EventType.NORMAL

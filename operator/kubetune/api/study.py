@@ -436,10 +436,46 @@ class TrialTemplate(SpecModel):
 
 
 MAX_WARM_START_STUDIES = 16
+MAX_OBJECT_NAME = 253
+"""Kubernetes' limit on a ConfigMap's name and on each of its keys."""
+CONFIG_MAP_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+CONFIG_MAP_KEY_PATTERN = r"^[-._a-zA-Z0-9]+$"
+"""The characters Kubernetes allows in a ConfigMap key."""
+RESULTS_SUFFIXES = (".csv", ".json")
+"""A results file's name (or ConfigMap key) ends with one of these: its format."""
 STUDY_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 StudyName = Annotated[
     str, Field(min_length=1, max_length=MAX_STUDY_NAME, pattern=STUDY_NAME_PATTERN)
 ]
+
+
+class ConfigMapResults(SpecModel):
+    """A results file held in a ConfigMap of the study's namespace: how a cluster study
+    warm-starts from a file, since the operator cannot read the user's machine."""
+
+    name: str = Field(
+        min_length=1,
+        max_length=MAX_OBJECT_NAME,
+        pattern=CONFIG_MAP_NAME_PATTERN,
+        description="The ConfigMap, in the study's namespace.",
+    )
+    key: str = Field(
+        min_length=1,
+        max_length=MAX_OBJECT_NAME,
+        pattern=CONFIG_MAP_KEY_PATTERN,
+        description="The key holding the results text; its suffix, .csv or .json, says the "
+        "format (kubectl create configmap NAME --from-file=results.csv makes the key "
+        "results.csv).",
+    )
+
+    @field_validator("key")
+    @classmethod
+    def _has_a_format(cls, key: str) -> str:
+        if not key.lower().endswith(RESULTS_SUFFIXES):
+            raise ValueError(
+                f"key {key!r} must end in .csv or .json, the format of the results it holds"
+            )
+        return key
 
 
 class WarmStartSpec(SpecModel):
@@ -462,6 +498,11 @@ class WarmStartSpec(SpecModel):
         description="A CSV or JSON file of past results (parameters and objective values), "
         "relative to the study file; kubetune run only, the operator cannot read files.",
     )
+    config_map: ConfigMapResults | None = Field(
+        default=None,
+        description="A results file (CSV or JSON, as for file) held in a ConfigMap of the "
+        "study's namespace; clusters only, kubetune run reads file instead.",
+    )
 
     @field_validator("studies")
     @classmethod
@@ -472,8 +513,8 @@ class WarmStartSpec(SpecModel):
 
     @model_validator(mode="after")
     def _has_a_source(self) -> WarmStartSpec:
-        if not self.studies and self.file is None:
-            raise ValueError("warmStart needs 'studies', a 'file', or both")
+        if not self.studies and self.file is None and self.config_map is None:
+            raise ValueError("warmStart needs 'studies', a 'file' or a 'configMap'")
         return self
 
 

@@ -54,6 +54,10 @@ class Actions:
             self.kube.create(path, body)
         self._accounts.add(namespace)
 
+    def read_config_map(self, namespace: str, name: str) -> KubeObject | None:
+        """A ConfigMap a study warm-starts from (one GET when its plan is built)."""
+        return self.kube.get(paths.config_map(namespace, name))
+
     # -- trials ---------------------------------------------------------------------------------
 
     def reread_trial(self, key: StudyKey, name: str) -> KubeObject | None:

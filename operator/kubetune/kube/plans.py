@@ -4,7 +4,9 @@ Parsing a spec and building its ``Planner`` (the algorithm's search space, the s
 rule) costs more than a whole reconcile of a quiet study, and the result depends only on
 the spec. So it is kept per study, keyed by (uid, generation): editing the spec, or
 deleting and recreating the study under the same name, builds a fresh one; so are the
-warm-start trials of earlier studies (``warm``, read from the watch cache). Pure: no I/O.
+warm-start trials (``warm``: earlier studies from the watch cache, a results ConfigMap).
+A study whose warm-start source is unavailable (``WarmStartUnavailable``) is not held: it
+is built again on its next reconcile, so creating or fixing the source lets it start.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 from kubetune.api.study import TuningStudy
 from kubetune.engine import Planner
 from kubetune.kube.cache import StudyKey
+from kubetune.kube.warm import WarmStartUnavailable
 from kubetune.validation import FieldError, InvalidStudy, parse_study
 from kubetune.warmstart import NO_WARM_START, WarmStart
 
@@ -68,7 +71,10 @@ class Plans:
         if held is not None and held[:2] == (uid, generation):
             return held[2]
         plan = build(body, self._warm)
-        self._held[key] = (uid, generation, plan)
+        if isinstance(plan, WarmStartUnavailable):
+            self._held.pop(key, None)
+        else:
+            self._held[key] = (uid, generation, plan)
         return plan
 
     def forget(self, key: StudyKey) -> None:

@@ -41,7 +41,7 @@ from kubetune.kube.events import EventRecorder
 from kubetune.kube.job_events import JobEvents
 from kubetune.kube.plans import Plan, Plans
 from kubetune.kube.settings import OperatorSettings
-from kubetune.kube.warm import load_warm_start
+from kubetune.kube.warm import WarmStartUnavailable, load_warm_start
 from kubetune.validation import InvalidStudy
 
 
@@ -67,7 +67,9 @@ class Reconciler:
         self.job_events = job_events
         self.clock = clock
         self.actions = Actions(kube, cache, pool, events)
-        self.plans = Plans(lambda study: load_warm_start(study, cache))
+        self.plans = Plans(
+            lambda study: load_warm_start(study, cache, self.actions.read_config_map)
+        )
 
     def reconcile(self, key: StudyKey) -> float | None:
         """Make the API match the study's decision; returns seconds until the next look."""
@@ -78,6 +80,9 @@ class Reconciler:
             return None  # ownerReferences let the garbage collector remove the rest
         plan = self.plans.get(key, body)
         now = self.clock()
+        if isinstance(plan, WarmStartUnavailable):
+            self._refuse(key, body, plan, now, waiting=True)
+            return self.settings.warm_start_retry_seconds
         if isinstance(plan, InvalidStudy):
             self._refuse(key, body, plan, now)
             return None
@@ -136,15 +141,26 @@ class Reconciler:
         return min(look, self.settings.retry_seconds) if held is not None else look
 
     def _refuse(
-        self, key: StudyKey, body: Mapping[str, Any], error: InvalidStudy, now: datetime
+        self,
+        key: StudyKey,
+        body: Mapping[str, Any],
+        error: InvalidStudy,
+        now: datetime,
+        waiting: bool = False,
     ) -> None:
-        """A spec the operator cannot run: Failed, InvalidSpec, the message naming the field."""
+        """A spec the operator cannot run: Failed, InvalidSpec, the message naming the field;
+        or, ``waiting`` for a warm-start source, Pending, WarmStartUnavailable."""
         message = "; ".join(str(e) for e in error.errors)
         previous = study_status.previous_status(body.get("status"))
         generation = int(body["metadata"].get("generation") or 0)
-        status = study_status.invalid(previous, generation, message, now)
+        refuse, reason = (
+            (study_status.waiting, EventReason.WARM_START_UNAVAILABLE)
+            if waiting
+            else (study_status.invalid, EventReason.INVALID_SPEC)
+        )
+        status = refuse(previous, generation, message, now)
         if study_status.changed(body.get("status"), status):
-            self.actions.post(body, EventReason.INVALID_SPEC, message)
+            self.actions.post(body, reason, message)
             self.actions.write_study_status(key, status)
         metrics.observe_study(*key, status.phase, {}, {})
 

@@ -40,6 +40,9 @@ class OperatorSettings:
     """Every study is reconciled at least this often, events or not (the safety net)."""
     retry_seconds: float = 5.0
     """Wait before reconciling a study again after its reconcile failed (capped by the interval)."""
+    warm_start_retry_seconds: float = 10.0
+    """How often a study waiting for its warm-start source (a ConfigMap, an earlier study)
+    looks for it again."""
     relist_interval_seconds: float = 600.0
     """How often the watch cache is checked against a full LIST of every kind."""
     stop_grace_seconds: float = 30.0

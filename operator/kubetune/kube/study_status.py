@@ -132,14 +132,41 @@ def desired(view: StudyView, previous: StudyStatus, now: datetime) -> StudyStatu
 
 def invalid(previous: StudyStatus, generation: int, message: str, now: datetime) -> StudyStatus:
     """A study the operator cannot run: Failed with reason InvalidSpec naming the field."""
-    conditions = [c for c in previous.conditions if c.type != ConditionType.SUCCEEDED]
-    for type_, true in ((ConditionType.RUNNING, False), (ConditionType.FAILED, True)):
+    return _not_running(
+        previous, generation, StudyPhase.FAILED, StudyReason.INVALID_SPEC, message, now
+    )
+
+
+def waiting(previous: StudyStatus, generation: int, message: str, now: datetime) -> StudyStatus:
+    """A study whose warm-start source is missing or unreadable: Pending, reason
+    WarmStartUnavailable naming the field and the fix, until the source is fixed."""
+    return _not_running(
+        previous, generation, StudyPhase.PENDING, StudyReason.WARM_START_UNAVAILABLE, message, now
+    )
+
+
+def _not_running(
+    previous: StudyStatus,
+    generation: int,
+    phase: StudyPhase,
+    reason: StudyReason,
+    message: str,
+    now: datetime,
+) -> StudyStatus:
+    """Running false with ``reason``; Failed also true (and a completion time) if ``phase``
+    is Failed, no terminal condition otherwise."""
+    failed = phase is StudyPhase.FAILED
+    kept = {ConditionType.FAILED} if failed else set()
+    dropped = set(TERMINAL_CONDITIONS.values()) - kept
+    conditions = [c for c in previous.conditions if c.type not in dropped]
+    states = [(ConditionType.RUNNING, False)] + [(type_, True) for type_ in kept]
+    for type_, true in states:
         conditions = set_condition(
             conditions,
             Condition(
                 type=type_,
                 status=ConditionStatus.TRUE if true else ConditionStatus.FALSE,
-                reason=StudyReason.INVALID_SPEC,
+                reason=reason,
                 message=message[:CONDITION_MESSAGE_LIMIT],
                 last_transition_time=now,
                 observed_generation=generation,
@@ -147,10 +174,10 @@ def invalid(previous: StudyStatus, generation: int, message: str, now: datetime)
         )
     return previous.model_copy(
         update={
-            "phase": StudyPhase.FAILED,
+            "phase": phase,
             "observed_generation": generation,
             "conditions": conditions,
-            "completion_time": previous.completion_time or now,
+            "completion_time": (previous.completion_time or now) if failed else None,
         }
     )
 

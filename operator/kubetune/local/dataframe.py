@@ -3,9 +3,11 @@
 Optuna users have notebooks and scripts that read ``trials_dataframe()`` (or its CSV): one row
 per trial in number order, with ``number``, ``value`` (or ``values_0``, ``values_1``, ... for
 several objectives), ``datetime_start``, ``datetime_complete``, ``duration``, ``params_<name>``,
-``user_attrs_<key>`` and ``state``. This module writes the same columns from a kubetune study
-record, so that code keeps working; kubetune's own ``--format csv`` stays as it was.
-kubetune-only facts come last: ``spec.metrics`` as ``metrics_<name>``, then ``reason``.
+``user_attrs_<key>`` and ``state``, parameters and attributes sorted by name as Optuna sorts
+them. This module writes the same columns from a kubetune study record, so that code keeps
+working (``tests/unit/local/test_dataframe.py`` compares them with Optuna's own);
+kubetune's own ``--format csv`` stays as it was. kubetune-only facts come last:
+``spec.metrics`` as ``metrics_<name>``, then ``reason``.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ def dataframe_columns(record: StudyRecord) -> list[str]:
         "datetime_start",
         "datetime_complete",
         "duration",
-        *[f"params_{p.name}" for p in spec.parameters],
+        *[f"params_{name}" for name in sorted(p.name for p in spec.parameters)],
         *[f"user_attrs_{key}" for key in attributes],
         "state",
         *[f"metrics_{m}" for m in metrics],

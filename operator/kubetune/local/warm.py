@@ -23,12 +23,17 @@ from kubetune.warmstart import (
     ResultsFormat,
     WarmStart,
     match,
-    parse_results,
+    read_results,
     unmatched_parameters,
 )
 
 STUDIES_FIELD = "spec.warmStart.studies"
 FILE_FIELD = "spec.warmStart.file"
+CONFIG_MAP_FIELD = "spec.warmStart.configMap"
+CONFIG_MAP_REFUSED = (
+    "a ConfigMap is read by the operator on a cluster; with kubetune run, name the results "
+    "file itself in spec.warmStart.file"
+)
 
 
 def load_warm_start(study: TuningStudy, state_dir: Path, study_dir: Path) -> WarmStart:
@@ -48,6 +53,8 @@ def load_warm_start(study: TuningStudy, state_dir: Path, study_dir: Path) -> War
             past += _file_trials(study.spec, study_dir / warm.file)
         except _Refused as error:
             errors.append(FieldError(FILE_FIELD, str(error)))
+    if warm.config_map is not None:
+        errors.append(FieldError(CONFIG_MAP_FIELD, CONFIG_MAP_REFUSED))
     if errors:
         raise InvalidStudy(errors)
     return match(past, SearchSpace.from_specs(study.spec.parameters), study.spec.objective_list)
@@ -84,11 +91,6 @@ def _file_trials(spec: StudySpec, path: Path) -> list[PastTrial]:
     except (OSError, UnicodeDecodeError) as error:
         raise _Refused(f"cannot read {path}: {error}") from None
     try:
-        past = parse_results(text, fmt, spec.objective_list)
+        return read_results(text, fmt, spec)
     except InvalidResults as error:
         raise _Refused(f"{path}: {error}") from None
-    names = sorted({name for trial in past for name in trial.params})
-    problem = unmatched_parameters(names, spec)
-    if problem is not None:
-        raise _Refused(f"{path} {problem}")
-    return past

@@ -13,7 +13,8 @@ DOC = (Path(__file__).parents[3] / "docs" / "from-optuna.md").read_text()
 
 
 def test_the_worked_example_manifest_validates() -> None:
-    (manifest,) = re.findall(r"```yaml\n(.*?)```", DOC, re.DOTALL)
+    blocks = re.findall(r"```yaml\n(.*?)```", DOC, re.DOTALL)
+    (manifest,) = [b for b in blocks if "kind: TuningStudy" in b]
     study = parse_study(yaml.safe_load(manifest))
     assert study.spec.algorithm.name == "tpe"
     assert study.spec.parameters[-1].when == {"optimizer": ["sgd"]}

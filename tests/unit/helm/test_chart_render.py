@@ -169,6 +169,21 @@ def test_cluster_wide_operator_holds_every_permission_it_grants_trial_pods() -> 
     assert not any("*" in rule["resources"] for rule in operator_role["rules"])
 
 
+def test_the_operator_may_only_get_config_maps_for_warm_start() -> None:
+    """spec.warmStart.configMap is one GET; users' ConfigMaps are never listed or written."""
+    docs = documents(template())
+    (operator_role,) = [
+        d for d in by_kind(docs, "ClusterRole") if d["metadata"]["name"] == "kubetune"
+    ]
+    verbs = {
+        verb
+        for rule in operator_role["rules"]
+        if "configmaps" in rule["resources"]
+        for verb in rule["verbs"]
+    }
+    assert verbs == {"get"}
+
+
 def test_watched_namespaces_get_roles_and_nothing_cluster_wide_but_scanning() -> None:
     docs = documents(template(sets=["watchNamespaces={team-a,team-b}"]))
     roles = {(d["metadata"]["namespace"], d["metadata"]["name"]) for d in by_kind(docs, "Role")}

@@ -27,6 +27,7 @@ def test_reasons_that_need_a_person_are_warnings() -> None:
         EventReason.INVALID_SPEC,
         EventReason.STUDY_FAILED,
         EventReason.CHECKPOINT_CLAIM_MISSING,
+        EventReason.WARM_START_UNAVAILABLE,
     }
 
 

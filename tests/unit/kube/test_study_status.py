@@ -113,6 +113,28 @@ def test_invalid_spec_fails_with_the_message() -> None:
     assert "spec.algorithm" in failed.message
 
 
+def test_a_study_waiting_for_its_warm_start_source_is_pending_not_failed() -> None:
+    failed = study_status.invalid(StudyStatus(), 1, "spec.algorithm: bad", NOW)
+    message = "spec.warmStart.configMap.name: no ConfigMap 'past' in namespace 'ns'"
+
+    status = study_status.waiting(failed, 2, message, NOW + timedelta(seconds=5))
+
+    assert status.phase is StudyPhase.PENDING and status.completion_time is None
+    assert {c.type for c in status.conditions} == {"Running"}
+    (running,) = status.conditions
+    assert (running.status, running.reason) == ("False", "WarmStartUnavailable")
+    assert running.message == message and running.observed_generation == 2
+
+
+def test_an_unchanged_refusal_keeps_its_transition_time_so_nothing_is_written() -> None:
+    first = study_status.invalid(StudyStatus(), 1, "spec.x: bad", NOW)
+    again = study_status.invalid(first, 1, "spec.x: bad", NOW + timedelta(minutes=1))
+    assert not study_status.changed(study_status.to_patch_body(first), again)
+    waiting = study_status.waiting(StudyStatus(), 1, "spec.warmStart.studies[0]: none", NOW)
+    later = study_status.waiting(waiting, 1, "spec.warmStart.studies[0]: none", NOW + timedelta(1))
+    assert not study_status.changed(study_status.to_patch_body(waiting), later)
+
+
 def test_a_new_best_trial_is_announced_once() -> None:
     first = study_status.desired(view([TrialPhase.SUCCEEDED], None), StudyStatus(), NOW)
     [(reason, message)] = study_status.announcements(StudyStatus(), first)

@@ -359,11 +359,18 @@ time.sleep(600)
 
 
 @pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs Linux /proc")
-def test_a_killed_run_leaves_no_training_process_behind_on_resume(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "runner",
+    [[sys.executable, "-m", "kubetune_runner"], ["kubetune-runner"]],
+    ids=["python -m kubetune_runner", "kubetune-runner (started as python -S)"],
+)
+def test_a_killed_run_leaves_no_training_process_behind_on_resume(
+    tmp_path: Path, runner: list[str]
+) -> None:
     """The runner starts the program in its own session: killing the runner's group is
     not enough, the training (and the GPU it holds) would keep running beside its rerun."""
     document = manifest(budget={"maxTrials": 1})
-    wrapper = [sys.executable, "-m", "kubetune_runner", "--", sys.executable, "-c", LINGERING]
+    wrapper = [*runner, "--", sys.executable, "-c", LINGERING]
     _command(document, *wrapper)
     study_file = tmp_path / "study.yaml"
     study_file.write_text(yaml.safe_dump(document))

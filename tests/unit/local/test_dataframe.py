@@ -8,6 +8,8 @@ import io
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from kubetune.api.study import StudySpec
 from kubetune.api.trial import TrialPhase
 from kubetune.local.dataframe import dataframe_csv
@@ -126,3 +128,56 @@ def test_the_csv_reads_back_as_a_warm_start_file() -> None:
         {"lr": 0.1, "opt": "sgd"},
     ]
     assert warm.dropped == {}
+
+
+def optuna_columns(directions: list[str], params: list[str]) -> list[str]:
+    """The columns of Optuna's own ``study.trials_dataframe()`` for trials like ``TRIALS``.
+
+    Optuna builds them before it hands them to pandas (which the test environment lacks);
+    its private helpers are called so that a change in Optuna's layout fails this test.
+    """
+    optuna = pytest.importorskip("optuna")
+    from optuna.distributions import CategoricalDistribution, FloatDistribution
+    from optuna.study._dataframe import _create_records_and_aggregate_column, _flatten_columns
+    from optuna.trial import TrialState, create_trial
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(directions=directions)
+    distributions = {
+        name: CategoricalDistribution(["adam", "sgd"]) if name == "opt" else FloatDistribution(0, 1)
+        for name in params
+    }
+    values = [0.5] * len(directions)
+    for i, state in enumerate([TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL]):
+        study.add_trial(
+            create_trial(
+                state=state,
+                values=values if state is TrialState.COMPLETE else None,
+                params={name: "sgd" if name == "opt" else 0.5 for name in params},
+                distributions=distributions,
+                user_attrs={"generation": 1} if i == 0 else {},
+            )
+        )
+    study.ask()  # a RUNNING trial
+    attrs = ("number", "value", "datetime_start", "datetime_complete", "duration")
+    attrs += ("params", "user_attrs", "system_attrs", "state")
+    if len(directions) > 1:
+        attrs = tuple("values" if a == "value" else a for a in attrs)
+    _, columns = _create_records_and_aggregate_column(study, attrs)
+    return _flatten_columns(columns)
+
+
+@pytest.mark.parametrize("objectives", [LOSS, [*LOSS, {"metric": "ms", "direction": "minimize"}]])
+def test_the_columns_are_those_of_optunas_own_trials_dataframe(
+    objectives: list[dict[str, Any]],
+) -> None:
+    study = spec(objectives)
+    record = study_record(
+        "s", study.model_copy(update={"parameters": study.parameters[::-1]}), TRIALS, "here"
+    )
+    ours = rows(dataframe_csv(record))[0]
+    kubetune_only = [c for c in ours if c.startswith("metrics_") or c == "reason"]
+    directions = [o.direction.value for o in study.objective_list]
+
+    assert [c for c in ours if c not in kubetune_only] == optuna_columns(directions, ["opt", "lr"])
+    assert list(ours)[-len(kubetune_only) :] == kubetune_only  # what Optuna lacks comes last

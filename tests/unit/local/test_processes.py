@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from kubetune.local.processes import TrialProcess, kill_leftovers, wait_for_exit
+import kubetune_runner
+from kubetune.local.processes import TrialProcess, fast_runner, kill_leftovers, wait_for_exit
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs Linux /proc")
 
+RUNNER_HOME = Path(kubetune_runner.__file__).parent.parent
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(600)"]
 
 
@@ -55,3 +57,26 @@ def test_waiting_ends_when_a_trial_exits_not_when_the_timeout_passes(tmp_path: P
         long.kill()
         long.popen.wait()
         long.poll()
+
+
+def test_the_runner_wrapper_starts_without_site_packages_and_behaves_the_same(
+    tmp_path: Path,
+) -> None:
+    """`kubetune-runner ARGS` runs as `python -S` with the runner next to kubetune: same
+    arguments, same program, same reports, only a faster start."""
+    fast = fast_runner(["kubetune-runner", "--", sys.executable, "-c", "print('loss=0.25')"])
+    assert fast[:3] == [sys.executable, "-S", "-c"] and fast[4:6] == [str(RUNNER_HOME), "--"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KUBETUNE_")}
+    env["KUBETUNE_LOCAL_DIR"] = str(tmp_path)
+    done = subprocess.run(fast, env=env, capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout) == (0, "loss=0.25\n")
+    assert '"values": {"loss": 0.25}' in (tmp_path / "metrics.jsonl").read_text()
+    usage = subprocess.run([*fast[:5], "--bad-flag"], capture_output=True, text=True, timeout=60)
+    assert usage.returncode == 2 and usage.stderr.startswith("usage: kubetune-runner")
+
+
+@pytest.mark.parametrize(
+    "argv", [[], ["python", "train.py"], ["/usr/bin/kubetune-runner", "--", "x"]]
+)
+def test_other_commands_run_as_written(argv: list[str]) -> None:
+    assert fast_runner(argv) == argv

@@ -132,6 +132,12 @@ def test_a_results_file_kubetune_cannot_use_is_named(
     assert expected in message
 
 
+def test_a_config_map_is_refused_locally_pointing_at_the_file_field(tmp_path: Path) -> None:
+    (message,) = errors(tmp_path, {"configMap": {"name": "past", "key": "trials.csv"}})
+    assert message.startswith("spec.warmStart.configMap: a ConfigMap is read by the operator")
+    assert "spec.warmStart.file" in message
+
+
 def test_every_bad_source_is_reported_at_once(tmp_path: Path) -> None:
     found = errors(tmp_path, {"studies": ["a", "b"], "file": "gone.json"}, study_dir=tmp_path)
     assert [m.split(":")[0] for m in found] == [
