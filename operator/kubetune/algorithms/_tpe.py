@@ -317,5 +317,5 @@ ALGORITHM = Algorithm(
     family=Family.MODEL_BASED,
     summary="tree-structured Parzen estimator",
     use_when="any space, many trials, conditional parameters, several objectives",
-    capabilities=Capabilities(several_objectives=True),
+    capabilities=Capabilities(several_objectives=True, constraints=True),
 )
