@@ -117,6 +117,7 @@ class Tpe(Suggester[TpeSettings]):
             geometry.encode_many([t.params for t in history.running] + [s.params for s in chosen])
         )
         good_estimator = _Parzen(self.geometry, good, np.ones(len(good)), self.settings)
+        multivariate = self._multivariate(history)
         while len(chosen) < n:
             if self.settings.constant_liar and liars:
                 bad_points = np.vstack([bad, np.array(liars)])
@@ -125,7 +126,7 @@ class Tpe(Suggester[TpeSettings]):
                 bad_points, weights = bad, bad_weights
             bad_estimator = _Parzen(self.geometry, bad_points, weights, self.settings)
             candidates = good_estimator.sample(rng, self.settings.n_ei_candidates)
-            if self._multivariate(history):
+            if multivariate:
                 score = good_estimator.log_density(candidates) - bad_estimator.log_density(
                     candidates
                 )
@@ -150,6 +151,7 @@ def _univariate_ranking(candidates: np.ndarray, good: _Parzen, bad: _Parzen) -> 
     ratio = good.log_marginals(candidates) - bad.log_marginals(candidates)
     best_rows = np.argmax(np.nan_to_num(ratio, nan=-np.inf), axis=0)
     combined = candidates[best_rows, np.arange(candidates.shape[1])]
+    # A coordinate no candidate activates gets a placeholder that snapping clears again.
     combined = np.where(np.isnan(combined), 0.5, combined)
     order = np.argsort(-np.nansum(ratio, axis=1), kind="stable")
     return np.vstack([good.geometry.snap(combined[None, :]), candidates[order]])
