@@ -19,7 +19,8 @@ good/bad ratio compares like with like without per-branch models.
 
 Running trials and earlier picks of the same batch join the bad group ("constant liar"), so
 parallel suggestions spread out. Everything is vectorized numpy: ~1 ms per suggestion at
-1,000 trials.
+1,000 trials with one objective; with two, sorting 1,000 trials into fronts and scoring each
+coordinate on its own bring it to tens of ms, about a third of Optuna's TPESampler.
 """
 
 from __future__ import annotations
