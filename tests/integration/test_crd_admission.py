@@ -198,7 +198,7 @@ REJECTED += [
     (
         "two objectives with a single-objective algorithm",
         lambda s: two_objectives(s, algorithm={"name": SINGLE_OBJECTIVE}),
-        f'spec.algorithm.name: Invalid value: "object": {SINGLE_OBJECTIVE} optimizes one '
+        f"spec.algorithm.name: Invalid value: {SINGLE_OBJECTIVE} optimizes one "
         "objective, this study has several; choose one that handles several: "
         + _able(algorithms.REGISTRY, "several_objectives"),
     ),
@@ -209,13 +209,13 @@ REJECTED += [
             metrics=["latency"],
             constraints=[{"metric": "latency", "max": 2}],
         ),
-        f'spec.algorithm.name: Invalid value: "object": {UNCONSTRAINED} does not honour '
+        f"spec.algorithm.name: Invalid value: {UNCONSTRAINED} does not honour "
         "spec.constraints; choose one that does: " + _able(algorithms.REGISTRY, "constraints"),
     ),
     (
         "a resource-handing algorithm without budget.resource",
         lambda s: s.update(algorithm={"name": NEEDS_RESOURCE}),
-        f'spec.budget.resource: Invalid value: "object": {NEEDS_RESOURCE} hands out a '
+        f"spec.budget.resource: Invalid value: {NEEDS_RESOURCE} hands out a "
         "training resource: set spec.budget.resource {name, min, max} and pass ${budget} to the "
         "trial; algorithms that need none: "
         + _able(algorithms.REGISTRY, "needs_resource", want=False),
@@ -223,7 +223,7 @@ REJECTED += [
     (
         "two objectives with a single-objective stopping rule",
         lambda s: two_objectives(s, earlyStopping={"rule": ONE_OBJECTIVE_RULE}),
-        f'spec.earlyStopping.rule: Invalid value: "object": {ONE_OBJECTIVE_RULE} judges one '
+        f"spec.earlyStopping.rule: Invalid value: {ONE_OBJECTIVE_RULE} judges one "
         "objective, this study has several; choose one that handles several: "
         + (_able(stopping.REGISTRY, "several_objectives") or "none"),
     ),
