@@ -5,9 +5,10 @@ objective space they dominate up to the problem's fixed reference point, see
 ``kubetune.hypervolume``) is recorded after 50, 100 and 200 trials; the table reports the
 median over seeds, larger is better, the best of each row in bold. Optuna samplers run in
 multi-objective mode (NSGAIISampler, TPESampler, RandomSampler; GPSampler only where torch
-is importable), with ``constraints_func`` on constrained problems. kubetune has no
-constraints yet: it optimizes the objectives alone and its *feasible* hypervolume is
-reported, the constraints being applied as a filter afterwards (penalty-free).
+is importable), with ``constraints_func`` on constrained problems. kubetune's history gets
+the constraints as ``spec.constraints`` would state them: algorithms that declare the
+capability honour them, the others optimize the objectives alone; every sampler's
+*feasible* hypervolume is reported.
 
 ``--latency`` instead times suggestions: each sampler runs ZDT1 for real and the median
 seconds per suggestion is read around 100, 500 and 1,000 trials (every suggestion follows a
@@ -53,6 +54,7 @@ import numpy as np  # noqa: E402
 from benchmarks.problems import _optuna_distributions, settings_from_text  # noqa: E402
 from benchmarks.quality import replace_section  # noqa: E402
 from kubetune.algorithms import create  # noqa: E402
+from kubetune.api.study import Constraint as SpecConstraint  # noqa: E402
 from kubetune.api.study import Direction, Objective, ParameterSpec  # noqa: E402
 from kubetune.history import History, TrialRecord, TrialState  # noqa: E402
 from kubetune.hypervolume import default_reference_point, hypervolume  # noqa: E402
@@ -100,6 +102,21 @@ class MultiProblem:
         return tuple(
             -v if o.direction is Direction.MAXIMIZE else v
             for v, o in zip(values, self.objectives, strict=False)
+        )
+
+    @property
+    def metrics(self) -> list[str]:
+        """Names of evaluate()'s values as kubetune sees them: objectives, then constraints."""
+        return [o.metric for o in self.objectives] + [
+            f"constraint{c.index}" for c in self.constraints
+        ]
+
+    @property
+    def spec_constraints(self) -> tuple[SpecConstraint, ...]:
+        """The constraints as ``spec.constraints`` would state them."""
+        return tuple(
+            SpecConstraint(metric=f"constraint{c.index}", max=c.max, min=c.min)
+            for c in self.constraints
         )
 
     def feasible(self, values: Sequence[float]) -> bool:
@@ -281,11 +298,11 @@ class Run:
 def run_kubetune(name: str, problem: MultiProblem, trials: int, seed: int) -> Run:
     algorithm, _, options = name.partition(":")
     suggester = create(algorithm, problem.space, settings_from_text(options), seed)
-    metrics = [o.metric for o in problem.objectives]
+    metrics = problem.metrics
     records: list[TrialRecord] = []
     run = Run()
     while len(records) < trials:
-        history = History(tuple(records), problem.objectives)
+        history = History(tuple(records), problem.objectives, problem.spec_constraints)
         start = time.perf_counter()
         suggestions = suggester.suggest(history, 1)
         run.ask_seconds.append(time.perf_counter() - start)
@@ -412,8 +429,9 @@ def markdown(
         "Median hypervolume of the feasible trials over seeds (larger is better; the reference "
         "point of each problem is in the second column, in loss units: maximized metrics "
         "negated), each cell `after " + " / after ".join(map(str, checkpoints)) + " trials`, "
-        "the best after the last checkpoint in bold. kubetune has no constraints yet: on "
-        "`binh_korn` it optimizes the objectives alone and its feasible trials are counted.",
+        "the best after the last checkpoint in bold. On `binh_korn` only feasible trials "
+        "count; kubetune algorithms that do not declare constraints optimize the objectives "
+        "alone.",
         "",
         f"Command: `{command}` ({seeds} seeds). {note}".rstrip(),
         "",

@@ -754,10 +754,13 @@ def _importance_table(result: ObjectiveImportance) -> Table:
 
 
 def generated_crds() -> dict[str, str]:
-    """File name → YAML of the CRDs, with every registered algorithm's and rule's settings."""
+    """File name → YAML of the CRDs, with every registered algorithm's and rule's settings
+    and the capability rules derived from their declarations."""
     documents = crd.crds(
         {name: a.Settings for name, a in algorithms.ALGORITHMS.items()},
         {name: r.Settings for name, r in stopping.RULES.items()},
+        {name: a.capabilities for name, a in algorithms.REGISTRY.items()},
+        {name: r.capabilities for name, r in stopping.REGISTRY.items()},
     )
     return {name: crd.render(document) for name, document in documents.items()}
 

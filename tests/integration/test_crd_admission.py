@@ -16,6 +16,8 @@ import pytest
 import yaml
 from kubernetes import client
 
+from kubetune import algorithms, stopping
+
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -192,6 +194,88 @@ REJECTED = [
         'unknown field "spec.budget.maxTrails"',
     ),
 ]
+
+
+def _able(registry: Any, flag: str, want: bool = True) -> str:
+    return ", ".join(n for n, d in registry.items() if getattr(d.capabilities, flag) is want)
+
+
+SINGLE_OBJECTIVE = next(
+    n for n, d in algorithms.REGISTRY.items() if not d.capabilities.several_objectives
+)
+UNCONSTRAINED = next(n for n, d in algorithms.REGISTRY.items() if not d.capabilities.constraints)
+NEEDS_RESOURCE = next(n for n, d in algorithms.REGISTRY.items() if d.capabilities.needs_resource)
+ONE_OBJECTIVE_RULE = next(
+    n for n, d in stopping.REGISTRY.items() if not d.capabilities.several_objectives
+)
+
+# What the algorithm or rule cannot do, refused by the CEL rules derived from the registry's
+# capabilities in the words of `kubetune validate`, at the field's path.
+REJECTED += [
+    (
+        "two objectives with a single-objective algorithm",
+        lambda s: two_objectives(s, algorithm={"name": SINGLE_OBJECTIVE}),
+        f"spec.algorithm.name: Invalid value: {SINGLE_OBJECTIVE} optimizes one "
+        "objective, this study has several; choose one that handles several: "
+        + _able(algorithms.REGISTRY, "several_objectives"),
+    ),
+    (
+        "constraints with an algorithm that does not honour them",
+        lambda s: s.update(
+            algorithm={"name": UNCONSTRAINED},
+            metrics=["latency"],
+            constraints=[{"metric": "latency", "max": 2}],
+        ),
+        f"spec.algorithm.name: Invalid value: {UNCONSTRAINED} does not honour "
+        "spec.constraints; choose one that does: " + _able(algorithms.REGISTRY, "constraints"),
+    ),
+    (
+        "a resource-handing algorithm without budget.resource",
+        lambda s: s.update(algorithm={"name": NEEDS_RESOURCE}),
+        f"spec.budget.resource: Invalid value: {NEEDS_RESOURCE} hands out a "
+        "training resource: set spec.budget.resource {name, min, max} and pass ${budget} to the "
+        "trial; algorithms that need none: "
+        + _able(algorithms.REGISTRY, "needs_resource", want=False),
+    ),
+    (
+        "two objectives with a single-objective stopping rule",
+        lambda s: two_objectives(s, earlyStopping={"rule": ONE_OBJECTIVE_RULE}),
+        f"spec.earlyStopping.rule: Invalid value: {ONE_OBJECTIVE_RULE} judges one "
+        "objective, this study has several; choose one that handles several: "
+        + (_able(stopping.REGISTRY, "several_objectives") or "none"),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "algorithm",
+    [
+        n
+        for n, d in algorithms.REGISTRY.items()
+        if d.capabilities.several_objectives and d.capabilities.constraints
+    ],
+)
+def test_each_algorithm_declaring_several_objectives_and_constraints_is_accepted_with_them(
+    crds: None, kube_api: client.ApiClient, namespace: str, algorithm: str
+) -> None:
+    document = study(
+        lambda s: two_objectives(
+            s,
+            algorithm={"name": algorithm},
+            metrics=["latency"],
+            constraints=[{"metric": "latency", "max": 2}],
+        )
+    )
+    document["metadata"]["name"] = f"front-{algorithm}"
+    assert create(kube_api, namespace, document)["spec"]["algorithm"]["name"] == algorithm
+
+
+def test_two_objectives_with_the_default_algorithm_are_accepted(
+    crds: None, kube_api: client.ApiClient, namespace: str
+) -> None:
+    document = study(lambda s: (s.pop("algorithm", None), two_objectives(s)))
+    document["metadata"]["name"] = "default-algorithm"
+    assert "algorithm" not in create(kube_api, namespace, document)["spec"]
 
 
 @pytest.mark.parametrize("change, message", [r[1:] for r in REJECTED], ids=[r[0] for r in REJECTED])

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from kubetune import stopping
+from kubetune.algorithms import REGISTRY
 from kubetune.cli import generated_crds
 
 CRDS = Path(__file__).parents[2] / "crds"
@@ -59,3 +62,30 @@ def test_timeout_is_described_with_the_reason_it_ends_with() -> None:
     spec = studies["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
     description = spec["properties"]["budget"]["properties"]["timeoutSeconds"]["description"]
     assert "TimedOut" in description and "BudgetExhausted" not in description
+
+
+def test_capability_rules_list_the_algorithms_the_registry_declares_able() -> None:
+    """`kubectl apply` refuses what an algorithm cannot do, from the same declarations as
+    `kubetune validate` (the admission test checks the words against a real API server)."""
+    studies = yaml.safe_load(generated_crds()["tuningstudies.yaml"])
+    spec = studies["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    rules: dict[str | None, list[dict[str, str]]] = defaultdict(list)
+    for rule in spec["x-kubernetes-validations"]:
+        rules[rule.get("fieldPath")].append(rule)
+
+    def listed(rule: dict[str, str]) -> list[str]:
+        return rule["rule"].rsplit(" in [", 1)[1].split("]", 1)[0].replace("'", "").split(", ")
+
+    several, constrained = rules[".algorithm.name"]
+    able = {n for n, d in REGISTRY.items() if d.capabilities.several_objectives}
+    assert set(listed(several)) == able and "several" in several["message"]
+    able = {n for n, d in REGISTRY.items() if d.capabilities.constraints}
+    assert set(listed(constrained)) == able and "constraints" in constrained["message"]
+    (resource,) = rules[".budget.resource"]
+    assert set(listed(resource)) == {
+        n for n, d in REGISTRY.items() if d.capabilities.needs_resource
+    }
+    (rule,) = rules[".earlyStopping.rule"]
+    assert set(listed(rule)) == {"none"} | {
+        n for n, d in stopping.REGISTRY.items() if d.capabilities.several_objectives
+    }

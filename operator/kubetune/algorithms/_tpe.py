@@ -1,13 +1,17 @@
-"""Tree-structured Parzen estimator (multivariate): cheap model-based search for any space.
+"""Tree-structured Parzen estimator: cheap model-based search for any space, any objectives.
 
-Completed trials are split by loss into a "good" group (the best ``gamma(n)`` of them) and a
-"bad" group. Each group becomes a Parzen estimator, a weighted mixture with one component per
-trial plus a broad prior component: truncated Gaussians over the unit cube for numeric
-coordinates (each trial's bandwidth is its larger gap to its neighbours, Optuna's rule;
-integer and stepped values get the mass of their cell) and smoothed one-hot kernels for
+Completed trials are split into a "good" group (the best ``gamma(n)`` of them) and a "bad"
+group: by loss, or with several objectives by Pareto rank as MOTPE does, feasible trials before
+infeasible ones (``_tpe_split``). Each group becomes a Parzen estimator, a weighted mixture with
+one component per trial plus a broad prior component: truncated Gaussians over the unit cube
+for numeric coordinates (each trial's bandwidth is its larger gap to its neighbours, Optuna's
+rule; integer and stepped values get the mass of their cell) and smoothed one-hot kernels for
 categorical ones. Candidates are drawn from the good estimator and the one with the largest
 ratio good/bad density wins — the expected-improvement maximizer of Bergstra et al. (2011), in
 the multivariate form of Falkner et al. (2018) that keeps the dependencies between parameters.
+With several objectives the default is univariate, as in Optuna: each coordinate takes the
+candidates' value with the best ratio of its own marginal densities, which searches the
+separable fronts of typical benchmarks (ZDT, DTLZ) much harder than one joint ratio.
 
 Conditional parameters: a coordinate a trial left inactive contributes a flat factor to that
 trial's component, and a candidate is scored only on the coordinates it activates, so the
@@ -15,12 +19,14 @@ good/bad ratio compares like with like without per-branch models.
 
 Running trials and earlier picks of the same batch join the bad group ("constant liar"), so
 parallel suggestions spread out. Everything is vectorized numpy: ~1 ms per suggestion at
-1,000 trials.
+1,000 trials with one objective; with two, sorting 1,000 trials into fronts and scoring each
+coordinate on its own bring it to tens of ms, about a third of Optuna's TPESampler.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 
 import numpy as np
 from pydantic import Field
@@ -28,6 +34,7 @@ from scipy import special
 
 from kubetune.algorithms._geometry import Geometry
 from kubetune.algorithms._sobol import SobolSearch
+from kubetune.algorithms._tpe_split import good_first
 from kubetune.algorithms.base import (
     UNIFORM_CANDIDATES_PER_SUGGESTION,
     UNIFORM_RESCUE_CANDIDATES,
@@ -64,6 +71,11 @@ class TpeSettings(AlgorithmSettings):
     prior_weight: float = Field(
         default=1.0, gt=0, description="Weight of the broad prior component of each estimator."
     )
+    multivariate: bool | None = Field(
+        default=None,
+        description="Model the parameters jointly (true) or each on its own (false); default: "
+        "jointly for one objective, each on its own for several (as Optuna does).",
+    )
     constant_liar: bool = Field(
         default=True,
         description="Count running trials and earlier picks of a batch as bad trials.",
@@ -76,6 +88,11 @@ class Tpe(Suggester[TpeSettings]):
     def __init__(self, space: SearchSpace, settings: TpeSettings, seed: int) -> None:
         super().__init__(space, settings, seed)
         self.geometry = Geometry.of(space)
+
+    def _multivariate(self, history: History) -> bool:
+        if self.settings.multivariate is None:
+            return not history.is_multi_objective
+        return self.settings.multivariate
 
     def suggest(self, history: History, n: int) -> list[Suggestion]:
         geometry = self.geometry
@@ -92,8 +109,8 @@ class Tpe(Suggester[TpeSettings]):
                 rng.random((UNIFORM_CANDIDATES_PER_SUGGESTION * n, geometry.dims))
             )
             return chosen + geometry.fresh(uniform, taken, n - len(chosen))
-        order = np.argsort(y, kind="stable")
         n_good = min(math.ceil(self.settings.gamma * len(y)), self.settings.max_good_trials)
+        order = good_first(_losses(history, y), _violations(history), n_good)
         good = x[order[:n_good]]
         bad = x[order[n_good:]]
         bad_weights = _recency_weights(order[n_good:])
@@ -101,6 +118,7 @@ class Tpe(Suggester[TpeSettings]):
             geometry.encode_many([t.params for t in history.running] + [s.params for s in chosen])
         )
         good_estimator = _Parzen(self.geometry, good, np.ones(len(good)), self.settings)
+        multivariate = self._multivariate(history)
         while len(chosen) < n:
             if self.settings.constant_liar and liars:
                 bad_points = np.vstack([bad, np.array(liars)])
@@ -109,8 +127,13 @@ class Tpe(Suggester[TpeSettings]):
                 bad_points, weights = bad, bad_weights
             bad_estimator = _Parzen(self.geometry, bad_points, weights, self.settings)
             candidates = good_estimator.sample(rng, self.settings.n_ei_candidates)
-            score = good_estimator.log_density(candidates) - bad_estimator.log_density(candidates)
-            ranked = candidates[np.argsort(-score, kind="stable")]
+            if multivariate:
+                score = good_estimator.log_density(candidates) - bad_estimator.log_density(
+                    candidates
+                )
+                ranked = candidates[np.argsort(-score, kind="stable")]
+            else:
+                ranked = _univariate_ranking(candidates, good_estimator, bad_estimator)
             picked = geometry.fresh(ranked, taken, 1)
             if not picked:
                 uniform = geometry.snap(rng.random((UNIFORM_RESCUE_CANDIDATES, geometry.dims)))
@@ -120,6 +143,34 @@ class Tpe(Suggester[TpeSettings]):
             chosen += picked
             liars.append(geometry.encode_many([picked[0].params])[0])
         return chosen
+
+
+def _univariate_ranking(candidates: np.ndarray, good: _Parzen, bad: _Parzen) -> np.ndarray:
+    """Candidates for univariate TPE, best first: the point made of each coordinate's best
+    value among the candidates (by that coordinate's good/bad density ratio alone), then
+    the candidates themselves by the sum of their coordinates' ratios."""
+    ratio = good.log_marginals(candidates) - bad.log_marginals(candidates)
+    best_rows = np.argmax(np.nan_to_num(ratio, nan=-np.inf), axis=0)
+    combined = candidates[best_rows, np.arange(candidates.shape[1])]
+    # A coordinate no candidate activates gets a placeholder that snapping clears again.
+    combined = np.where(np.isnan(combined), 0.5, combined)
+    order = np.argsort(-np.nansum(ratio, axis=1), kind="stable")
+    return np.vstack([good.geometry.snap(combined[None, :]), candidates[order]])
+
+
+def _losses(history: History, y: np.ndarray) -> np.ndarray:
+    """Losses (n, objectives) of the completed trials, in the rows of ``Geometry.read``."""
+    if not history.is_multi_objective:
+        return y[:, None]
+    return np.array([history.losses(t) for t in history.completed], dtype=float)
+
+
+def _violations(history: History) -> np.ndarray:
+    """Total constraint violation of each completed trial (0: feasible or no constraints)."""
+    completed = history.completed
+    if not history.constraints:
+        return np.zeros(len(completed))
+    return np.array([history.feasibility(t).violation for t in completed], dtype=float)
 
 
 def _logsumexp(a: np.ndarray) -> np.ndarray:
@@ -219,8 +270,25 @@ class _Parzen:
 
     def log_density(self, x: np.ndarray) -> np.ndarray:
         """log of the mixture density (mass, for discrete coordinates) at points (c, d)."""
-        geometry = self.geometry
         total = np.zeros((len(x), len(self.centers)))
+        for _, term in self._terms(x):
+            total += term
+        return _logsumexp(total + self.log_weights)
+
+    def log_marginals(self, x: np.ndarray) -> np.ndarray:
+        """log of each coordinate's own mixture density at points (c, d), as (c, d): what
+        univariate TPE compares, one coordinate at a time (nan where a point leaves it
+        inactive)."""
+        out = np.full(x.shape, np.nan)
+        for dim, term in self._terms(x):
+            active = ~np.isnan(x[:, dim])
+            out[active, dim] = _logsumexp(term[active] + self.log_weights)
+        return out
+
+    def _terms(self, x: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
+        """Per active coordinate: (dim, log density of each point under each component (c, k)),
+        zero for points that leave the coordinate inactive."""
+        geometry = self.geometry
         mu, sigma = np.nan_to_num(self.centers, nan=0.5), self.sigma
         log_norm = np.log(special.ndtr((1.0 - mu) / sigma) - special.ndtr(-mu / sigma))
         for dim in range(geometry.dims):
@@ -243,8 +311,7 @@ class _Parzen:
                 z = (xd - mu[:, dim]) / sigma[:, dim]
                 term = -0.5 * z * z - _LOG_SQRT_2PI - np.log(sigma[:, dim]) - log_norm[:, dim]
                 term = np.where(self.inactive[:, dim], 0.0, term)
-            total += np.where(active[:, None], term, 0.0)
-        return _logsumexp(total + self.log_weights)
+            yield dim, np.where(active[:, None], term, 0.0)
 
 
 ALGORITHM = Algorithm(
@@ -252,6 +319,6 @@ ALGORITHM = Algorithm(
     suggester=Tpe,
     family=Family.MODEL_BASED,
     summary="tree-structured Parzen estimator",
-    use_when="any space, many trials, conditional parameters",
-    capabilities=Capabilities(),
+    use_when="any space, many trials, conditional parameters, several objectives",
+    capabilities=Capabilities(several_objectives=True, constraints=True),
 )

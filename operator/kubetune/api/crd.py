@@ -17,7 +17,9 @@ import yaml
 from pydantic import BaseModel
 
 from kubetune.api.attributes import MAX_ATTRIBUTES
+from kubetune.api.capabilities import Capabilities
 from kubetune.api.study import (
+    DEFAULT_ALGORITHM,
     GROUP,
     MAX_CHOICES,
     MAX_INITIAL_TRIALS,
@@ -133,6 +135,79 @@ _BUDGET_RULES = [
         "parallelTrials must not exceed maxTrials",
     ),
 ]
+
+
+# The names a spec resolves to when it leaves the algorithm or the rule out (the models'
+# defaults; a structural schema's defaults would be written into every stored object).
+_ALGORITHM = (
+    f"((has(self.algorithm) && has(self.algorithm.name)) ? self.algorithm.name "
+    f": '{DEFAULT_ALGORITHM}')"
+)
+_RULE = (
+    f"((has(self.earlyStopping) && has(self.earlyStopping.rule)) ? self.earlyStopping.rule "
+    f": '{NO_RULE}')"
+)
+_SEVERAL_OBJECTIVES = "has(self.objectives) && size(self.objectives) > 1"
+
+
+def _one_of(expression: str, names: list[str]) -> str:
+    return f"{expression} in [{', '.join(repr(name) for name in names)}]"
+
+
+def _capability_rules(
+    algorithms: Mapping[str, Capabilities], rules: Mapping[str, Capabilities]
+) -> list[dict[str, str]]:
+    """Rules that refuse, at apply time, what the chosen algorithm or rule declares it cannot
+    do (see ``kubetune.validation.capability_errors``, whose words they repeat): several
+    objectives, constraints, a missing training resource. Each names the field it is about
+    and lists the choices that can. (Not the number of objectives: ``string(size(...))`` of
+    a list without maxItems costs more than the API server's CEL budget allows.)"""
+
+    def able(registry: Mapping[str, Capabilities], flag: str, want: bool = True) -> list[str]:
+        return [name for name, caps in registry.items() if getattr(caps, flag) is want]
+
+    several = able(algorithms, "several_objectives")
+    constrained = able(algorithms, "constraints")
+    resource = able(algorithms, "needs_resource")
+    judging = able(rules, "several_objectives")
+    return [
+        {
+            "rule": f"!({_SEVERAL_OBJECTIVES}) || {_one_of(_ALGORITHM, several)}",
+            "fieldPath": ".algorithm.name",
+            "message": "the algorithm optimizes one objective and spec.objectives has several; "
+            f"choose one that handles several: {', '.join(several)}",
+            "messageExpression": f"{_ALGORITHM} + ' optimizes one objective, this study has "
+            f"several; choose one that handles several: {', '.join(several)}'",
+        },
+        {
+            "rule": f"!has(self.constraints) || size(self.constraints) == 0 "
+            f"|| {_one_of(_ALGORITHM, constrained)}",
+            "fieldPath": ".algorithm.name",
+            "message": "the algorithm does not honour spec.constraints; choose one that does: "
+            + ", ".join(constrained),
+            "messageExpression": f"{_ALGORITHM} + ' does not honour spec.constraints; choose "
+            f"one that does: {', '.join(constrained)}'",
+        },
+        {
+            "rule": f"!({_one_of(_ALGORITHM, resource)}) "
+            "|| (has(self.budget) && has(self.budget.resource))",
+            "fieldPath": ".budget.resource",
+            "message": "the algorithm hands out a training resource: set spec.budget.resource "
+            "{name, min, max} and pass ${budget} to the trial; algorithms that need none: "
+            + ", ".join(able(algorithms, "needs_resource", want=False)),
+            "messageExpression": f"{_ALGORITHM} + ' hands out a training resource: set "
+            "spec.budget.resource {name, min, max} and pass ${budget} to the trial; "
+            f"algorithms that need none: {', '.join(able(algorithms, 'needs_resource', False))}'",
+        },
+        {
+            "rule": f"!({_SEVERAL_OBJECTIVES}) || {_one_of(_RULE, [NO_RULE, *judging])}",
+            "fieldPath": ".earlyStopping.rule",
+            "message": "the rule judges one objective and spec.objectives has several; choose "
+            f"one that handles several: {', '.join(judging) or NO_RULE}",
+            "messageExpression": f"{_RULE} + ' judges one objective, this study has several; "
+            f"choose one that handles several: {', '.join(judging) or NO_RULE}'",
+        },
+    ]
 
 
 def structural(model: type[BaseModel]) -> Schema:
@@ -258,9 +333,12 @@ def _settings_rules(field: str, models: Mapping[str, type[BaseModel]]) -> list[d
 def study_schema(
     algorithm_settings: Mapping[str, type[BaseModel]],
     rule_settings: Mapping[str, type[BaseModel]],
+    algorithm_capabilities: Mapping[str, Capabilities],
+    rule_capabilities: Mapping[str, Capabilities],
 ) -> Schema:
-    """The TuningStudy schema; the keys of the two mappings are the only names
-    ``spec.algorithm.name`` and ``spec.earlyStopping.rule`` (besides ``none``) accept."""
+    """The TuningStudy schema; the keys of the settings mappings are the only names
+    ``spec.algorithm.name`` and ``spec.earlyStopping.rule`` (besides ``none``) accept, and
+    the capabilities say which of them a study's objectives, constraints and budget allow."""
     spec = structural(StudySpec)
     props = spec["properties"]
     parameter = props["parameters"]["items"]
@@ -293,7 +371,9 @@ def study_schema(
         "x-kubernetes-preserve-unknown-fields": True,
         "x-kubernetes-embedded-resource": False,
     }
-    spec["x-kubernetes-validations"] = _rules(_SPEC_RULES)
+    spec["x-kubernetes-validations"] = _rules(_SPEC_RULES) + _capability_rules(
+        algorithm_capabilities, rule_capabilities
+    )
     return _root(spec, structural(StudyStatus))
 
 
@@ -378,14 +458,17 @@ def _crd(
 def crds(
     algorithm_settings: Mapping[str, type[BaseModel]],
     rule_settings: Mapping[str, type[BaseModel]],
+    algorithm_capabilities: Mapping[str, Capabilities],
+    rule_capabilities: Mapping[str, Capabilities],
 ) -> dict[str, Schema]:
-    """File name → CRD document."""
+    """File name → CRD document, for the algorithms and rules of the registries (api sits
+    below them): their settings models and their declared capabilities, by name."""
     age = ("Age", "date", ".metadata.creationTimestamp")
     studies = _crd(
         "tuningstudies",
         "TuningStudy",
         ["study", "studies"],
-        study_schema(algorithm_settings, rule_settings),
+        study_schema(algorithm_settings, rule_settings, algorithm_capabilities, rule_capabilities),
         [
             ("Algorithm", "string", ".spec.algorithm.name"),
             ("Done", "string", ".status.progress"),
