@@ -23,6 +23,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from kubetune.api import attributes
 from kubetune.api.reasons import TrialReason
 from kubetune.api.study import Objective, ParameterValue
 from kubetune.api.trial import TrialPhase
@@ -47,10 +48,11 @@ checkpoints (PBT, or ``trialTemplate.checkpoints`` on a cluster)."""
 RESTORE_FROM_VARIABLE = "KUBETUNE_RESTORE_FROM"
 """The checkpoint this trial starts from (another trial's checkpoint directory or URI); unset
 when it starts fresh."""
-RESTORE_ATTRIBUTE = "checkpoint.restoreFrom"
-"""The trial attribute in which an algorithm names the trial whose checkpoint a new trial
-restores from. Each backend turns that trial's name into a location it can reach (a local
-directory, a sub-path of the checkpoint volume, a URI)."""
+RESTORE_ATTRIBUTE = attributes.RESTORE_ATTRIBUTE
+"""The trial attribute that names the trial (``<study>-<index>``) whose checkpoint a new
+trial restores from. Each backend turns that trial's name into a location it can reach (a
+local directory, a sub-path of the checkpoint volume, a URI). Defined in ``api.attributes``
+so algorithms and the engine can name it too."""
 
 UNDELIVERED_EXIT_CODE = 75
 """``kubetune-runner``'s exit status when the program exited 0 but its last reports reached
