@@ -52,6 +52,8 @@ class LocalTrial:
     pid: int | None = None
     attributes: dict[str, AttributeValue] = field(default_factory=dict)
     """What the algorithm attached when it suggested the trial; read back on resume."""
+    notice: str | None = None
+    """A warning from its start (a checkpoint it could not restore), kept for its message."""
 
     @property
     def stop_requested(self) -> bool:
