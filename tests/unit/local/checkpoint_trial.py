@@ -4,6 +4,7 @@ its budget, saves, and records what it was given in its trial directory (``given
 import argparse
 import json
 import os
+import time
 from pathlib import Path
 
 from kubetune_runner import checkpoint_dir, params, report, restore_dir
@@ -12,6 +13,7 @@ parser = argparse.ArgumentParser()
 parser.add_argument("--checkpoint-arg", default="")
 parser.add_argument("--restore-arg", default="")
 parser.add_argument("--save-nothing", action="store_true")
+parser.add_argument("--sleep", type=float, default=0.0, help="seconds per step")
 args = parser.parse_args()
 
 trial = os.environ["KUBETUNE_TRIAL"]
@@ -22,6 +24,7 @@ if source:
 budget = int(os.environ.get("KUBETUNE_BUDGET", "1"))
 x = float(params()["x"])
 while state["steps"] < budget:
+    time.sleep(args.sleep)
     state["steps"] += 1
     report(step=state["steps"], loss=(x - 0.3) ** 2 + 1.0 / state["steps"])
 state["trials"].append(trial)
