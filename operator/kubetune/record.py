@@ -87,8 +87,9 @@ class StudyRecord:
         while trial is not None and trial not in chain:
             chain.append(trial)
             parent = trial.attributes.get(LineageAttribute.PARENT)
-            is_index = isinstance(parent, int | float) and not isinstance(parent, bool)
-            trial = by_index.get(int(parent)) if is_index else None
+            if isinstance(parent, bool) or not isinstance(parent, int | float):
+                break
+            trial = by_index.get(int(parent))
         return chain[::-1]
 
     def ranked(self) -> list[RecordedTrial]:
