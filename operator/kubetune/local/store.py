@@ -7,6 +7,8 @@ Layout under ``.kubetune/<study>/``::
     trials/<index>/metrics.jsonl  what the runner reported, one JSON object a line
     trials/<index>/output.log  the trial's stdout and stderr
     trials/<index>/stop        exists once the trial is asked to stop
+    checkpoints/<trial>/       what the trial saved, when the study keeps checkpoints
+                               (``local/checkpoints.py``; deleted once no trial needs it)
 
 The runner appends to ``metrics.jsonl`` and checks for ``stop``; the backend owns the rest.
 
