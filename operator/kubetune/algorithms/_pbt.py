@@ -56,7 +56,7 @@ from kubetune.algorithms.base import (
 )
 from kubetune.api.attributes import AttributeValue, LineageAttribute
 from kubetune.api.capabilities import Capabilities
-from kubetune.api.study import StudySpec
+from kubetune.api.study import NO_RULE, StudySpec
 from kubetune.space import Parameter, Params, SearchSpace, Value
 
 DEFAULT_POPULATION = 8
@@ -204,6 +204,11 @@ class Pbt(Suggester[PbtSettings]):
             problems.append(
                 "spec.initialTrials: pbt draws its population itself and every trial belongs "
                 "to a member, remove initialTrials"
+            )
+        if spec.early_stopping.rule != NO_RULE:
+            problems.append(
+                "spec.earlyStopping.rule: pbt judges every segment itself when it ends (a "
+                "stopped segment leaves no checkpoint to continue), set it to none"
             )
         needed = self.population_size * self.schedule.segments
         if needed > spec.budget.max_trials:

@@ -376,6 +376,13 @@ def test_initial_trials_are_refused() -> None:
         parse_study(document)
 
 
+def test_early_stopping_is_refused() -> None:
+    document = manifest()
+    document["spec"]["earlyStopping"] = {"rule": "median"}
+    with pytest.raises(InvalidStudy, match=r"spec.earlyStopping.rule: pbt judges every segment"):
+        parse_study(document)
+
+
 @pytest.mark.parametrize(
     ("settings", "field"),
     [
