@@ -222,6 +222,79 @@ def benchmark(
     return "\n".join(lines) + "\n"
 
 
+HANDOFF_PROGRAM = (
+    "import time; started = time.time()\n"
+    "import os, pathlib; from kubetune_runner import checkpoint_dir, report, restore_dir\n"
+    "done = int((pathlib.Path(restore_dir()) / 'steps').read_text()) if restore_dir() else 0\n"
+    "budget = int(os.environ['KUBETUNE_BUDGET'])\n"
+    "report(step=budget, loss=1.0 / budget)\n"
+    "(pathlib.Path(checkpoint_dir()) / 'steps').write_text(str(budget))\n"
+    "own = pathlib.Path(os.environ['KUBETUNE_LOCAL_DIR'])\n"
+    "(own / 'times').write_text(f'{started} {time.time()}')\n"
+)
+"""A segment that restores a step count, "trains" to its budget at once and saves it; it
+writes when its program started and when it was done into its trial directory."""
+
+
+def handoff(population: int = 4, segments: int = 10) -> str:
+    """Seconds from a segment's end to its successor's start under ``kubetune run``: the
+    time PBT spends handing a member on (a slot per member, so no successor waits for one)."""
+    import tempfile
+
+    from kubetune.local.backend import LocalOptions, LocalStudy
+
+    document = {
+        "apiVersion": "kubetune.dev/v1alpha1",
+        "kind": "TuningStudy",
+        "metadata": {"name": "handoff"},
+        "spec": {
+            "objective": {"metric": "loss", "direction": "minimize"},
+            "parameters": [{"name": "x", "type": "float", "low": 0.1, "high": 1.0}],
+            "algorithm": {"name": "pbt", "settings": {"populationSize": population}},
+            "budget": {
+                "maxTrials": population * segments,
+                "parallelTrials": population,
+                "resource": {"name": "steps", "min": 1, "max": segments},
+            },
+            "trialTemplate": {
+                "job": {
+                    "template": {
+                        "spec": {
+                            "containers": [
+                                {"name": "t", "command": [sys.executable, "-c", HANDOFF_PROGRAM]}
+                            ]
+                        }
+                    }
+                }
+            },
+        },
+    }
+    with tempfile.TemporaryDirectory() as state:
+        study = LocalStudy(parse_study(document), LocalOptions(state_dir=Path(state)))
+        study.open()
+        study.run(lambda view: None)
+        trials = {t.index: t for t in study.store.load_trials()}
+        times = {
+            i: [float(v) for v in (study.store.trial_dir(i) / "times").read_text().split()]
+            for i in trials
+        }
+    gaps = [
+        times[child.index][0] - times[parent][1]
+        for child in trials.values()
+        if isinstance(parent := child.attributes.get("pbt.parent"), int)
+        and child.attributes.get("pbt.member") == trials[parent].attributes.get("pbt.member")
+    ]
+    ordered = sorted(gaps)
+    return (
+        f"Hand-off under `kubetune run` ({population} members × {segments} segments, a slot "
+        f"per member, segments that continue their own member): from a segment's program "
+        f"finishing to its successor's program starting (Python start-up included), median "
+        f"{statistics.median(ordered) * 1000:.0f} ms, "
+        f"90th percentile {ordered[int(0.9 * (len(ordered) - 1))] * 1000:.0f} ms, "
+        f"max {ordered[-1] * 1000:.0f} ms ({len(ordered)} hand-offs).\n"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=7)
@@ -243,6 +316,7 @@ def main() -> None:
     text = "\n".join(
         benchmark(PROBLEMS[name], seeds, args.ray_python, saved.get(name)) for name in names
     )
+    text += "\n" + handoff()
     print(text)
     if args.write_docs:
         docs = DOCS.read_text()
