@@ -15,10 +15,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kubetune import algorithms, stopping
-from kubetune.algorithms import Suggester, Suggestion
-from kubetune.api.attributes import AttributeValue, InvalidAttributes, check_attributes
+from kubetune.algorithms import SettingsError, Suggester, Suggestion
+from kubetune.api.attributes import (
+    RESTORE_ATTRIBUTE,
+    AttributeValue,
+    InvalidAttributes,
+    check_attributes,
+)
 from kubetune.api.study import Objective, ParameterValue, StudySpec
-from kubetune.api.trial import TrialPhase
+from kubetune.api.trial import TrialPhase, trial_name
 from kubetune.history import (
     History,
     IntermediateValue,
@@ -130,6 +135,7 @@ class Planner:
 
     def __init__(self, spec: StudySpec, study_name: str, warm: WarmStart = NO_WARM_START) -> None:
         self.spec = spec
+        self.study_name = study_name
         self.warm = warm
         """Earlier results (``spec.warmStart``) the backend loaded; only the algorithm sees
         them: budget, goal, summary and best trial count the study's own trials."""
@@ -139,6 +145,9 @@ class Planner:
         self.suggester: Suggester[Any] = algorithms.create(
             spec.algorithm.name, self.space, algorithm_settings(spec), self.seed
         )
+        problems = self.suggester.study_problems(spec)
+        if problems:
+            raise SettingsError("; ".join(problems))
         self.rule = stopping.create(spec.early_stopping.rule, spec.early_stopping.settings)
 
     def history(self, trials: Sequence[TrialSnapshot]) -> History:
@@ -184,11 +193,22 @@ class Planner:
         if free > 0 and not suspended:
             launch = self._new_trials(history, trials, free)
             if not launch and not active:
+                message = self.suggester.finished_message(history)
                 ending = Ending(
                     Outcome.SEARCH_SPACE_EXHAUSTED,
-                    f"every point of the search space was tried ({len(trials)} trials)",
+                    message or f"every point of the search space was tried ({len(trials)} trials)",
                 )
         return Decision(launch, stops, ending)
+
+    def checkpoints_needed(self, trials: Sequence[TrialSnapshot]) -> set[int] | None:
+        """Indices of the trials whose checkpoints must be kept: those the algorithm may still
+        restore from, and the best trial's; None keeps them all (the algorithm says so, or
+        its settings ask for it)."""
+        needed = self.suggester.checkpoints_needed(self.history(trials))
+        if needed is None:
+            return None
+        best = self.summarize(trials).best_index
+        return needed | ({best} if best is not None else set())
 
     def _ending(
         self, trials: Sequence[TrialSnapshot], summary: Summary, elapsed_seconds: float
@@ -279,8 +299,18 @@ class Planner:
         return None if resource is None else resource.max
 
     def _checked_attributes(self, suggestion: Suggestion, index: int) -> dict[str, AttributeValue]:
+        source = suggestion.restore_from
+        if source is not None and not 0 <= source < index:
+            raise InvalidSuggestion(
+                f"algorithm {self.spec.algorithm.name} suggested trial {index} restoring from "
+                f"trial {source}, which is not an earlier trial of the study; this is a bug in "
+                "the algorithm, not in the study"
+            )
+        attributes = dict(suggestion.attributes)
+        if source is not None:
+            attributes[RESTORE_ATTRIBUTE] = trial_name(self.study_name, source)
         try:
-            return check_attributes(suggestion.attributes)
+            return check_attributes(attributes)
         except InvalidAttributes as error:
             raise InvalidSuggestion(
                 f"algorithm {self.spec.algorithm.name} suggested trial {index} with attributes "

@@ -23,10 +23,12 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from kubetune import algorithms
+from kubetune.api import attributes
 from kubetune.api.reasons import TrialReason
-from kubetune.api.study import Objective, ParameterValue
+from kubetune.api.study import Objective, ParameterValue, StudySpec
 from kubetune.api.trial import TrialPhase
-from kubetune.template import format_number
+from kubetune.template import CHECKPOINT_REFERENCES, format_number, references
 
 TRIAL_VARIABLE = "KUBETUNE_TRIAL"
 """The trial's name (``<study>-<index>``); in a cluster, the Trial the runner patches."""
@@ -47,10 +49,11 @@ checkpoints (PBT, or ``trialTemplate.checkpoints`` on a cluster)."""
 RESTORE_FROM_VARIABLE = "KUBETUNE_RESTORE_FROM"
 """The checkpoint this trial starts from (another trial's checkpoint directory or URI); unset
 when it starts fresh."""
-RESTORE_ATTRIBUTE = "checkpoint.restoreFrom"
-"""The trial attribute in which an algorithm names the trial whose checkpoint a new trial
-restores from. Each backend turns that trial's name into a location it can reach (a local
-directory, a sub-path of the checkpoint volume, a URI)."""
+RESTORE_ATTRIBUTE = attributes.RESTORE_ATTRIBUTE
+"""The trial attribute that names the trial (``<study>-<index>``) whose checkpoint a new
+trial restores from. Each backend turns that trial's name into a location it can reach (a
+local directory, a sub-path of the checkpoint volume, a URI). Defined in ``api.attributes``
+so algorithms and the engine can name it too."""
 
 UNDELIVERED_EXIT_CODE = 75
 """``kubetune-runner``'s exit status when the program exited 0 but its last reports reached
@@ -102,6 +105,16 @@ def runner_env(
     if restore_from is not None:
         env[RESTORE_FROM_VARIABLE] = restore_from
     return env
+
+
+def keeps_checkpoints(spec: StudySpec) -> bool:
+    """Whether a study's trials get checkpoint locations: its algorithm hands checkpoints on
+    (``Capabilities.checkpoints``: pbt), or its template asks for them (``${checkpointDir}``,
+    ``${restoreFrom}``)."""
+    declaration = algorithms.REGISTRY.get(spec.algorithm.name)
+    if declaration is not None and declaration.capabilities.checkpoints:
+        return True
+    return bool(references(spec.trial_template.container()) & CHECKPOINT_REFERENCES)
 
 
 def exit_status(returncode: int) -> int:

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from kubetune.api.attributes import AttributeValue
+from kubetune.api.attributes import AttributeValue, LineageAttribute
 from kubetune.api.study import ParameterValue, StudySpec
 from kubetune.api.trial import TrialPhase
 from kubetune.history import IntermediateValue, feasibility, objective_losses
@@ -75,6 +75,22 @@ class StudyRecord:
     def best(self) -> RecordedTrial | None:
         """The best trial of a single-objective study."""
         return next((t for t in self.trials if t.index == self.summary.best_index), None)
+
+    def ancestry(self, index: int) -> list[RecordedTrial]:
+        """The trials trial ``index`` continues, oldest first, ending with it: its parent
+        (``pbt.parent``), the parent's parent, … back to a first segment. For the best trial
+        of a PBT study this is the schedule its weights were trained with. A parent missing
+        from the record, or a loop, ends the chain."""
+        by_index = {t.index: t for t in self.trials}
+        chain: list[RecordedTrial] = []
+        trial = by_index.get(index)
+        while trial is not None and trial not in chain:
+            chain.append(trial)
+            parent = trial.attributes.get(LineageAttribute.PARENT)
+            if isinstance(parent, bool) or not isinstance(parent, int | float):
+                break
+            trial = by_index.get(int(parent))
+        return chain[::-1]
 
     def ranked(self) -> list[RecordedTrial]:
         """Trials best first: succeeded feasible ones by the first objective, then succeeded

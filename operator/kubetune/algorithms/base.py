@@ -38,6 +38,7 @@ from pydantic.alias_generators import to_camel
 
 from kubetune.api.attributes import AttributeValue
 from kubetune.api.capabilities import Capabilities
+from kubetune.api.study import StudySpec
 from kubetune.history import (
     History,
     IntermediateValue,
@@ -72,13 +73,16 @@ class Suggestion:
     """A parameter set to evaluate; multi-fidelity algorithms also say how much resource.
 
     ``attributes`` is what the algorithm wants to find again on this trial in later histories
-    (generation, parent trial, checkpoint to restore from), within ``kubetune.api.attributes``'
-    bounds; the engine refuses a suggestion that breaks them.
+    (generation, parent trial), within ``kubetune.api.attributes``' bounds; the engine refuses
+    a suggestion that breaks them. ``restore_from`` is the index of an earlier trial whose
+    checkpoint the new trial starts from (PBT); the engine, which knows the study's name,
+    stores that trial's name under ``RESTORE_ATTRIBUTE`` for the backends.
     """
 
     params: dict[str, Value]
     budget: float | None = None
     attributes: dict[str, AttributeValue] = field(default_factory=dict)
+    restore_from: int | None = None
 
 
 class AlgorithmSettings(BaseModel):
@@ -146,6 +150,21 @@ class Suggester(abc.ABC, Generic[SettingsT]):
     def stops(self, history: History) -> list[StopDecision]:
         """Running trials this algorithm ends itself (schedulers); most algorithms end none."""
         return []
+
+    def study_problems(self, spec: StudySpec) -> list[str]:
+        """What this algorithm cannot do with the rest of the study (its budget, initial
+        trials), one ``spec.path: message`` each; most algorithms fit any study."""
+        return []
+
+    def checkpoints_needed(self, history: History) -> set[int] | None:
+        """Indices of the trials whose checkpoints later trials may still restore from; the
+        rest may be deleted. None (the default) keeps every checkpoint."""
+        return None
+
+    def finished_message(self, history: History) -> str | None:
+        """Why this algorithm suggests nothing more once nothing runs, when that is not an
+        exhausted search space (PBT: every member trained to the end)."""
+        return None
 
     def rng(self, history: History, salt: str = "") -> np.random.Generator:
         """A generator for one call, keyed on the seed and the index of its first suggestion.

@@ -37,6 +37,13 @@ ATTRIBUTE_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.-]*$"
 
 _NAME = re.compile(ATTRIBUTE_NAME_PATTERN)
 
+RESTORE_ATTRIBUTE = "checkpoint.restoreFrom"
+"""The trial attribute naming the trial (``<study>-<index>``) whose checkpoint a new trial
+restores from. The engine writes it from ``Suggestion.restore_from``; each backend turns the
+name into a location it can reach (a local directory, a sub-path of the checkpoint volume, a
+URI). Defined here, in the lowest layer, so the algorithms and the engine can name it;
+``lifecycle.RESTORE_ATTRIBUTE`` is the same constant."""
+
 
 class InvalidAttributes(ValueError):
     """Attributes outside the bounds above; the message lists every problem."""
@@ -93,15 +100,17 @@ class LineageAttribute:
     """The attribute keys of a population's lineage (``pbt``; read by ``results``, the report's
     lineage plot and the dashboard). Named once here so the algorithm that writes them and the
     views that read them cannot drift apart. The checkpoint a trial restores from is
-    ``lifecycle.RESTORE_ATTRIBUTE``."""
+    ``RESTORE_ATTRIBUTE`` (a trial name, for the backends); the lineage names trials by index
+    (whole numbers), since it never leaves its study."""
 
     MEMBER = "pbt.member"
     """Which population member (0 … populationSize-1) this trial trains."""
     GENERATION = "pbt.generation"
-    """The member's segment number: 0 for its first trial, then 1, 2, …"""
+    """The segment this trial trains: 0 for a member's first trial; one more than its parent's
+    (an exploiting member takes over its donor's progress, so it may skip or repeat one)."""
     PARENT = "pbt.parent"
-    """The trial this one continues from (the member's own previous segment, or the
-    top-quantile trial it exploited); absent for a generation-0 trial."""
+    """The index of the trial this one continues from (the member's own previous segment, or
+    the top-quantile trial it exploited); absent for a generation-0 trial."""
     EXPLOITED = "pbt.exploited"
     """True when the parent is another member's trial (hyperparameters and checkpoint taken
     over and perturbed), false when the member continued from its own checkpoint."""

@@ -48,6 +48,11 @@ class Capabilities:
     stops_trials: bool = _capability("stops trials")
     """Ends running trials itself (a scheduler), besides suggesting new ones."""
 
+    checkpoints: bool = _capability("hands on checkpoints")
+    """Starts trials from other trials' checkpoints (PBT): every trial is given a checkpoint
+    location (``KUBETUNE_CHECKPOINT_DIR``) and, when it continues another, the one to
+    restore from (``KUBETUNE_RESTORE_FROM``)."""
+
     def labelled(self) -> list[tuple[str, bool]]:
         """(column label, flag) for each capability, in declaration order."""
         return [(f.metadata["label"], getattr(self, f.name)) for f in fields(self)]

@@ -247,7 +247,7 @@ class BudgetSpec(SpecModel):
     )
     resource: ResourceBudget | None = Field(
         default=None,
-        description="Training resource for the algorithms that hand one out (asha, hyperband; "
+        description="Training resource for the algorithms that hand one out (asha, hyperband, pbt; "
         "see docs/algorithms.md), given to trials as ${budget}.",
     )
 

@@ -6,7 +6,7 @@ Hyperopt, Goptuna or scikit-optimize underneath); kubetune has typed settings pe
 (``Settings`` of each module in ``kubetune.algorithms``). Each Katib setting is renamed when a
 kubetune setting means the same, converted when it means the same in other units, and
 otherwise reported. Which algorithms exist is read from the registry at run time, so an
-algorithm kubetune gains later (pbt) is converted without touching this module.
+algorithm kubetune gains later is converted without touching this module.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ class KatibAlgorithm(enum.StrEnum):
 
 
 PBT = "pbt"
-"""kubetune's name for population-based training, once an algorithm of that name exists."""
+"""kubetune's name for population-based training."""
 
 TARGETS: dict[KatibAlgorithm, str] = {
     KatibAlgorithm.RANDOM: "random",
@@ -69,6 +69,8 @@ RENAMED: dict[str, str] = {
     "gamma": "gamma",
     "prior_weight": "priorWeight",
     "eta": "reductionFactor",  # hyperband
+    "n_population": "populationSize",  # pbt
+    "truncation_threshold": "quantile",
 }
 """Katib settings whose kubetune setting means the same, under another name."""
 

@@ -32,6 +32,7 @@ from kubetune.api.study import TuningStudy
 from kubetune.api.trial import TrialPhase, trial_name
 from kubetune.engine import Decision, Ending, NewTrial, Planner, TrialSnapshot
 from kubetune.history import StopDecision
+from kubetune.local.checkpoints import CheckpointDirs, Handoff
 from kubetune.local.processes import TrialProcess, kill_leftovers, launch, wait_for_exit
 from kubetune.local.store import LocalTrial, StudyStore
 from kubetune.local.warm import load_warm_start
@@ -101,6 +102,11 @@ class LocalStudy:
         warm = load_warm_start(study, options.state_dir, options.study_dir)
         self.planner = Planner(study.spec, self.name, warm)
         self.store = StudyStore(options.state_dir / self.name)
+        self.checkpoints = (
+            CheckpointDirs(self.store.root) if lifecycle.keeps_checkpoints(study.spec) else None
+        )
+        self._pruned_at = 0
+        """``_finishes`` when checkpoints were last pruned."""
         self.trials: dict[int, LocalTrial] = {}
         self.processes: dict[int, TrialProcess] = {}
         self.previous_elapsed = 0.0
@@ -216,6 +222,7 @@ class LocalStudy:
             finishes = self._finishes
             self._carry_out(decision, now)
             self._decided_on = self._situation() if self._finishes == finishes else None
+        self._prune_checkpoints()
         self._enforce_grace(now)
         if time.monotonic() - self._spec_saved >= SPEC_SAVE_SECONDS:
             self._save_spec()
@@ -315,6 +322,7 @@ class LocalStudy:
         self.trials[new.index] = trial
         directory = self.store.trial_dir(new.index)
         directory.mkdir(parents=True, exist_ok=True)
+        handoff = self._handoff(trial, directory)
         self.store.save(trial)  # recorded before it starts: a crash now reruns it, never loses it
         try:
             process = launch(
@@ -327,6 +335,7 @@ class LocalStudy:
                 trial_dir=directory,
                 workdir=self.options.workdir,
                 gpus=gpus,
+                checkpoints=handoff,
             )
         except OSError as error:
             failed = lifecycle.Verdict(
@@ -337,6 +346,29 @@ class LocalStudy:
         self.processes[new.index] = process
         trial.pid = process.popen.pid
         self.store.save(trial)
+
+    def _handoff(self, trial: LocalTrial, directory: Path) -> Handoff | None:
+        """The trial's checkpoint directories, when the study keeps checkpoints; a restore
+        that cannot happen is noted in its log and, at its end, its message."""
+        if self.checkpoints is None:
+            return None
+        handoff = self.checkpoints.prepare(trial_name(self.name, trial.index), trial.attributes)
+        trial.notice = handoff.notice
+        if handoff.notice:
+            with (directory / "output.log").open("a") as log:
+                log.write(f"kubetune: warning: {handoff.notice}\n")
+        return handoff
+
+    def _prune_checkpoints(self) -> None:
+        """Delete the checkpoints no later trial can restore from, once trials finished."""
+        if self.checkpoints is None or self._finishes == self._pruned_at:
+            return
+        self._pruned_at = self._finishes
+        needed = self.planner.checkpoints_needed(self.snapshots())
+        if needed is None:
+            return
+        active = {i for i, t in self.trials.items() if t.phase.is_active()}
+        self.checkpoints.prune({trial_name(self.name, i) for i in needed | active})
 
     def _free_gpus(self) -> list[str] | None:
         """Devices for the next trial, or None while too few are free; [] without --gpus."""
@@ -393,7 +425,8 @@ class LocalStudy:
         return lifecycle.verdict(ended, [o.metric for o in self.study.spec.objective_list])
 
     def _finish(self, trial: LocalTrial, now: float, verdict: lifecycle.Verdict) -> None:
-        trial.phase, trial.reason, trial.message = verdict.phase, verdict.reason, verdict.message
+        trial.phase, trial.reason = verdict.phase, verdict.reason
+        trial.message = "; ".join(m for m in (trial.notice, verdict.message) if m)
         trial.completion_time = now
         self._finishes += 1
         self.store.save(trial)

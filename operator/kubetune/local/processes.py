@@ -39,6 +39,7 @@ from typing import IO, Any
 
 from kubetune import lifecycle
 from kubetune.api.study import Objective
+from kubetune.local.checkpoints import Handoff
 from kubetune.template import render_container
 
 RUNNER_COMMAND = "kubetune-runner"
@@ -171,8 +172,13 @@ def launch(
     trial_dir: Path,
     workdir: Path,
     gpus: Sequence[str],
+    checkpoints: Handoff | None = None,
 ) -> TrialProcess:
-    rendered = render_container(container, params, trial_name, budget)
+    """Start a trial's program; ``checkpoints`` are its checkpoint locations when the study
+    keeps checkpoints."""
+    saves = checkpoints.checkpoint_dir if checkpoints else None
+    restores = checkpoints.restore_from if checkpoints else None
+    rendered = render_container(container, params, trial_name, budget, saves, restores)
     env = dict(os.environ)
     # Programs installed next to this interpreter (kubetune-runner, the venv's python) come
     # first, as they would in a training image built with them.
@@ -181,7 +187,14 @@ def launch(
         if "value" in variable:
             env[variable["name"]] = str(variable["value"])
     env.update(
-        lifecycle.runner_env(trial=trial_name, params=params, objectives=objectives, budget=budget)
+        lifecycle.runner_env(
+            trial=trial_name,
+            params=params,
+            objectives=objectives,
+            budget=budget,
+            checkpoint_dir=saves,
+            restore_from=restores,
+        )
     )
     env[lifecycle.LOCAL_DIR_VARIABLE] = str(trial_dir.resolve())
     env["PYTHONUNBUFFERED"] = "1"

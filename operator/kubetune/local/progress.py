@@ -21,6 +21,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
+from kubetune.api.attributes import LineageAttribute
 from kubetune.api.trial import TrialPhase, trial_name
 from kubetune.history import feasibility
 from kubetune.lifecycle import failure_summary
@@ -141,7 +142,9 @@ def result_columns(record: StudyRecord) -> list[str]:
     duration, reason, message."""
     spec = record.spec
     objectives = [o.metric for o in spec.objective_list]
-    attributes = sorted({key for trial in record.trials for key in trial.attributes})
+    attributes = sorted(
+        {key for trial in record.trials for key in trial.attributes}, key=_attribute_order
+    )
     return [
         "trial",
         "phase",
@@ -156,6 +159,22 @@ def result_columns(record: StudyRecord) -> list[str]:
         "reason",
         "message",
     ]
+
+
+_LINEAGE_ORDER = (
+    LineageAttribute.MEMBER,
+    LineageAttribute.GENERATION,
+    LineageAttribute.PARENT,
+    LineageAttribute.EXPLOITED,
+)
+
+
+def _attribute_order(key: str) -> tuple[int, str]:
+    """A population's lineage first, as one reads it (member, generation, parent,
+    exploited), then the other attributes by name."""
+    if key in _LINEAGE_ORDER:
+        return _LINEAGE_ORDER.index(key), ""
+    return len(_LINEAGE_ORDER), key
 
 
 def gpu_seconds(record: StudyRecord) -> float:
@@ -253,7 +272,36 @@ def _result(record: StudyRecord) -> str:
     lines = [f"best trial: {trial_name(record.name, best.index)}"]
     lines += [f"  {k}: {v}" for k, v in record.summary.best_values.items()]
     lines += ["best parameters:"] + [f"  {k}: {v}" for k, v in best.params.items()]
-    return "\n".join(lines)
+    return "\n".join(lines + schedule_lines(record, best))
+
+
+def schedule_lines(record: StudyRecord, trial: RecordedTrial) -> list[str]:
+    """The hyperparameters the trial's weights were trained with, segment by segment (PBT):
+    one line per trial of its ancestry, with member, generation, parent, resource and value.
+    Empty for a trial that continues none."""
+    chain = record.ancestry(trial.index)
+    if len(chain) < 2:
+        return []
+    resource = record.spec.budget.resource
+    objective = record.spec.objective_list[0].metric
+    lines = [f"schedule of {trial_name(record.name, trial.index)} (segment by segment):"]
+    for segment in chain:
+        attributes = segment.attributes
+        lineage = [f"member {attributes.get(LineageAttribute.MEMBER, '?')}"]
+        parent = attributes.get(LineageAttribute.PARENT)
+        if parent is not None:
+            took = "exploited" if attributes.get(LineageAttribute.EXPLOITED) else "continued"
+            lineage.append(f"{took} trial {_fmt(parent)}")
+        if resource is not None and segment.budget is not None:
+            lineage.append(f"{resource.name} to {_fmt(segment.budget)}")
+        value = segment.values.get(objective)
+        lineage.append(f"{objective}={'-' if value is None else f'{value:.6g}'}")
+        params = ", ".join(f"{k}={_fmt(v)}" for k, v in segment.params.items())
+        generation = attributes.get(LineageAttribute.GENERATION, "?")
+        lines.append(
+            f"  generation {generation}: trial {segment.index} ({', '.join(lineage)}): {params}"
+        )
+    return lines
 
 
 def _nothing_found(record: StudyRecord) -> str:

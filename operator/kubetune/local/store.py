@@ -7,6 +7,8 @@ Layout under ``.kubetune/<study>/``::
     trials/<index>/metrics.jsonl  what the runner reported, one JSON object a line
     trials/<index>/output.log  the trial's stdout and stderr
     trials/<index>/stop        exists once the trial is asked to stop
+    checkpoints/<trial>/       what the trial saved, when the study keeps checkpoints
+                               (``local/checkpoints.py``; deleted once no trial needs it)
 
 The runner appends to ``metrics.jsonl`` and checks for ``stop``; the backend owns the rest.
 
@@ -52,6 +54,8 @@ class LocalTrial:
     pid: int | None = None
     attributes: dict[str, AttributeValue] = field(default_factory=dict)
     """What the algorithm attached when it suggested the trial; read back on resume."""
+    notice: str | None = None
+    """A warning from its start (a checkpoint it could not restore), kept for its message."""
 
     @property
     def stop_requested(self) -> bool:

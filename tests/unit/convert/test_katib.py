@@ -241,29 +241,24 @@ def test_unknown_spec_fields_and_early_stopping_are_reported() -> None:
     assert "spec.somethingNew" in dropped and "spec.earlyStopping.algorithmName" in dropped
 
 
-def test_pbt_is_refused_until_kubetune_has_it_then_converted(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_pbt_is_translated_but_needs_a_training_resource() -> None:
+    """Katib's PBT has no training resource; kubetune's trains in segments of one, so the
+    converted study is refused naming spec.budget.resource, and the settings translate."""
     document = load("random-stdout.yaml")
     document["spec"]["algorithm"] = {
         "algorithmName": "pbt",
-        "algorithmSettings": [{"name": "n_population", "value": "8"}],
+        "algorithmSettings": [
+            {"name": "n_population", "value": "8"},
+            {"name": "truncation_threshold", "value": "0.2"},
+        ],
     }
-    with pytest.raises(ConversionError, match="kubetune has no pbt yet"):
+    with pytest.raises(ConversionError, match=r"spec.budget.resource: pbt hands out a training"):
         convert_experiment(copy.deepcopy(document))
-
-    from pydantic import Field
-
-    from kubetune import algorithms
-    from kubetune.algorithms import AlgorithmSettings
-
-    class PbtSettings(AlgorithmSettings):
-        n_population: int = Field(default=4, ge=2)
-
-    fake = type("Pbt", (algorithms.ALGORITHMS["random"],), {"Settings": PbtSettings})
-    monkeypatch.setitem(algorithms.ALGORITHMS, "pbt", fake)
     translation = translate_algorithm(document["spec"]["algorithm"], [], [])
-    assert (translation.name, translation.settings) == ("pbt", {"nPopulation": 8})
+    assert (translation.name, translation.settings) == (
+        "pbt",
+        {"populationSize": 8, "quantile": 0.2},
+    )
 
 
 def test_trial_parameter_descriptions_become_comments_on_their_parameters() -> None:
