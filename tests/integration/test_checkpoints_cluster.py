@@ -232,7 +232,7 @@ def test_pbt_hands_checkpoints_between_trial_pods(
     mount = tmp_path / "mnt" / "checkpoints"
     manifest = checkpointed_study("pbt", mount, max_trials=6, parallel=2)
     manifest["spec"]["algorithm"] = PBT
-    manifest["spec"]["budget"]["resource"] = {"name": "steps", "min": 0, "max": 3}
+    manifest["spec"]["budget"]["resource"] = {"name": "steps", "min": 1, "max": 3}
     operator()
     create_study(custom, namespace, manifest)
 
