@@ -148,7 +148,12 @@ def render_job(spec: StudySpec, trial: Mapping[str, Any]) -> dict[str, Any]:
     )
     primary_name = template.container()["name"]
     for key in ("initContainers", "containers"):
-        pod[key] = [render_container(c, params, name, budget) for c in pod.get(key) or []]
+        pod[key] = [
+            render_container(
+                c, params, name, budget, checkpoints.directory, checkpoints.restore_from
+            )
+            for c in pod.get(key) or []
+        ]
         if not pod[key]:
             del pod[key]
     for container in pod["containers"]:

@@ -19,6 +19,7 @@ from kubetune.api.study import TuningStudy
 from kubetune.engine import Planner
 from kubetune.kube.cache import StudyKey
 from kubetune.kube.warm import WarmStartUnavailable
+from kubetune.lifecycle import keeps_checkpoints
 from kubetune.validation import FieldError, InvalidStudy, parse_study
 from kubetune.warmstart import NO_WARM_START, WarmStart
 
@@ -50,11 +51,33 @@ def build(body: Mapping[str, Any], warm: WarmLoader = no_warm_start) -> Plan | I
     }
     try:
         study = parse_study(document)
+        _refuse_checkpoints_without_a_place(study)
         return Plan(study, Planner(study.spec, study.metadata.name, warm(study)))
     except InvalidStudy as error:
         return error
     except ValueError as error:  # a planner error parse_study did not anticipate
         return InvalidStudy([FieldError("spec", str(error))])
+
+
+CHECKPOINTS_FIELD = "spec.trialTemplate.checkpoints"
+
+
+def _refuse_checkpoints_without_a_place(study: TuningStudy) -> None:
+    """A study whose trials hand checkpoints on (pbt, or ``${checkpointDir}`` in the
+    template) needs somewhere trial pods share: locally that is a directory, on a cluster
+    the study must name a claim or a URI, or every segment would silently start fresh."""
+    if keeps_checkpoints(study.spec) and study.spec.trial_template.checkpoints is None:
+        raise InvalidStudy(
+            [
+                FieldError(
+                    CHECKPOINTS_FIELD,
+                    f"{study.spec.algorithm.name} hands checkpoints from trial to trial; on a "
+                    "cluster say where they live: persistentVolumeClaim {claimName} (a claim "
+                    "every trial pod mounts) or uri (a prefix such as s3://bucket/path handed "
+                    "to the trial's code)",
+                )
+            ]
+        )
 
 
 class Plans:

@@ -271,3 +271,15 @@ def test_the_checkpoint_mount_keeps_the_templates_volumes_and_takes_its_path() -
         {"name": CHECKPOINT_VOLUME, "mountPath": "/data/ckpt"},
     ]
     assert _env(train)[CHECKPOINT_DIR_VARIABLE] == "/data/ckpt/s/s-3"
+
+
+def test_checkpoint_substitutions_in_a_job_name_the_same_locations_as_the_variables() -> None:
+    spec = _spec(checkpoints=CLAIM)
+    container = spec.trial_template.job["template"]["spec"]["containers"][0]
+    container["args"] = ["--save=${checkpointDir}", "--load=${restoreFrom}"]
+    train = _containers(render_job(spec, _restoring("s-1")))["train"]
+    env = _env(train)
+    assert train["args"] == [
+        f"--save={env[CHECKPOINT_DIR_VARIABLE]}",
+        f"--load={env[RESTORE_FROM_VARIABLE]}",
+    ]

@@ -44,3 +44,15 @@ def test_forgetting_a_study_rebuilds_its_plan() -> None:
     first = plans.get(("ns", "s"), study())
     plans.forget(("ns", "s"))
     assert plans.get(("ns", "s"), study()) is not first
+
+
+def test_a_study_that_hands_on_checkpoints_needs_a_place_for_them_on_a_cluster() -> None:
+    pbt = study()
+    pbt["spec"]["algorithm"] = {"name": "pbt", "settings": {"populationSize": 2}}
+    pbt["spec"]["budget"] = {"maxTrials": 6, "resource": {"name": "steps", "min": 1, "max": 3}}
+    refused = Plans().get(("ns", "s"), pbt)
+    assert isinstance(refused, InvalidStudy)
+    assert [e.path for e in refused.errors] == ["spec.trialTemplate.checkpoints"]
+    assert "persistentVolumeClaim" in str(refused) and "uri" in str(refused)
+    pbt["spec"]["trialTemplate"]["checkpoints"] = {"uri": "s3://bucket/runs"}
+    assert isinstance(Plans().get(("ns", "s"), pbt), Plan)
