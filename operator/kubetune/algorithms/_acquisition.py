@@ -86,7 +86,7 @@ def log_feasibility_with_gradient(
     sd = np.sqrt(var)
     z = (limit - mean) / sd
     log_p = special.log_ndtr(z)
-    dz = -(dmean + z[:, None] * dvar / (2.0 * var)[:, None]) / sd[:, None]
+    dz = -(dmean + z[:, None] * dvar / (2.0 * sd)[:, None]) / sd[:, None]
     # d log Phi(z) / dz = phi(z) / Phi(z), taken in log space (no 0 / 0 far in the tail).
     ratio = np.exp(-0.5 * z * z - _LOG_SQRT_2PI - log_p)
     return log_p, ratio[:, None] * dz
