@@ -100,8 +100,7 @@ class BayesOptSettings(AlgorithmSettings):
     )
     acquisition: Acquisition = Field(
         default=Acquisition.LOGEI,
-        description="logei (default), ei, or ucb, for one objective; several objectives "
-        "always use log expected hypervolume improvement (log-EHVI).",
+        description="logei (default), ei, or ucb.",
     )
     ucb_beta: float = Field(
         default=2.0, gt=0, description="ucb only: standard deviations of optimism."
