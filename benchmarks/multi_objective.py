@@ -5,18 +5,26 @@ objective space they dominate up to the problem's fixed reference point, see
 ``kubetune.hypervolume``) is recorded after 50, 100 and 200 trials; the table reports the
 median over seeds, larger is better, the best of each row in bold. Optuna samplers run in
 multi-objective mode (NSGAIISampler, TPESampler, RandomSampler; GPSampler only where torch
-is importable), with ``constraints_func`` on constrained problems. kubetune's history gets
-the constraints as ``spec.constraints`` would state them: algorithms that declare the
-capability honour them, the others optimize the objectives alone; every sampler's
-*feasible* hypervolume is reported.
+is importable), with ``constraints_func`` on constrained problems; kubetune's suggesters get
+the constraints as ``spec.constraints`` (the history's), so ``nsga2`` and ``bayesopt``
+honour them. On constrained problems a second table gives the median best feasible value of
+each objective after the last checkpoint (and the median share of feasible trials).
 
 ``--latency`` instead times suggestions: each sampler runs ZDT1 for real and the median
 seconds per suggestion is read around 100, 500 and 1,000 trials (every suggestion follows a
-new finished trial, as in a running study, so nothing is served from a warm cache).
+new finished trial, as in a running study, so nothing is served from a warm cache). Running
+a Gaussian-process sampler for 1,000 real trials takes hours, so ``--prefill`` instead
+starts every sampler from the same history of N uniformly random ZDT1 trials and times the
+``--window`` suggestions after it (each again after a new finished trial).
 
     .venv/bin/python -m benchmarks.multi_objective --seeds 2 --trials 50 --problems zdt1
     nice .venv/bin/python -m benchmarks.multi_objective --write docs/benchmarks.md   # full
     nice .venv/bin/python -m benchmarks.multi_objective --latency --write docs/benchmarks.md
+    nice .venv/bin/python -m benchmarks.multi_objective --latency --prefill --window 5 \
+        --samplers bayesopt optuna-gp --repeats 1
+
+``--section NAME`` writes between ``<!-- NAME:start -->`` and ``<!-- NAME:end -->`` instead
+of the default markers, so a reduced run (a subset of samplers) gets its own table.
 
 ``--problem-file`` takes a module with ``SPACE`` (parameters in the manifest's format),
 ``OBJECTIVES`` (metric names, minimized, or ``{"metric", "direction"}`` mappings),
@@ -54,13 +62,22 @@ import numpy as np  # noqa: E402
 from benchmarks.problems import _optuna_distributions, settings_from_text  # noqa: E402
 from benchmarks.quality import replace_section  # noqa: E402
 from kubetune.algorithms import create  # noqa: E402
-from kubetune.api.study import Constraint as SpecConstraint  # noqa: E402
+from kubetune.api.study import Constraint as StudyConstraint  # noqa: E402
 from kubetune.api.study import Direction, Objective, ParameterSpec  # noqa: E402
 from kubetune.history import History, TrialRecord, TrialState  # noqa: E402
 from kubetune.hypervolume import default_reference_point, hypervolume  # noqa: E402
 from kubetune.space import SearchSpace  # noqa: E402
 
-DEFAULT_SAMPLERS = ("random", "nsga2", "optuna-nsga2", "optuna-tpe", "optuna-gp", "optuna-random")
+DEFAULT_SAMPLERS = (
+    "random",
+    "nsga2",
+    "tpe",
+    "bayesopt",
+    "optuna-nsga2",
+    "optuna-tpe",
+    "optuna-gp",
+    "optuna-random",
+)
 CHECKPOINTS = (50, 100, 200)
 LATENCY_SIZES = (100, 500, 1000)
 LATENCY_WINDOW = 25  # suggestions timed at each size, per run
@@ -73,8 +90,14 @@ class Constraint:
     """A metric that must stay at or below ``max`` / at or above ``min`` (one of them)."""
 
     index: int  # position of the metric among evaluate()'s values, after the objectives
+    metric: str
     max: float | None = None
     min: float | None = None
+
+    @property
+    def spec(self) -> StudyConstraint:
+        """The same constraint as ``spec.constraints`` states it, for kubetune's history."""
+        return StudyConstraint(metric=self.metric, max=self.max, min=self.min)
 
     def violation(self, value: float) -> float:
         """Optuna's convention: at most 0 when satisfied."""
@@ -104,20 +127,11 @@ class MultiProblem:
             for v, o in zip(values, self.objectives, strict=False)
         )
 
-    @property
-    def metrics(self) -> list[str]:
-        """Names of evaluate()'s values as kubetune sees them: objectives, then constraints."""
-        return [o.metric for o in self.objectives] + [
-            f"constraint{c.index}" for c in self.constraints
-        ]
-
-    @property
-    def spec_constraints(self) -> tuple[SpecConstraint, ...]:
-        """The constraints as ``spec.constraints`` would state them."""
-        return tuple(
-            SpecConstraint(metric=f"constraint{c.index}", max=c.max, min=c.min)
-            for c in self.constraints
-        )
+    def metrics(self, values: Sequence[float]) -> dict[str, float]:
+        """evaluate()'s values by metric name: the objectives', then the constraints'."""
+        named = dict(zip((o.metric for o in self.objectives), values, strict=False))
+        offset = len(self.objectives)
+        return named | {c.metric: values[offset + c.index] for c in self.constraints}
 
     def feasible(self, values: Sequence[float]) -> bool:
         offset = len(self.objectives)
@@ -227,7 +241,7 @@ PROBLEMS: dict[str, MultiProblem] = {
             binh_korn,
             _minimized("f1", "f2"),
             (140.0, 50.0),
-            (Constraint(0, max=25.0), Constraint(1, min=7.7)),
+            (Constraint(0, "c1", max=25.0), Constraint(1, "c2", min=7.7)),
         ),
         MultiProblem(
             "tree_digits",
@@ -270,7 +284,7 @@ def load_problem_file(path: str) -> MultiProblem:
     for i, c in enumerate(getattr(module, "CONSTRAINTS", [])):
         if ("max" in c) == ("min" in c):
             raise SystemExit(f"{path}: CONSTRAINTS[{i}] needs exactly one of 'max' and 'min'")
-        constraints.append(Constraint(i, max=c.get("max"), min=c.get("min")))
+        constraints.append(Constraint(i, c["metric"], max=c.get("max"), min=c.get("min")))
     reference = getattr(module, "REFERENCE_POINT", None)
     if reference is not None and len(reference) != len(objectives):
         raise SystemExit(
@@ -295,24 +309,34 @@ class Run:
     ask_seconds: list[float] = field(default_factory=list)
 
 
-def run_kubetune(name: str, problem: MultiProblem, trials: int, seed: int) -> Run:
+def run_kubetune(
+    name: str, problem: MultiProblem, trials: int, seed: int, prefill: Sequence[Any] = ()
+) -> Run:
+    """Run a kubetune suggester one trial at a time; ``prefill`` (parameter sets) are
+    evaluated first and given to it as finished trials, not timed."""
     algorithm, _, options = name.partition(":")
     suggester = create(algorithm, problem.space, settings_from_text(options), seed)
-    metrics = problem.metrics
+    constraints = tuple(c.spec for c in problem.constraints)
     records: list[TrialRecord] = []
     run = Run()
+
+    def record(params: Mapping[str, Any]) -> None:
+        values = tuple(problem.evaluate(params))
+        records.append(
+            TrialRecord(len(records), dict(params), TrialState.COMPLETE, problem.metrics(values))
+        )
+        run.values.append(values)
+
+    for params in prefill:
+        record(params)
     while len(records) < trials:
-        history = History(tuple(records), problem.objectives, problem.spec_constraints)
+        history = History(tuple(records), problem.objectives, constraints)
         start = time.perf_counter()
         suggestions = suggester.suggest(history, 1)
         run.ask_seconds.append(time.perf_counter() - start)
         if not suggestions:
             break
-        params = suggestions[0].params
-        values = tuple(problem.evaluate(params))
-        metric_values = dict(zip(metrics, values, strict=False))
-        records.append(TrialRecord(len(records), params, TrialState.COMPLETE, metric_values))
-        run.values.append(values)
+        record(suggestions[0].params)
     return run
 
 
@@ -334,7 +358,10 @@ def _constraint_values(trial: Any) -> Sequence[float]:
     return list(trial.user_attrs["constraints"])
 
 
-def run_optuna(name: str, problem: MultiProblem, trials: int, seed: int) -> Run:
+def run_optuna(
+    name: str, problem: MultiProblem, trials: int, seed: int, prefill: Sequence[Any] = ()
+) -> Run:
+    """Run an Optuna sampler with ask and tell; ``prefill`` as for ``run_kubetune``."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
@@ -345,15 +372,33 @@ def run_optuna(name: str, problem: MultiProblem, trials: int, seed: int) -> Run:
     distributions = _optuna_distributions(problem)  # type: ignore[arg-type]
     run = Run()
     offset = len(problem.objectives)
-    while len(run.values) < trials:
-        start = time.perf_counter()
-        trial = study.ask(distributions)
-        run.ask_seconds.append(time.perf_counter() - start)
+
+    def record(trial: Any) -> None:
         values = tuple(problem.evaluate(trial.params))
         violations = [c.violation(values[offset + c.index]) for c in problem.constraints]
         trial.set_user_attr("constraints", violations)
         study.tell(trial, list(values[:offset]))
         run.values.append(values)
+
+    finished = []
+    for params in prefill:
+        values = tuple(problem.evaluate(params))
+        violations = [c.violation(values[offset + c.index]) for c in problem.constraints]
+        finished.append(
+            optuna.trial.create_trial(
+                params=dict(params),
+                distributions=distributions,
+                values=list(values[:offset]),
+                user_attrs={"constraints": violations},
+            )
+        )
+        run.values.append(values)
+    study.add_trials(finished)
+    while len(run.values) < trials:
+        start = time.perf_counter()
+        trial = study.ask(distributions)
+        run.ask_seconds.append(time.perf_counter() - start)
+        record(trial)
     return run
 
 
@@ -418,6 +463,55 @@ def hypervolume_table(
     return table
 
 
+def feasible_table(
+    results: list[dict[str, Any]], problems: Sequence[MultiProblem], trials: int
+) -> dict[str, dict[str, list[float]]]:
+    """Per constrained problem and sampler: the median best feasible value of each objective
+    (in the metric's own units) after ``trials``, then the median share of feasible trials."""
+    table: dict[str, dict[str, list[float]]] = {}
+    for problem in problems:
+        if not problem.constraints:
+            continue
+        for sampler in dict.fromkeys(r["sampler"] for r in results if r["problem"] == problem.name):
+            runs = [
+                r["values"][:trials]
+                for r in results
+                if r["problem"] == problem.name and r["sampler"] == sampler
+            ]
+            row = []
+            for k, objective in enumerate(problem.objectives):
+                sign = -1.0 if objective.direction is Direction.MAXIMIZE else 1.0
+                bests = [
+                    min((sign * v[k] for v in values if problem.feasible(v)), default=math.inf)
+                    for values in runs
+                ]
+                row.append(sign * statistics.median(bests))
+            row.append(
+                statistics.median(
+                    sum(problem.feasible(v) for v in values) / len(values) for values in runs
+                )
+            )
+            table.setdefault(problem.name, {})[sampler] = row
+    return table
+
+
+def feasible_markdown(table: dict[str, dict[str, list[float]]], trials: int) -> str:
+    if not table:
+        return ""
+    lines = [
+        "",
+        f"Constrained problems: median best feasible value of each objective after {trials} "
+        "trials, and the median share of feasible trials.",
+        "",
+    ]
+    for problem, rows in table.items():
+        lines += [f"| {problem} | best of each objective | feasible |", "|---|---|---:|"]
+        for sampler, row in rows.items():
+            bests = ", ".join(f"{v:.4g}" for v in row[:-1])
+            lines.append(f"| {sampler} | {bests} | {row[-1]:.0%} |")
+    return "\n".join(lines) + "\n"
+
+
 def markdown(
     table: dict[str, Any], command: str, seeds: int, note: str, checkpoints: Sequence[int]
 ) -> str:
@@ -429,9 +523,9 @@ def markdown(
         "Median hypervolume of the feasible trials over seeds (larger is better; the reference "
         "point of each problem is in the second column, in loss units: maximized metrics "
         "negated), each cell `after " + " / after ".join(map(str, checkpoints)) + " trials`, "
-        "the best after the last checkpoint in bold. On `binh_korn` only feasible trials "
-        "count; kubetune algorithms that do not declare constraints optimize the objectives "
-        "alone.",
+        "the best after the last checkpoint in bold. On the constrained `binh_korn` every sampler "
+        "is given the constraints (kubetune's as `spec.constraints`, Optuna's as "
+        "`constraints_func`).",
         "",
         f"Command: `{command}` ({seeds} seeds). {note}".rstrip(),
         "",
@@ -455,8 +549,9 @@ def _run(jobs: list[Any], log: Path, workers: int, resume: bool) -> list[dict[st
     """Run the jobs not yet in the log (with ``resume``), appending each result as it ends."""
     log.parent.mkdir(parents=True, exist_ok=True)
     results = [json.loads(line) for line in log.read_text().splitlines()] if resume else []
-    recorded = {(r["sampler"], r["problem"], len(r["values"]), r["seed"]) for r in results}
-    jobs = [j for j in jobs if j[:4] not in recorded]
+    # A run is deterministic in its seed, so a longer recorded run covers a shorter job.
+    recorded = {(r["sampler"], r["problem"], r["seed"]): len(r["values"]) for r in results}
+    jobs = [j for j in jobs if recorded.get((j[0], j[1], j[3]), -1) < j[2]]
     with ProcessPoolExecutor(workers) as pool, log.open("a" if resume else "w") as out:
         for done, result in enumerate(pool.map(_job, jobs), 1):
             results.append(result)
@@ -472,19 +567,27 @@ def _run(jobs: list[Any], log: Path, workers: int, resume: bool) -> list[dict[st
 
 
 def latency(
-    samplers: Sequence[str], sizes: Sequence[int], repeats: int
+    samplers: Sequence[str], sizes: Sequence[int], repeats: int, window: int, prefill: bool
 ) -> dict[str, dict[int, float]]:
-    """Median seconds per suggestion over the ``LATENCY_WINDOW`` suggestions after each size,
-    each sampler running ZDT1 for real, ``repeats`` times (seeds) taking turns."""
+    """Median seconds per suggestion over the ``window`` suggestions after each size, each
+    sampler running ZDT1 for real (or, with ``prefill``, from a random history of that size),
+    ``repeats`` times (seeds) taking turns."""
     problem = PROBLEMS["zdt1"]
-    trials = max(sizes) + LATENCY_WINDOW
     samples: dict[str, dict[int, list[float]]] = {s: {n: [] for n in sizes} for s in samplers}
     for seed in range(repeats):
         for sampler in samplers:
             runner = run_optuna if sampler.startswith("optuna-") else run_kubetune
-            run = runner(sampler, problem, trials, seed)
+            if prefill:
+                rng = np.random.default_rng(seed)
+                for n in sizes:
+                    history = problem.space.sample(rng, n)
+                    run = runner(sampler, problem, n + window, seed, history)
+                    samples[sampler][n] += run.ask_seconds
+                    print(sampler, n, statistics.median(run.ask_seconds), file=sys.stderr)
+                continue
+            run = runner(sampler, problem, max(sizes) + window, seed)
             for n in sizes:
-                samples[sampler][n] += run.ask_seconds[n : n + LATENCY_WINDOW]
+                samples[sampler][n] += run.ask_seconds[n : n + window]
     rows = {
         sampler: {n: statistics.median(values) for n, values in by_size.items()}
         for sampler, by_size in samples.items()
@@ -493,13 +596,22 @@ def latency(
     return rows
 
 
-def latency_markdown(rows: dict[str, dict[int, float]], sizes: Sequence[int], command: str) -> str:
+def latency_markdown(
+    rows: dict[str, dict[int, float]],
+    sizes: Sequence[int],
+    command: str,
+    window: int,
+    prefill: bool,
+) -> str:
+    source = (
+        "a history of N uniformly random ZDT1 trials" if prefill else "N trials of real ZDT1 runs"
+    )
     lines = [
         "### Multi-objective suggestion latency",
         "",
-        f"Median milliseconds per suggestion over the {LATENCY_WINDOW} suggestions after N "
-        "trials of real ZDT1 runs (each one after a new finished trial), over the runs of "
-        "`--repeats` seeds; the samplers take turns run by run.",
+        f"Median milliseconds per suggestion over the {window} suggestions after {source} "
+        "(each one after a new finished trial), over the runs of `--repeats` seeds; the "
+        "samplers take turns run by run.",
         "",
         f"Command: `{command}`",
         "",
@@ -532,6 +644,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--latency", action="store_true", help="time suggestions instead (--sizes)")
     parser.add_argument("--sizes", nargs="*", type=int, default=list(LATENCY_SIZES))
     parser.add_argument("--repeats", type=int, default=3, help="latency runs per sampler")
+    parser.add_argument(
+        "--window", type=int, default=LATENCY_WINDOW, help="suggestions timed per size"
+    )
+    parser.add_argument(
+        "--prefill", action="store_true", help="latency from random histories, not real runs"
+    )
+    parser.add_argument("--section", help="write between <!-- SECTION:start/end --> markers")
     args = parser.parse_args(argv)
     command = "python -m benchmarks.multi_objective " + " ".join(
         argv if argv is not None else sys.argv[1:]
@@ -545,14 +664,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         samplers.append(sampler)
     results = Path("benchmarks/results")
     if args.latency:
-        rows = latency(samplers, args.sizes, args.repeats)
+        rows = latency(samplers, args.sizes, args.repeats, args.window, args.prefill)
         json_path = args.json or results / "multi_objective_latency.json"
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps(rows, indent=1))
-        text = latency_markdown(rows, args.sizes, command.strip())
+        text = latency_markdown(rows, args.sizes, command.strip(), args.window, args.prefill)
         print(text)
         if args.write:
-            replace_section(args.write, text, LATENCY_START, LATENCY_END)
+            replace_section(args.write, text, *_markers(args.section, LATENCY_START, LATENCY_END))
         return
 
     problems = (
@@ -567,7 +686,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         for seed in range(args.seeds)
     ]
     # Slow samplers first so the pool's tail is short.
-    jobs.sort(key=lambda j: (j[0] not in ("optuna-gp", "optuna-tpe"), j[1] != "tree_digits"))
+    slow = ("optuna-gp", "bayesopt", "optuna-tpe")
+    jobs.sort(key=lambda j: (j[0] not in slow, j[1] != "tree_digits"))
     json_path = args.json or results / "multi_objective.json"
     runs = _run(jobs, json_path.with_suffix(".jsonl"), args.jobs, args.resume)
     checkpoints = [c for c in CHECKPOINTS if c <= args.trials] or [args.trials]
@@ -575,9 +695,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     json_path.parent.mkdir(parents=True, exist_ok=True)
     json_path.write_text(json.dumps(table, indent=1))
     text = markdown(table, command.strip(), args.seeds, args.note, checkpoints)
+    text += feasible_markdown(feasible_table(runs, problems, checkpoints[-1]), checkpoints[-1])
     print(text)
     if args.write:
-        replace_section(args.write, text, START, END)
+        replace_section(args.write, text, *_markers(args.section, START, END))
+
+
+def _markers(section: str | None, start: str, end: str) -> tuple[str, str]:
+    if section is None:
+        return start, end
+    return f"<!-- {section}:start -->", f"<!-- {section}:end -->"
 
 
 if __name__ == "__main__":

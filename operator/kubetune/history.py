@@ -97,7 +97,9 @@ class History:
         results)."""
         if not self.warm_count:
             return self
-        return History(tuple(t for t in self.trials if not t.is_warm), self.objectives)
+        return History(
+            tuple(t for t in self.trials if not t.is_warm), self.objectives, self.constraints
+        )
 
     @property
     def running(self) -> list[TrialRecord]:

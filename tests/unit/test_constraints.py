@@ -111,7 +111,7 @@ def test_an_algorithm_that_does_not_honour_constraints_is_refused_with_those_tha
 
 
 def test_the_algorithms_that_honour_constraints() -> None:
-    assert {"random", "sobol", "grid", "nsga2", "tpe"} <= set(HONOURING)
+    assert {"random", "sobol", "grid", "nsga2", "tpe", "bayesopt"} <= set(HONOURING)
 
 
 def test_a_constrained_study_with_a_reference_point_is_valid() -> None:

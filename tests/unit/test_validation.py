@@ -286,8 +286,8 @@ SEVERAL = [n for n, d in REGISTRY.items() if d.capabilities.several_objectives]
 
 
 def test_the_algorithms_that_do_not_optimize_handle_several_objectives() -> None:
-    assert {"random", "sobol", "grid", "tpe"} <= set(SEVERAL)
-    assert {"bayesopt", "cmaes", "asha", "hyperband"} <= set(SINGLE)
+    assert {"random", "sobol", "grid", "tpe", "bayesopt"} <= set(SEVERAL)
+    assert {"cmaes", "asha", "hyperband"} <= set(SINGLE)
 
 
 @pytest.mark.parametrize("algorithm", SINGLE)
@@ -300,7 +300,7 @@ def test_several_objectives_need_an_algorithm_that_handles_them(algorithm: str) 
     assert expected in problems, problems
 
 
-@pytest.mark.parametrize("algorithm", ["random", "sobol"])
+@pytest.mark.parametrize("algorithm", ["random", "sobol", "bayesopt"])
 def test_several_objectives_with_an_algorithm_that_handles_them_pass(algorithm: str) -> None:
     parse_study(multi_objective(algorithm))
 

@@ -72,3 +72,21 @@ def evaluate(
         return log_ei, dlog
     ei = np.exp(log_ei)
     return ei, ei[:, None] * dlog
+
+
+def log_feasibility(mean: np.ndarray, var: np.ndarray, limit: float) -> np.ndarray:
+    """log P(g <= limit) for g ~ N(mean, var) (m,): the log probability a constraint holds."""
+    return np.asarray(special.log_ndtr((limit - mean) / np.sqrt(var)))
+
+
+def log_feasibility_with_gradient(
+    mean: np.ndarray, var: np.ndarray, limit: float, dmean: np.ndarray, dvar: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``log_feasibility`` and its gradient (m, d), given those of the mean and variance."""
+    sd = np.sqrt(var)
+    z = (limit - mean) / sd
+    log_p = special.log_ndtr(z)
+    dz = -(dmean + z[:, None] * dvar / (2.0 * sd)[:, None]) / sd[:, None]
+    # d log Phi(z) / dz = phi(z) / Phi(z), taken in log space (no 0 / 0 far in the tail).
+    ratio = np.exp(-0.5 * z * z - _LOG_SQRT_2PI - log_p)
+    return log_p, ratio[:, None] * dz

@@ -1,10 +1,12 @@
-"""Bayesian optimization: a Gaussian process over the unit cube and log expected improvement.
+"""Bayesian optimization: Gaussian processes over the unit cube and log expected improvement.
 
 Katib runs this in a separate pod that is OOM-killed after ~40 trials; here it runs in the
 operator's process in tens of milliseconds. The pieces, each in its own module:
 
 * ``_gp``: Matérn-5/2 ARD Gaussian process, MAP kernel fit with priors, categorical distance;
-* ``_acquisition``: numerically stable log-EI (and EI, UCB) with gradients;
+* ``_acquisition``: numerically stable log-EI (and EI, UCB) and log probability of
+  feasibility, with gradients; ``_ehvi``: log expected hypervolume improvement;
+* ``_scores``: what the search maximizes, built from the models' posteriors;
 * this module: turning a ``History`` into training data (robust output warping, failed trials
   left out, large histories reduced to the best trials plus a space-filling subset), the
   acquisition search (Sobol and near-incumbent candidates, multi-start L-BFGS-B over the
@@ -12,13 +14,22 @@ operator's process in tens of milliseconds. The pieces, each in its own module:
   (running trials and earlier picks of the batch are fantasized, "kriging believer" by
   default, so parallel suggestions spread out and never coincide).
 
+Several objectives get one GP each and the search maximizes log EHVI over the front of the
+feasible trials (in the models' standardized units, with the reference point 10% of each
+range beyond the worst trial, as ``kubetune.hypervolume.default_reference_point``).
+Constraints get one GP each on the metric's margin to its limit (a trial that never reported
+the metric counts as beyond it); the log probability that all hold is added to the log
+acquisition, and while no trial is feasible it is the whole acquisition.
+
 The first ``nInitialTrials`` trials come from a scrambled Sobol sequence.
 """
 
 from __future__ import annotations
 
 import enum
+import math
 import warnings
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,9 +37,18 @@ from pydantic import Field
 from scipy import optimize
 from scipy.stats import qmc
 
-from kubetune.algorithms._acquisition import Acquisition, evaluate
+from kubetune.algorithms._acquisition import Acquisition
+from kubetune.algorithms._ehvi import cells
 from kubetune.algorithms._geometry import ENUMERABLE_LEVELS, Geometry
 from kubetune.algorithms._gp import GaussianProcess, fit_kernel
+from kubetune.algorithms._scores import (
+    Feasible,
+    Goal,
+    HypervolumeImprovement,
+    Improvement,
+    Score,
+    features,
+)
 from kubetune.algorithms._sobol import SobolSearch
 from kubetune.algorithms.base import (
     UNIFORM_CANDIDATES_PER_SUGGESTION,
@@ -40,9 +60,12 @@ from kubetune.algorithms.base import (
     NoSettings,
     Suggester,
     Suggestion,
+    TrialState,
     next_index,
 )
 from kubetune.api.capabilities import Capabilities
+from kubetune.api.study import Constraint
+from kubetune.hypervolume import default_reference_point, non_dominated_fronts
 from kubetune.space import SearchSpace
 
 # Losses more than this many robust standard deviations above the median are compressed
@@ -76,7 +99,8 @@ class BayesOptSettings(AlgorithmSettings):
         default=10, ge=1, description="Trials drawn from a Sobol sequence before the model."
     )
     acquisition: Acquisition = Field(
-        default=Acquisition.LOGEI, description="logei (default), ei, or ucb."
+        default=Acquisition.LOGEI,
+        description="logei (default), ei, or ucb.",
     )
     ucb_beta: float = Field(
         default=2.0, gt=0, description="ucb only: standard deviations of optimism."
@@ -117,12 +141,58 @@ class BayesOptSettings(AlgorithmSettings):
 
 
 @dataclass(frozen=True)
-class _Goal:
-    """What a candidate's loss must beat: ``best`` (a constant, in standardized units), or
-    with ``reference`` set, the model's value at that point plus ``best``."""
+class _Observations:
+    """Completed trials as the models read them, one row each."""
 
-    best: float
-    reference: np.ndarray | None = None
+    x: np.ndarray
+    """Unit-cube points (n, d)."""
+    losses: np.ndarray
+    """Losses (n, objectives)."""
+    margins: np.ndarray
+    """Each constraint's margin (n, constraints): beyond the limit when positive, infinite
+    when the trial never reported the metric (infeasible, as ``History.feasibility`` says)."""
+
+    @property
+    def feasible(self) -> np.ndarray:
+        return np.asarray(np.all(self.margins <= 0, axis=1))
+
+    @property
+    def informative(self) -> bool:
+        """Whether there is anything to model: two trials and some objective that varies."""
+        return len(self.losses) >= 2 and bool(np.any(np.ptp(self.losses, axis=0) > 0))
+
+    def best_first(self) -> np.ndarray:
+        """Row indices, best first: feasible before infeasible, then by loss (one objective)
+        or by non-dominated front (several); earlier rows first among equals."""
+        rows = len(self.losses)
+        if self.losses.shape[1] == 1:
+            key = self.losses[:, 0]
+        else:
+            key = np.empty(rows)
+            for rank, front in enumerate(non_dominated_fronts(self.losses)):
+                key[front] = rank
+        return np.lexsort((np.arange(rows), key, ~self.feasible))
+
+    def take(self, rows: np.ndarray) -> _Observations:
+        return _Observations(self.x[rows], self.losses[rows], self.margins[rows])
+
+
+@dataclass(frozen=True)
+class _Models:
+    """One GP per objective (warped losses) and per constraint (standardized margins), all on
+    the same inputs: the observed trials, then any fantasized ones."""
+
+    objectives: tuple[GaussianProcess, ...]
+    constraints: tuple[GaussianProcess, ...] = ()
+    limits: tuple[float, ...] = ()
+    """Each constraint's limit (margin 0) in its model's units."""
+
+    def feasible(self) -> np.ndarray:
+        """Which rows (observed or fantasized) keep every constraint."""
+        rows = np.ones(len(self.objectives[0].y), dtype=bool)
+        for gp, limit in zip(self.constraints, self.limits, strict=True):
+            rows &= gp.y <= limit
+        return rows
 
 
 class BayesOpt(Suggester[BayesOptSettings]):
@@ -143,9 +213,9 @@ class BayesOpt(Suggester[BayesOptSettings]):
         own = len(history.completed) - sum(1 for t in history.completed if t.is_warm)
         if own >= self.settings.warm_start_trials:
             history = history.without_warm()
-        x, y, taken = geometry.read(history, chosen)
+        observed, taken = _observe(geometry, history, chosen)
         rng = self.rng(history, "bayesopt")
-        if len(chosen) < n and (len(y) < 2 or np.ptp(y) == 0):
+        if len(chosen) < n and not observed.informative:
             # Nothing to model yet: spread out like the initial design.
             uniform = geometry.snap(
                 rng.random((UNIFORM_CANDIDATES_PER_SUGGESTION * n, geometry.dims))
@@ -153,22 +223,18 @@ class BayesOpt(Suggester[BayesOptSettings]):
             return chosen + geometry.fresh(uniform, taken, n - len(chosen))
         if len(chosen) == n:
             return chosen
-        model_index = _subset(x, y, self.settings.max_model_trials)
-        x, y = x[model_index], y[model_index]
-        features = _features(self.geometry, x)
-        target = _warp(y)
-        fit_index = _subset(x, y, _FIT_TRIALS)
-        params = fit_kernel(features[fit_index], target[fit_index], self.geometry.categorical)
-        gp = GaussianProcess(features, target, params, self.geometry.categorical)
+        observed = observed.take(
+            _subset(observed.x, observed.best_first(), self.settings.max_model_trials)
+        )
         pending = geometry.encode_many(
             [t.params for t in history.running] + [s.params for s in chosen]
         )
-        model = self._fantasize(gp, target, pending)
-        incumbents = x[np.argsort(target)[:_INCUMBENTS]]
+        models = self._fantasize(self._fit(observed), pending)
+        incumbents = observed.x[observed.best_first()[:_INCUMBENTS]]
         while len(chosen) < n:
             # Fantasies count as observations, incumbent included: a believed improvement
             # raises the bar for the rest of the batch instead of attracting it.
-            points = self._maximize(model, self._goal(model), incumbents, rng)
+            points = self._maximize(self._score(models), incumbents, rng)
             picked = geometry.fresh(points, taken, 1)
             if not picked:
                 uniform = geometry.snap(rng.random((UNIFORM_RESCUE_CANDIDATES, geometry.dims)))
@@ -176,49 +242,78 @@ class BayesOpt(Suggester[BayesOptSettings]):
                 if not picked:
                     break  # the space is used up
             chosen += picked
-            model = self._fantasize(model, target, geometry.encode_many([picked[0].params]))
+            models = self._fantasize(models, geometry.encode_many([picked[0].params]))
         return chosen
 
-    def _fantasize(
-        self, gp: GaussianProcess, target: np.ndarray, points: np.ndarray
-    ) -> GaussianProcess:
+    def _fit(self, observed: _Observations) -> _Models:
+        """A GP per objective and per constraint; kernels fitted on at most ``_FIT_TRIALS``."""
+        categorical = self.geometry.categorical
+        inputs = features(self.geometry, observed.x)
+        fit_rows = _subset(observed.x, observed.best_first(), _FIT_TRIALS)
+
+        def model(target: np.ndarray) -> GaussianProcess:
+            params = fit_kernel(inputs[fit_rows], target[fit_rows], categorical)
+            return GaussianProcess(inputs, target, params, categorical)
+
+        objectives = tuple(model(_warp(column)) for column in observed.losses.T)
+        standardized = [_standardize_margins(column) for column in observed.margins.T]
+        constraints = tuple(model(target) for target, _ in standardized)
+        return _Models(objectives, constraints, tuple(limit for _, limit in standardized))
+
+    def _fantasize(self, models: _Models, points: np.ndarray) -> _Models:
+        """The models with ``points`` believed observed: objectives at their posterior mean
+        (kriging believer) or their best value (constant liar), constraints at their mean."""
         if not len(points):
-            return gp
-        features = _features(self.geometry, points)
-        if self.settings.batch_strategy is BatchStrategy.CONSTANT_LIAR:
-            values = np.full(len(points), float(target.min()))
+            return models
+        inputs = features(self.geometry, points)
+        liar = self.settings.batch_strategy is BatchStrategy.CONSTANT_LIAR
+
+        def believe(gp: GaussianProcess, best: bool) -> GaussianProcess:
+            values = np.full(len(points), float(gp.y.min())) if best else gp.predict(inputs)[0]
+            return gp.condition_on(inputs, values)
+
+        return _Models(
+            tuple(believe(gp, liar) for gp in models.objectives),
+            tuple(believe(gp, False) for gp in models.constraints),
+            models.limits,
+        )
+
+    def _score(self, models: _Models) -> Score:
+        """What the search maximizes for the models as they stand (fantasies included)."""
+        feasible = models.feasible()
+        if models.constraints and not feasible.any():
+            return Feasible(self.geometry, models.constraints, models.limits, None)
+        objective: Score
+        if len(models.objectives) == 1:
+            objective = self._improvement(models.objectives[0], feasible, models.constraints)
         else:
-            values = gp.predict(features)[0]
-        return gp.condition_on(features, values)
+            targets = np.column_stack([gp.y for gp in models.objectives])
+            region = cells(targets[feasible], default_reference_point(targets))
+            objective = HypervolumeImprovement(self.geometry, models.objectives, region)
+        if not models.constraints:
+            return objective
+        return Feasible(self.geometry, models.constraints, models.limits, objective)
 
-    def _goal(self, model: GaussianProcess) -> _Goal:
-        margin = self.settings.ei_margin
-        joint = self.settings.ei_incumbent is Incumbent.JOINT
-        if joint and self.settings.acquisition is not Acquisition.UCB:
-            return _Goal(-margin, model.x[int(np.argmin(model.y))])
-        return _Goal(float(model.y.min()) - margin)
-
-    def _posterior(
-        self, gp: GaussianProcess, goal: _Goal, x: np.ndarray, gradient: bool = False
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
-        """Mean and variance of the loss at ``x`` (of its difference to the reference's, with
-        a joint goal), and their gradients when asked."""
-        features = _features(self.geometry, x)
-        if goal.reference is not None:
-            return gp.predict_difference(features, goal.reference, gradient)
-        if gradient:
-            return gp.predict_with_gradient(features)
-        mean, var = gp.predict(features)
-        return mean, var, None, None
-
-    def _acquire(self, gp: GaussianProcess, goal: _Goal, x: np.ndarray) -> np.ndarray:
-        mean, var, _, _ = self._posterior(gp, goal, x)
-        return evaluate(self.settings.acquisition, mean, var, goal.best, self.settings.ucb_beta)[0]
+    def _improvement(
+        self, gp: GaussianProcess, feasible: np.ndarray, constrained: tuple[GaussianProcess, ...]
+    ) -> Improvement:
+        """The single-objective acquisition against the best feasible trial."""
+        settings = self.settings
+        kind = settings.acquisition
+        if constrained and kind is Acquisition.EI:
+            kind = Acquisition.LOGEI  # multiplied by probabilities: taken in log space
+        rows = np.flatnonzero(feasible)
+        best = int(rows[np.argmin(gp.y[rows])])
+        if settings.ei_incumbent is Incumbent.JOINT and kind is not Acquisition.UCB:
+            goal = Goal(-settings.ei_margin, gp.x[best])
+        else:
+            goal = Goal(float(gp.y[best]) - settings.ei_margin)
+        return Improvement(self.geometry, gp, goal, kind, settings.ucb_beta)
 
     def _maximize(
-        self, gp: GaussianProcess, goal: _Goal, incumbents: np.ndarray, rng: np.random.Generator
+        self, score: Score, incumbents: np.ndarray, rng: np.random.Generator
     ) -> np.ndarray:
-        """Candidate points, best acquisition first (several, in case the best is taken).
+        """Candidate points, best score first (several, in case the best is taken).
 
         The L-BFGS-B starts are the best of a Sobol pool plus points near the best trials.
         Optuna's choice instead (the best of 2,048 random points plus nine drawn with
@@ -235,25 +330,23 @@ class BayesOpt(Suggester[BayesOptSettings]):
         for incumbent in incumbents:
             pool.append(_perturb(geometry, incumbent, rng, _LOCAL_PER_INCUMBENT))
         candidates = geometry.snap(np.vstack(pool))
-        values = self._acquire(gp, goal, candidates)
+        values = score.value(candidates)
         order = np.argsort(-values, kind="stable")
         starts = candidates[order[:_STARTS]]
         relaxed = geometry.continuous | (geometry.levels > ENUMERABLE_LEVELS)
         for _ in range(2):
-            starts = self._gradient_ascent(gp, goal, starts, relaxed)
-            starts = self._neighbour_search(gp, goal, starts)
-        final = self._acquire(gp, goal, starts)
+            starts = self._gradient_ascent(score, starts, relaxed)
+            starts = self._neighbour_search(score, starts)
+        final = score.value(starts)
         merged = np.vstack([starts, candidates[order[_STARTS : 4 * _STARTS]]])
         scores = np.concatenate([final, values[order[_STARTS : 4 * _STARTS]]])
         return merged[np.argsort(-scores, kind="stable")]
 
-    def _gradient_ascent(
-        self, gp: GaussianProcess, goal: _Goal, starts: np.ndarray, relaxed: np.ndarray
-    ) -> np.ndarray:
+    def _gradient_ascent(self, score: Score, starts: np.ndarray, relaxed: np.ndarray) -> np.ndarray:
         """L-BFGS-B over the continuous (and many-valued integer) coordinates of every start.
 
-        All starts are optimized in one call: the objective is their summed acquisition, which
-        is separable, so each start still follows its own gradient.
+        All starts are optimized in one call: the objective is their summed score, which is
+        separable, so each start still follows its own gradient.
         """
         free = relaxed[None, :] & ~np.isnan(starts)
         if not free.any():
@@ -268,12 +361,7 @@ class BayesOpt(Suggester[BayesOptSettings]):
             return np.asarray(x)
 
         def negative(flat: np.ndarray) -> tuple[float, np.ndarray]:
-            mean, var, dmean, dvar = self._posterior(gp, goal, assemble(flat), gradient=True)
-            value, grad = evaluate(
-                self.settings.acquisition, mean, var, goal.best, self.settings.ucb_beta, dmean, dvar
-            )
-            if grad is None:  # evaluate returns a gradient whenever it is given dmean/dvar
-                raise RuntimeError("the acquisition gave no gradient")
+            value, grad = score.with_gradient(assemble(flat))
             return -float(value.sum()), -grad[free]
 
         result = optimize.minimize(
@@ -286,14 +374,14 @@ class BayesOpt(Suggester[BayesOptSettings]):
         )
         return self.geometry.snap(assemble(result.x))
 
-    def _neighbour_search(self, gp: GaussianProcess, goal: _Goal, points: np.ndarray) -> np.ndarray:
+    def _neighbour_search(self, score: Score, points: np.ndarray) -> np.ndarray:
         """Greedy moves of one discrete coordinate at a time to a better nearby value."""
         geometry = self.geometry
         discrete = np.flatnonzero(geometry.discrete)
         if not len(discrete):
             return points
         points = points.copy()
-        current = self._acquire(gp, goal, points)
+        current = score.value(points)
         for i in range(len(points)):
             for _ in range(4):
                 moves = []
@@ -307,7 +395,7 @@ class BayesOpt(Suggester[BayesOptSettings]):
                 if not moves:
                     break
                 trial = geometry.snap(np.array(moves))
-                scores = self._acquire(gp, goal, trial)
+                scores = score.value(trial)
                 j = int(np.argmax(scores))
                 if scores[j] <= current[i]:
                     break
@@ -315,12 +403,46 @@ class BayesOpt(Suggester[BayesOptSettings]):
         return points
 
 
-def _features(geometry: Geometry, x: np.ndarray) -> np.ndarray:
-    """GP inputs: numeric coordinates (inactive -> 0.5), categories as indices (inactive -> -1)."""
-    features = np.nan_to_num(x, nan=0.5)
-    for dim in np.flatnonzero(geometry.categorical):
-        features[:, dim] = geometry.category(x, int(dim))
-    return np.asarray(features)
+def _observe(
+    geometry: Geometry, history: History, extra: Sequence[Suggestion]
+) -> tuple[_Observations, set[bytes]]:
+    """The completed trials' points, losses and constraint margins, with every trial encoded
+    once, and the keys of every parameter set already taken (running and ``extra`` ones too)."""
+    trials = history.trials
+    encoded = geometry.encode_many([t.params for t in trials] + [s.params for s in extra])
+    rows, losses, margins = [], [], []
+    for row, trial in enumerate(trials):
+        loss = history.losses(trial) if trial.state is TrialState.COMPLETE else None
+        if loss is not None:
+            rows.append(row)
+            losses.append(loss)
+            margins.append([_margin(c, trial.values) for c in history.constraints])
+    observed = _Observations(
+        encoded[rows],
+        np.array(losses, dtype=float).reshape(len(rows), len(history.objectives)),
+        np.array(margins, dtype=float).reshape(len(rows), len(history.constraints)),
+    )
+    return observed, set(geometry.keys(encoded))
+
+
+def _margin(constraint: Constraint, values: Mapping[str, float]) -> float:
+    """The constraint's margin in ``values``; infinite when its metric was never reported."""
+    value = values.get(constraint.metric)
+    if value is None or not math.isfinite(value):
+        return math.inf
+    return constraint.margin(value)
+
+
+def _standardize_margins(margins: np.ndarray) -> tuple[np.ndarray, float]:
+    """A constraint model's targets and its limit in the same units. Margins never reported
+    are set one spread beyond the worst reported (and beyond the limit), so they count as
+    infeasible without stretching the scale of the rest."""
+    reported = margins[np.isfinite(margins)]
+    worst = max(float(reported.max()), 0.0) if len(reported) else 0.0
+    spread = float(np.std(reported)) if len(reported) > 1 else 0.0
+    filled = np.where(np.isfinite(margins), margins, worst + (spread or 1.0))
+    centre, scale = float(filled.mean()), float(filled.std()) or 1.0
+    return (filled - centre) / scale, -centre / scale
 
 
 def _warp(y: np.ndarray) -> np.ndarray:
@@ -339,12 +461,12 @@ def _warp(y: np.ndarray) -> np.ndarray:
     return np.asarray((u - float(np.mean(u))) / sd)
 
 
-def _subset(points: np.ndarray, y: np.ndarray, size: int) -> np.ndarray:
-    """Indices of at most ``size`` trials: the best third, then farthest-point picks."""
-    if len(y) <= size:
-        return np.arange(len(y))
+def _subset(points: np.ndarray, order: np.ndarray, size: int) -> np.ndarray:
+    """Indices of at most ``size`` trials: the best third (``order`` is best first), then
+    farthest-point picks among the rest."""
+    if len(order) <= size:
+        return np.arange(len(order))
     coords = np.nan_to_num(points, nan=0.5)
-    order = np.argsort(y, kind="stable")
     keep = list(order[: size // 3])
     rest = order[size // 3 :]
     distance = np.min(((coords[rest][:, None, :] - coords[keep][None, :, :]) ** 2).sum(-1), 1)
@@ -376,5 +498,5 @@ ALGORITHM = Algorithm(
     family=Family.MODEL_BASED,
     summary="Gaussian-process Bayesian optimization",
     use_when="expensive trials, up to ~20 parameters",
-    capabilities=Capabilities(),
+    capabilities=Capabilities(several_objectives=True, constraints=True),
 )

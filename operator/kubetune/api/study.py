@@ -88,12 +88,17 @@ class Constraint(SpecModel):
             )
         return self
 
+    def margin(self, value: float) -> float:
+        """How far ``value`` is beyond the limit: positive outside, zero or negative (by the
+        room left) inside; a model of the constraint needs the sign and the room."""
+        if self.max is not None:
+            return value - self.max
+        assert self.min is not None  # one of the two, checked above
+        return self.min - value
+
     def violation(self, value: float) -> float:
         """How far ``value`` is outside the limit; 0 when the constraint holds."""
-        if self.max is not None:
-            return max(0.0, value - self.max)
-        assert self.min is not None  # one of the two, checked above
-        return max(0.0, self.min - value)
+        return max(0.0, self.margin(value))
 
     def describe(self) -> str:
         return (
