@@ -34,10 +34,11 @@ import threading
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import urllib3
 import yaml
@@ -95,35 +96,10 @@ def run(args: argparse.Namespace, kubeconfig: str) -> dict[str, Any]:
     watcher = JobWatcher(kubeconfig, namespace)
     watcher.start()
     port = _free_port()
-    log_path = Path(tempfile.gettempdir()) / f"kubetune-scale-operator-{os.getpid()}.log"
-    log = log_path.open("wb")  # closed in the finally below
-    operator = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "kubetune"),
-            "operator",
-            "--namespace",
-            namespace,
-            "--kubeconfig",
-            kubeconfig,
-            "--no-leader-election",
-            "--metrics-port",
-            str(port),
-            "--workers",
-            str(args.workers),
-            "--api-concurrency",
-            str(args.api_concurrency),
-            "--reconcile-interval-seconds",
-            "60",
-            "--log-level",
-            "WARNING",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    operator, log = start_operator(kubeconfig, namespace, port, args.workers, args.api_concurrency)
     sampler = ProcessSampler(operator.pid)
     sampler.start()
     try:
-        _wait(lambda: _http_ok(f"http://127.0.0.1:{port}/healthz"), "operator healthy", 60)
         max_trials = math.ceil(args.total_trials / args.studies)
         names = [f"s{i:03d}" for i in range(args.studies)]
         pool = ThreadPoolExecutor(16)
@@ -163,13 +139,76 @@ def run(args: argparse.Namespace, kubeconfig: str) -> dict[str, Any]:
             "errors": _sample(metrics, "kubetune_reconcile_errors_total"),
         }
     finally:
-        operator.terminate()
-        operator.wait(30)
-        log.close()
+        stop_operator(operator, log)
         watcher.stop()
 
 
-def study(name: str, max_trials: int, parallel: int) -> dict[str, Any]:
+def start_operator(
+    kubeconfig: str, namespace: str, port: int, workers: int, api_concurrency: int
+) -> tuple[subprocess.Popen[bytes], IO[bytes]]:
+    """``kubetune operator`` as a subprocess watching one namespace, once it is healthy."""
+    log_path = Path(tempfile.gettempdir()) / f"kubetune-scale-operator-{os.getpid()}.log"
+    log = log_path.open("wb")  # closed by stop_operator
+    operator = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "kubetune"),
+            "operator",
+            "--namespace",
+            namespace,
+            "--kubeconfig",
+            kubeconfig,
+            "--no-leader-election",
+            "--metrics-port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--api-concurrency",
+            str(api_concurrency),
+            "--reconcile-interval-seconds",
+            "60",
+            "--log-level",
+            "WARNING",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        _wait(lambda: _http_ok(f"http://127.0.0.1:{port}/healthz"), "operator healthy", 60)
+    except TimeoutError:
+        stop_operator(operator, log)
+        raise
+    return operator, log
+
+
+def stop_operator(operator: subprocess.Popen[bytes], log: IO[bytes]) -> None:
+    operator.terminate()
+    operator.wait(30)
+    log.close()
+
+
+def study(
+    name: str,
+    max_trials: int,
+    parallel: int,
+    resources: dict[str, Any] | None = None,
+    managed_by: str | None = MANAGED_BY,
+) -> dict[str, Any]:
+    """A random search of one float; ``managed_by`` None lets the Job controller run it."""
+    job: dict[str, Any] = {
+        "template": {
+            "spec": {
+                "containers": [
+                    {
+                        "name": "train",
+                        "image": "train:1",
+                        "command": ["kubetune-runner", "--", "train", "--x=${params.x}"],
+                    }
+                ]
+            }
+        }
+    }
+    if managed_by is not None:
+        job["managedBy"] = managed_by
     return {
         "apiVersion": "kubetune.dev/v1alpha1",
         "kind": "TuningStudy",
@@ -179,28 +218,7 @@ def study(name: str, max_trials: int, parallel: int) -> dict[str, Any]:
             "parameters": [{"name": "x", "type": "float", "low": -1.0, "high": 1.0}],
             "algorithm": {"name": "random"},
             "budget": {"maxTrials": max_trials, "parallelTrials": parallel},
-            "trialTemplate": {
-                "resources": {"gpus": 1},
-                "job": {
-                    "managedBy": MANAGED_BY,
-                    "template": {
-                        "spec": {
-                            "containers": [
-                                {
-                                    "name": "train",
-                                    "image": "train:1",
-                                    "command": [
-                                        "kubetune-runner",
-                                        "--",
-                                        "train",
-                                        "--x=${params.x}",
-                                    ],
-                                }
-                            ]
-                        }
-                    },
-                },
-            },
+            "trialTemplate": {"resources": resources or {"gpus": 1}, "job": job},
         },
     }
 
@@ -277,16 +295,12 @@ def finish_trial(kube: Kube, namespace: str, name: str) -> None:
     )
 
 
-class JobWatcher(threading.Thread):
-    """Times every Job's ADDED event, from a raw watch (no model deserialization)."""
+class RawApi:
+    """GETs and watches without the ``kubernetes`` models: text and JSON lines as they come."""
 
-    def __init__(self, kubeconfig: str, namespace: str) -> None:
-        super().__init__(daemon=True)
+    def __init__(self, kubeconfig: str) -> None:
         configuration = load_configuration(kubeconfig)
-        self.url = (
-            f"{configuration.host}/apis/batch/v1/namespaces/{namespace}/jobs?watch=1"
-            f"&timeoutSeconds=3600&labelSelector={urllib.parse.quote(STUDY_LABEL)}"
-        )
+        self.host = configuration.host
         self.http = urllib3.PoolManager(
             ca_certs=configuration.ssl_ca_cert,
             cert_file=configuration.cert_file,
@@ -294,6 +308,39 @@ class JobWatcher(threading.Thread):
         )
         token = configuration.get_api_key_with_prefix("BearerToken")
         self.headers = {"Authorization": token} if token else {}
+
+    def text(self, path: str) -> str:
+        response = self.http.request("GET", self.host + path, headers=self.headers)
+        return str(response.data.decode())
+
+    def watch(self, path: str) -> Iterator[dict[str, Any]]:
+        """The events of one watch request, until the server ends it."""
+        response = self.http.request(
+            "GET",
+            self.host + path,
+            headers=self.headers,
+            preload_content=False,
+            timeout=urllib3.Timeout(read=None),
+        )
+        buffer = b""
+        for chunk in response.stream(65536):
+            buffer += chunk
+            *lines, buffer = buffer.split(b"\n")
+            for line in lines:
+                if line.strip():
+                    yield json.loads(line)
+
+
+class JobWatcher(threading.Thread):
+    """Times every Job's ADDED event, from a raw watch (no model deserialization)."""
+
+    def __init__(self, kubeconfig: str, namespace: str) -> None:
+        super().__init__(daemon=True)
+        self.raw = RawApi(kubeconfig)
+        self.path = (
+            f"/apis/batch/v1/namespaces/{namespace}/jobs?watch=1"
+            f"&timeoutSeconds=3600&labelSelector={urllib.parse.quote(STUDY_LABEL)}"
+        )
         self.lock = threading.Lock()
         self.times: list[float] = []
         self.by_study: dict[str, list[float]] = {}
@@ -309,20 +356,8 @@ class JobWatcher(threading.Thread):
 
     def _watch(self) -> None:
         while not self.stopped:
-            response = self.http.request(
-                "GET",
-                self.url,
-                headers=self.headers,
-                preload_content=False,
-                timeout=urllib3.Timeout(read=None),
-            )
-            buffer = b""
-            for chunk in response.stream(65536):
-                buffer += chunk
-                *lines, buffer = buffer.split(b"\n")
-                for line in lines:
-                    if line.strip():
-                        self._event(json.loads(line))
+            for event in self.raw.watch(self.path):
+                self._event(event)
 
     def _event(self, event: dict[str, Any]) -> None:
         if event.get("type") != "ADDED":
@@ -455,12 +490,13 @@ def render(r: dict[str, Any], args: argparse.Namespace) -> str:
     )
 
 
-def write_docs(table: str) -> None:
+def write_docs(table: str, start: str = START, end: str = END) -> None:
+    """Put the table in docs/benchmarks.md between the markers (appended if they are new)."""
     text = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n\n"
-    block = f"{START}\n{table}\n{END}"
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        text = head + block + rest.split(END, 1)[1]
+    block = f"{start}\n{table}\n{end}"
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        text = head + block + rest.split(end, 1)[1]
     else:
         text = text.rstrip("\n") + "\n\n" + block + "\n"
     DOCS.write_text(text)
