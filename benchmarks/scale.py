@@ -50,6 +50,8 @@ MANAGED_BY = "kubetune.dev/scale-benchmark"
 STUDY_LABEL = "kubetune.dev/study"
 DOCS = REPO / "docs" / "benchmarks.md"
 START, END = "<!-- scale:start -->", "<!-- scale:end -->"
+OPERATOR_ENV = "KUBETUNE_SCALE_OPERATOR"
+"""The ``kubetune`` executable to run as the operator, e.g. a wrapper that profiles it."""
 
 
 def main() -> None:
@@ -151,7 +153,7 @@ def start_operator(
     log = log_path.open("wb")  # closed by stop_operator
     operator = subprocess.Popen(
         [
-            str(Path(sys.executable).parent / "kubetune"),
+            os.environ.get(OPERATOR_ENV) or str(Path(sys.executable).parent / "kubetune"),
             "operator",
             "--namespace",
             namespace,

@@ -27,6 +27,7 @@ import argparse
 import math
 import os
 import re
+import shutil
 import sys
 import tempfile
 import threading
@@ -106,6 +107,7 @@ def main() -> None:
         results = run(args, str(plane.kubeconfig), pids)
     finally:
         plane.stop()
+        shutil.rmtree(state, ignore_errors=True)
     results.update(nodes=nodes.count, load=(load_before, os.getloadavg()))
     table = render(results, args)
     print(table)

@@ -201,3 +201,29 @@ def test_best_values_are_the_objectives_of_the_best_trial() -> None:
 )
 def test_next_look(wake_in, timeout, elapsed, ending, expected) -> None:
     assert observe.next_look(wake_in, 30.0, timeout, elapsed, ending) == pytest.approx(expected)
+
+
+def test_a_recorded_verdict_is_read_back_not_recomputed() -> None:
+    # What the operator wrote when the trial finished: the status is final, nothing to write,
+    # and its GPU-seconds are taken as written (a big study is mostly such trials).
+    recorded = trial(
+        0,
+        phase="Succeeded",
+        reason="Completed",
+        values={"loss": 0.5},
+        startTime="2026-01-01T11:59:00Z",
+        completionTime="2026-01-01T11:59:30Z",
+        gpuSeconds=60.0,
+    )
+    written_by_an_older_operator = {**recorded, "metadata": {"name": "s-1"}}
+    written_by_an_older_operator["spec"] = {**recorded["spec"], "index": 1}
+    written_by_an_older_operator["status"] = {
+        k: v for k, v in recorded["status"].items() if k != "gpuSeconds"
+    }
+
+    observed = settle_all(objects([recorded, written_by_an_older_operator], [job(0, "Complete")]))
+
+    assert [w.trial["metadata"]["name"] for w in observed.writes] == ["s-1"]  # completed once
+    assert observed.gpu_seconds == pytest.approx(2 * 60.0)
+    assert observed.snapshots[0].values == {"loss": 0.5}
+    assert observed.snapshots[0].phase is TrialPhase.SUCCEEDED
