@@ -72,6 +72,10 @@ class TrialContext:
     """The latest FailedCreate message by Job uid; read only while a trial waits for its pod."""
     max_pod_retries: int = 0
     """How often a trial whose pod was lost runs again (the operator's ``max_pod_retries``)."""
+    curves: bool = True
+    """Whether snapshots carry whole intermediate curves (``Planner.reads_intermediate``);
+    else only each trial's last point, all the summary needs: in a 20,000-trial study of
+    100-point curves that is two million points less to copy on every reconcile."""
 
     @classmethod
     def of(cls, spec: StudySpec, now: datetime) -> TrialContext:
@@ -191,7 +195,7 @@ def tally(
         result.wake_in = min(result.wake_in, wake_in)
         if is_recorded(trial, observation):
             result.gpu_seconds += float(trial["status"].get("gpuSeconds") or 0.0)
-            snapshot = _snapshot(trial, observation.phase)
+            snapshot = _snapshot(trial, observation.phase, curves=context.curves)
             result.snapshots[snapshot.index] = snapshot
             continue
         patch = trial_status.status_patch(trial, observation, context.gpus, objective, context.now)
@@ -204,7 +208,7 @@ def tally(
             result.gpu_seconds += float(desired["gpuSeconds"] or 0.0)
         elif trial["metadata"]["name"] not in jobs and not trial["spec"].get("stop"):
             result.missing_jobs.append(trial)
-        snapshot = _snapshot(trial, observation.phase, observation.recovered)
+        snapshot = _snapshot(trial, observation.phase, observation.recovered, context.curves)
         result.snapshots[snapshot.index] = snapshot
     return result
 
@@ -228,14 +232,19 @@ def is_recorded(trial: Mapping[str, Any], observation: trial_status.Observation)
 
 
 def _snapshot(
-    trial: Mapping[str, Any], phase: TrialPhase, recovered: Mapping[str, Any] | None = None
+    trial: Mapping[str, Any],
+    phase: TrialPhase,
+    recovered: Mapping[str, Any] | None = None,
+    curves: bool = True,
 ) -> TrialSnapshot:
-    """``recovered``: runner fields the operator takes over from a termination message."""
+    """``recovered``: runner fields the operator takes over from a termination message;
+    ``curves``: the whole intermediate curve, else its last point."""
     spec = trial["spec"]
     status = trial_status.reported(trial.get("status") or {}, recovered or {})
+    points = status.get("intermediate") or []
     intermediate = tuple(
         IntermediateValue(int(p["step"]), dict(p.get("values") or {}))
-        for p in status.get("intermediate") or []
+        for p in (points if curves else points[-1:])
         if isinstance(p, dict) and "step" in p
     )
     return TrialSnapshot(

@@ -86,7 +86,7 @@ class Reconciler:
         start = previous.start_time or now
         if previous.start_time is None:
             self.actions.post(body, EventReason.STARTED, study_status.started_message(spec))
-        observed = self._observe_trials(key, spec, now)
+        observed = self._observe_trials(key, plan, now)
         decision = self._decide(plan, observed, (now - start).total_seconds())
 
         self.actions.stop(key, decision.stop, now)
@@ -164,9 +164,7 @@ class Reconciler:
 
     # -- trials ---------------------------------------------------------------------------------
 
-    def _observe_trials(
-        self, key: StudyKey, spec: StudySpec, now: datetime
-    ) -> observe.TrialsObserved:
+    def _observe_trials(self, key: StudyKey, plan: Plan, now: datetime) -> observe.TrialsObserved:
         """Every trial observed and settled: stops finished, metric verdicts confirmed."""
         objects = observe.StudyObjects.group(
             self.cache.get(Kind.TRIAL, key),
@@ -174,7 +172,9 @@ class Reconciler:
             self.cache.get(Kind.POD, key),
         )
         context = replace(
-            observe.TrialContext.of(spec, now), max_pod_retries=self.settings.max_pod_retries
+            observe.TrialContext.of(plan.study.spec, now),
+            max_pod_retries=self.settings.max_pod_retries,
+            curves=plan.planner.reads_intermediate,
         )
         observations = observe.observe_all(objects, context)
         if observe.waits_for_pod(observations):

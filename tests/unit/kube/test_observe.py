@@ -227,3 +227,29 @@ def test_a_recorded_verdict_is_read_back_not_recomputed() -> None:
     assert observed.gpu_seconds == pytest.approx(2 * 60.0)
     assert observed.snapshots[0].values == {"loss": 0.5}
     assert observed.snapshots[0].phase is TrialPhase.SUCCEEDED
+
+
+def test_without_a_reader_of_curves_a_snapshot_keeps_only_the_last_point() -> None:
+    curve = [{"step": s, "values": {"loss": 1 / s}} for s in range(1, 101)]
+    running = trial(0, phase="Running", intermediate=curve)
+    world = objects([running], [job(0)], [pod(0, "Running")])
+
+    whole = settle_all(world).snapshots[0].intermediate
+    last = settle_all(world, replace(CONTEXT, curves=False)).snapshots[0].intermediate
+
+    assert len(whole) == 100
+    assert [(p.step, p.values) for p in last] == [(100, {"loss": 0.01})]
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "rule", "reads"),
+    [("random", None, False), ("asha", None, True), ("random", "median", True)],
+)
+def test_the_planner_says_whether_it_reads_intermediate_values(algorithm, rule, reads) -> None:
+    body = SPEC.model_dump(by_alias=True, exclude_none=True)
+    body["algorithm"] = {"name": algorithm}
+    if algorithm == "asha":
+        body["budget"]["resource"] = {"name": "epochs", "min": 1, "max": 27}
+    if rule is not None:
+        body["earlyStopping"] = {"rule": rule}
+    assert Planner(StudySpec.model_validate(body), "s").reads_intermediate is reads
