@@ -80,6 +80,12 @@ def main() -> None:
         help="--kube-api-qps of the controller manager and scheduler (their defaults, 20 and "
         "50, would make the Job controller's pod creation the bottleneck)",
     )
+    parser.add_argument(
+        "--job-syncs",
+        type=int,
+        default=50,
+        help="--concurrent-job-syncs of the Job controller (default 5: a few pods a second)",
+    )
     parser.add_argument("--timeout", type=float, default=420.0, help="give up after (s)")
     parser.add_argument("--write-docs", action="store_true")
     args = parser.parse_args()
@@ -97,7 +103,13 @@ def main() -> None:
     )
     state = Path(tempfile.mkdtemp(prefix="kubetune-scale-running-"))
     plane = ControlPlane(
-        ClusterSettings(state_dir=state, nodes=(), simulated=nodes, client_qps=args.client_qps)
+        ClusterSettings(
+            state_dir=state,
+            nodes=(),
+            simulated=nodes,
+            client_qps=args.client_qps,
+            concurrent_job_syncs=args.job_syncs,
+        )
     )
     print(f"starting a control plane with {nodes.count} simulated nodes in {state} ...")
     plane.start()
@@ -296,7 +308,8 @@ def render(r: dict[str, Any], args: argparse.Namespace) -> str:
     command = (
         f".venv/bin/python -m benchmarks.scale_running --studies {args.studies} --parallel "
         f"{args.parallel} --gpus-per-node {args.gpus_per_node} --workers {args.workers} "
-        f"--api-concurrency {args.api_concurrency} --client-qps {args.client_qps}"
+        f"--api-concurrency {args.api_concurrency} --client-qps {args.client_qps} "
+        f"--job-syncs {args.job_syncs}"
     )
     machine = f"{os.cpu_count()} CPUs shared by every component, {sys.platform}"
     return "\n".join(

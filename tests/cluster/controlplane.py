@@ -76,6 +76,9 @@ class ClusterSettings:
     client_qps: int | None = None
     """Requests per second the controller manager and the scheduler may send (burst: twice
     that); None keeps their defaults (20 and 50), far below what thousands of pods need."""
+    concurrent_job_syncs: int | None = None
+    """Jobs the Job controller works on at once (its default, 5, creates a few pods a second:
+    enough for tests, not for thousands of trials starting together)."""
     start_timeout_seconds: float = 120.0
     """How long `start` waits for every component to be ready."""
     stop_grace_seconds: float = 10.0
@@ -336,6 +339,11 @@ class ControlPlane:
             f"--service-cluster-ip-range={self.settings.service_cidr}",
             "--controllers=*",
             *self._qps_flags(),
+            *(
+                []
+                if self.settings.concurrent_job_syncs is None
+                else [f"--concurrent-job-syncs={self.settings.concurrent_job_syncs}"]
+            ),
         ]
 
     def _scheduler_argv(self) -> list[str]:

@@ -1,6 +1,6 @@
 """What the watches have shown: studies, trials, Jobs and pods, grouped by study.
 
-kopf delivers watch events; this cache keeps the latest version of each object so that a
+The watches (``watch``) deliver events; this cache keeps the latest version of each object so that a
 reconcile reads a study's whole world without a LIST call. It is a cache, never a source of
 truth: it is filled from the API at start, every decision made from it is idempotent on the
 API (deterministic names, merge patches), and verdicts that read reported metrics are
@@ -30,7 +30,7 @@ class Kind(enum.StrEnum):
 
 
 class WatchEventType(enum.StrEnum):
-    """The ``type`` of a watch event (kopf passes the API server's through)."""
+    """The ``type`` of a watch event, as the API server sends it."""
 
     ADDED = "ADDED"
     MODIFIED = "MODIFIED"

@@ -68,9 +68,7 @@ class OperatorSettings:
     log_level: str = "INFO"
     """Python logging level of the operator (kopf's own is one level quieter)."""
     watch_timeout_seconds: int = 300
-    """Longest a single watch request lasts before kopf renews it (whole seconds)."""
-    batch_window_seconds: float = 0.05
-    """kopf coalesces a burst of watch events on one object within this window."""
+    """Longest a single watch request lasts before it is renewed (whole seconds)."""
 
     def __post_init__(self) -> None:
         for name in ("workers", "api_concurrency"):
