@@ -106,8 +106,12 @@ class Curve(Sequence[dict[str, Any]]):
         return cls(steps, tuple(names), columns)
 
     def _point(self, i: int) -> dict[str, Any]:
-        values = {n: c[i] for n, c in zip(self._names, self._columns, strict=True)}
-        return {"step": self._steps[i], "values": {n: v for n, v in values.items() if v == v}}
+        values = {}
+        for name, column in zip(self._names, self._columns, strict=True):
+            value = column[i]
+            if value == value:  # NaN marks a metric this point did not report
+                values[name] = value
+        return {"step": self._steps[i], "values": values}
 
     @overload
     def __getitem__(self, index: int) -> dict[str, Any]: ...
