@@ -1,7 +1,8 @@
 """One reconcile of one study: observe its trials, ask the engine, carry out the decision.
 
 Level-triggered: nothing is remembered between calls except what can be rebuilt (the plan
-per spec generation, which namespaces already hold the trial account). Every call reads the
+per spec generation, recorded trials' snapshots per resourceVersion, which namespaces
+already hold the trial account). Every call reads the
 study, its Trials, Jobs and pods as the cache holds them now, and makes the API match:
 
 1. each trial's phase is derived from its Job and pods (``observe``); a Trial asked to stop
@@ -67,6 +68,8 @@ class Reconciler:
         self.clock = clock
         self.actions = Actions(kube, cache, pool, events)
         self.plans = Plans(lambda study: load_warm_start(study, cache))
+        self.recorded: dict[StudyKey, observe.RecordedSnapshots] = {}
+        """Each study's recorded trials' snapshots, rebuilt only when a trial changes."""
 
     def reconcile(self, key: StudyKey) -> float | None:
         """Make the API match the study's decision; returns seconds until the next look."""
@@ -74,6 +77,7 @@ class Reconciler:
         if body is None or body["metadata"].get("deletionTimestamp"):
             metrics.forget_study(*key)
             self.plans.forget(key)
+            self.recorded.pop(key, None)
             return None  # ownerReferences let the garbage collector remove the rest
         plan = self.plans.get(key, body)
         now = self.clock()
@@ -186,7 +190,8 @@ class Reconciler:
         settled = quiet + list(
             self.pool.map(lambda item: self._settle(key, objects, context, item), busy)
         )
-        return observe.tally(settled, objects.jobs, context)
+        recorded = self.recorded.setdefault(key, observe.RecordedSnapshots())
+        return observe.tally(settled, objects.jobs, context, recorded)
 
     def _settle(
         self,

@@ -253,3 +253,27 @@ def test_the_planner_says_whether_it_reads_intermediate_values(algorithm, rule, 
     if rule is not None:
         body["earlyStopping"] = {"rule": rule}
     assert Planner(StudySpec.model_validate(body), "s").reads_intermediate is reads
+
+
+def test_a_recorded_trials_snapshot_is_built_once_per_version() -> None:
+    def recorded(index: int, version: str, loss: float) -> dict[str, Any]:
+        t = trial(index, phase="Succeeded", values={"loss": loss}, gpuSeconds=1.0)
+        t["metadata"]["resourceVersion"] = version
+        return t
+
+    memo = observe.RecordedSnapshots()
+    context = replace(CONTEXT, curves=False)
+
+    def snapshots(*trials: dict[str, Any]) -> dict[int, TrialSnapshot]:
+        world = objects(list(trials), [job(t["spec"]["index"], "Complete") for t in trials])
+        observations = observe.observe_all(world, context)
+        settled = [observe.Settled(t, o) for t, o in zip(world.trials, observations, strict=True)]
+        return observe.tally(settled, world.jobs, context, memo).snapshots
+
+    first = snapshots(recorded(0, "5", 0.5), recorded(1, "6", 0.4))
+    again = snapshots(recorded(0, "5", 0.5), recorded(1, "7", 0.3))
+
+    assert again[0] is first[0]  # same version: the same snapshot
+    assert again[1].values == {"loss": 0.3}  # a new version is read afresh
+    assert snapshots(recorded(1, "7", 0.3))[1] is again[1]
+    assert len(memo._held) == 1  # trial 0 is gone: forgotten
