@@ -54,6 +54,8 @@ STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
 """Pod conditions and container statuses merge by key, as a kubelet's patches do."""
 MERGE_PATCH = "application/merge-patch+json"
 POD_IP = "127.0.0.1"
+RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
+"""Answers of a busy or restarting API server: the write is tried again."""
 
 
 @dataclass(frozen=True)
@@ -250,6 +252,8 @@ class Simulator:
         self.names = set(nodes.names())
         self.api = Connection(kubeconfig)
         self.work: queue.Queue[dict[str, Any]] = queue.Queue()
+        self.queued: set[tuple[str, bool]] = set()
+        """(pod uid, being deleted) already queued: a pod's burst of events is one write."""
         self.stopped = threading.Event()
 
     def register(self) -> None:
@@ -318,7 +322,10 @@ class Simulator:
     def _on_pod(self, pod: dict[str, Any]) -> None:
         if pod["spec"].get("nodeName") not in self.names:
             return
-        if pod["metadata"].get("deletionTimestamp") or needs_running(pod):
+        deleting = bool(pod["metadata"].get("deletionTimestamp"))
+        mark = (pod["metadata"]["uid"], deleting)
+        if (deleting or needs_running(pod)) and mark not in self.queued:
+            self.queued.add(mark)
             self.work.put(pod)
 
     def write_statuses(self) -> None:
@@ -336,12 +343,22 @@ class Simulator:
                     status = {"status": running_status(pod, _now())}
                     api.request("PATCH", path + "/status", status, STRATEGIC_MERGE_PATCH)
             except ApiError as error:
-                if error.status not in (404, 409):
-                    log.warning("pod %s: %s", metadata["name"], error)
+                if error.status not in RETRIED_STATUSES:
+                    if error.status not in (404, 409):  # gone, or another uid by that name
+                        log.warning("pod %s: %s", metadata["name"], error)
+                    continue
+                log.warning("pod %s: %s; retrying", metadata["name"], error)
+                self.stopped.wait(0.5)
+                self.work.put(pod)
+                continue
             except (OSError, http.client.HTTPException) as error:
                 log.warning("pod %s: %s; retrying", metadata["name"], error)
                 self.stopped.wait(0.5)
                 self.work.put(pod)
+                continue
+            if metadata.get("deletionTimestamp"):
+                self.queued.discard((metadata["uid"], False))
+                self.queued.discard((metadata["uid"], True))
 
 
 def main(argv: list[str] | None = None) -> None:
