@@ -163,7 +163,10 @@ def run(args: argparse.Namespace, kubeconfig: str, pids: dict[str, int]) -> dict
         with ThreadPoolExecutor(8) as pool:
             list(pool.map(lambda body: kube.create(path, body), bodies))
         progress = Progress(pods, trials, wanted, started)
-        _wait(progress.done, f"{wanted} Trials Running", args.timeout)
+        try:
+            _wait(progress.done, f"{wanted} Trials Running", args.timeout)
+        except TimeoutError:
+            print(f"gave up after {args.timeout:.0f}s; reporting what was reached", flush=True)
         elapsed = time.monotonic() - started
         requests = api_requests(raw.text("/metrics")) - requests_before
         operator_metrics = _get(f"http://127.0.0.1:{port}/metrics")
@@ -171,9 +174,9 @@ def run(args: argparse.Namespace, kubeconfig: str, pids: dict[str, int]) -> dict
             "studies": args.studies,
             "parallel": args.parallel,
             "trials": wanted,
-            "trials_created": trials.time_of_added(wanted) - started,
-            "pods_running": pods.time_of_running(wanted) - started,
-            "trials_running": trials.time_of_running(wanted) - started,
+            "trials_created": reached(trials.added_at, wanted, started),
+            "pods_running": reached(pods.running_at, wanted, started),
+            "trials_running": reached(trials.running_at, wanted, started),
             "operator_cpu": sampler.cpu_seconds() - operator_cpu_before,
             "peak_rss_mb": sampler.peak_rss_mb(),
             "component_cpu": {
@@ -188,6 +191,14 @@ def run(args: argparse.Namespace, kubeconfig: str, pids: dict[str, int]) -> dict
         stop_operator(operator, log)
         pods.stop()
         trials.stop()
+
+
+def reached(times: dict[str, float], wanted: int, started: float) -> str:
+    """When the ``wanted``-th object got there, or how many did by the end."""
+    ordered = sorted(times.values())
+    if len(ordered) >= wanted:
+        return f"{ordered[wanted - 1] - started:.1f} s"
+    return f"not reached: {len(ordered)} of {wanted} after {time.monotonic() - started:.0f} s"
 
 
 class Progress:
@@ -252,14 +263,6 @@ class PhaseWatcher(threading.Thread):
         with self.lock:
             return len(self.running_at)
 
-    def time_of_added(self, n: int) -> float:
-        with self.lock:
-            return sorted(self.added_at.values())[n - 1]
-
-    def time_of_running(self, n: int) -> float:
-        with self.lock:
-            return sorted(self.running_at.values())[n - 1]
-
     def stop(self) -> None:
         self.stopped = True
 
@@ -291,9 +294,9 @@ def render(r: dict[str, Any], args: argparse.Namespace) -> str:
             f"{r['studies']} × {r['parallel']} = {r['trials']} trials on {r['nodes']} nodes",
             "",
         ),
-        ("every Trial exists after", f"{r['trials_created']:.1f} s", ""),
-        ("every pod Running after", f"{r['pods_running']:.1f} s", ""),
-        ("every Trial Running after", f"{r['trials_running']:.1f} s", "< 180 s"),
+        ("every Trial exists after", r["trials_created"], ""),
+        ("every pod Running after", r["pods_running"], ""),
+        ("every Trial Running after", r["trials_running"], "< 180 s"),
         ("operator CPU", f"{r['operator_cpu']:.0f} s", ""),
         ("operator peak RSS", f"{r['peak_rss_mb']:.0f} MB", "< 500 MB"),
         ("API requests (all clients)", f"{total} ({per_second:.0f}/s)", ""),
