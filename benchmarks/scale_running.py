@@ -174,9 +174,9 @@ def run(args: argparse.Namespace, kubeconfig: str, pids: dict[str, int]) -> dict
             "studies": args.studies,
             "parallel": args.parallel,
             "trials": wanted,
-            "trials_created": reached(trials.added_at, wanted, started),
-            "pods_running": reached(pods.running_at, wanted, started),
-            "trials_running": reached(trials.running_at, wanted, started),
+            "trials_created": reached(trials, trials.added_at, wanted, started),
+            "pods_running": reached(pods, pods.running_at, wanted, started),
+            "trials_running": reached(trials, trials.running_at, wanted, started),
             "operator_cpu": sampler.cpu_seconds() - operator_cpu_before,
             "peak_rss_mb": sampler.peak_rss_mb(),
             "component_cpu": {
@@ -193,9 +193,10 @@ def run(args: argparse.Namespace, kubeconfig: str, pids: dict[str, int]) -> dict
         trials.stop()
 
 
-def reached(times: dict[str, float], wanted: int, started: float) -> str:
+def reached(watcher: PhaseWatcher, times: dict[str, float], wanted: int, started: float) -> str:
     """When the ``wanted``-th object got there, or how many did by the end."""
-    ordered = sorted(times.values())
+    with watcher.lock:
+        ordered = sorted(times.values())
     if len(ordered) >= wanted:
         return f"{ordered[wanted - 1] - started:.1f} s"
     return f"not reached: {len(ordered)} of {wanted} after {time.monotonic() - started:.0f} s"
