@@ -10,7 +10,8 @@ study, its Trials, Jobs and pods as the cache holds them now, and makes the API 
    yet is stopped at once); a verdict that reads reported metrics is confirmed by a GET;
 2. ``Planner.decide`` says which trials to stop, which to launch, whether the study ends;
 3. stop decisions set ``spec.stop`` (with ``kubetune.dev/pruned``) on their Trials;
-4. new trials are created — Trial, then its Job — many at once on the API pool, and
+4. new trials are created — Trial, then its Job — many at once on the API pool, at most
+   ``launch_batch`` per reconcile (the rest next time, after the other queued studies), and
    Trials whose Job is missing (the operator died between the two creates) get it;
 5. trial phases are written to the Trials' status after the launches, so that a
    successor never queues behind status writes on the API pool;
@@ -92,10 +93,12 @@ class Reconciler:
             self.actions.post(body, EventReason.STARTED, study_status.started_message(spec))
         observed = self._observe_trials(key, plan, now)
         decision = self._decide(plan, observed, (now - start).total_seconds())
+        batch = decision.launch[: self.settings.launch_batch]
+        more_to_launch = len(batch) < len(decision.launch)
 
         self.actions.stop(key, decision.stop, now)
         created = self.actions.launch(
-            key, body["metadata"]["uid"], spec, decision.launch, observed.missing_jobs
+            key, body["metadata"]["uid"], spec, batch, observed.missing_jobs
         )
         writes: list[Future[None]] = [
             self.pool.submit(self.actions.write_trial_status, key, write)
@@ -129,6 +132,8 @@ class Reconciler:
         )
         for write in writes:
             write.result()  # a failed write fails the reconcile: it is retried
+        if more_to_launch:
+            return observe.MIN_LOOK_SECONDS  # behind the studies already queued
         return self._next_look(spec, observed.wake_in, (now - start).total_seconds(), decision)
 
     def _refuse(

@@ -34,6 +34,11 @@ class OperatorSettings:
     """Studies reconciled at once (each study is only ever reconciled by one worker)."""
     api_concurrency: int = 16
     """Concurrent API calls when creating or stopping many trials in one reconcile."""
+    launch_batch: int = 20
+    """Most new trials one reconcile creates; a study with more free slots is looked at again
+    right after the others queued, so a study launching hundreds of trials (created one after
+    the other, to never leave a gap in the indices) does not hold a worker while other
+    studies wait to launch or to show their trials Running."""
     request_timeout_seconds: float = 30.0
     """Longest a single API call may take."""
     reconcile_interval_seconds: float = 30.0
@@ -71,7 +76,7 @@ class OperatorSettings:
     """Longest a single watch request lasts before it is renewed (whole seconds)."""
 
     def __post_init__(self) -> None:
-        for name in ("workers", "api_concurrency"):
+        for name in ("workers", "api_concurrency", "launch_batch"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
         if self.lease_renew_seconds >= self.lease_duration_seconds:
