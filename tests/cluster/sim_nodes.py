@@ -300,9 +300,10 @@ class Simulator:
     def watch_pods(self) -> None:
         """List then watch every bound pod, relisting whenever a watch ends."""
         selector = urllib.parse.quote("spec.nodeName!=")
+        api = Connection(self.kubeconfig)  # the lease thread has self.api: one request each
         while not self.stopped.is_set():
             try:
-                listing = self.api.request("GET", f"/api/v1/pods?fieldSelector={selector}")
+                listing = api.request("GET", f"/api/v1/pods?fieldSelector={selector}")
                 for pod in listing["items"]:
                     self._on_pod(pod)
                 version = listing["metadata"]["resourceVersion"]
