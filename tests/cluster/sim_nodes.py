@@ -48,6 +48,8 @@ NODE_PREFIX = "sim-"
 LEASE_DURATION_SECONDS = 40
 LEASE_RENEW_SECONDS = 10
 WATCH_TIMEOUT_SECONDS = 300
+REQUEST_TIMEOUT_SECONDS = 120
+"""Long enough for a LIST of thousands of pods from a loaded API server."""
 STATUS_WRITERS = 8
 """Threads (each with its own keep-alive connection) writing pod statuses and deletions."""
 STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
@@ -213,7 +215,7 @@ class Connection:
         self, method: str, path: str, body: Any = None, content_type: str = "application/json"
     ) -> dict[str, Any]:
         if self._connection is None:
-            self._connection = self._open(30)
+            self._connection = self._open(REQUEST_TIMEOUT_SECONDS)
         headers = {"Accept": "application/json", "Content-Type": content_type}
         data = json.dumps(body).encode() if body is not None else None
         try:
@@ -298,26 +300,35 @@ class Simulator:
                 log.exception("could not renew the node leases")
 
     def watch_pods(self) -> None:
-        """List then watch every bound pod, relisting whenever a watch ends."""
+        """List, then watch every bound pod, resuming each watch from the last version seen;
+        list again only when that version expired or the watch failed (a LIST of thousands
+        of pods on a busy API server takes long enough to stall every new pod meanwhile)."""
         selector = urllib.parse.quote("spec.nodeName!=")
         api = Connection(self.kubeconfig)  # the lease thread has self.api: one request each
+        version: str | None = None
         while not self.stopped.is_set():
             try:
-                listing = api.request("GET", f"/api/v1/pods?fieldSelector={selector}")
-                for pod in listing["items"]:
-                    self._on_pod(pod)
-                version = listing["metadata"]["resourceVersion"]
+                if version is None:
+                    listing = api.request("GET", f"/api/v1/pods?fieldSelector={selector}")
+                    for pod in listing["items"]:
+                        self._on_pod(pod)
+                    version = str(listing["metadata"]["resourceVersion"])
                 path = (
                     f"/api/v1/pods?watch=1&fieldSelector={selector}&resourceVersion={version}"
                     f"&timeoutSeconds={WATCH_TIMEOUT_SECONDS}&allowWatchBookmarks=true"
                 )
                 for event in Connection(self.kubeconfig).watch(path):
-                    if self.stopped.is_set() or event["type"] == "ERROR":
-                        break  # 410 Gone and friends: relist
+                    if self.stopped.is_set():
+                        return
+                    if event["type"] == "ERROR":
+                        version = None  # 410 Gone and friends: list again
+                        break
+                    version = event["object"]["metadata"].get("resourceVersion") or version
                     if event["type"] in ("ADDED", "MODIFIED"):
                         self._on_pod(event["object"])
             except Exception:
-                log.exception("pod watch failed; relisting")
+                log.exception("pod watch failed; listing again")
+                version = None
                 self.stopped.wait(1)
 
     def _on_pod(self, pod: dict[str, Any]) -> None:
