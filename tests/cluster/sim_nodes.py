@@ -50,6 +50,8 @@ LEASE_RENEW_SECONDS = 10
 WATCH_TIMEOUT_SECONDS = 300
 REQUEST_TIMEOUT_SECONDS = 120
 """Long enough for a LIST of thousands of pods from a loaded API server."""
+LEASE_THREADS = 4
+"""Threads renewing node Leases, each for a share of the nodes."""
 STATUS_WRITERS = 8
 """Threads (each with its own keep-alive connection) writing pod statuses and deletions."""
 STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
@@ -275,27 +277,32 @@ class Simulator:
         self.renew_leases()
         log.info("registered %d nodes with %s", self.nodes.count, self.nodes.capacity())
 
-    def renew_leases(self) -> None:
+    def renew_leases(self, names: list[str] | None = None, api: Connection | None = None) -> None:
+        """Renew the Leases of ``names`` (default: every node) on ``api`` (default: ours)."""
+        api = api or self.api
         spec_time = _now().strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         base = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases"
-        for name in self.nodes.names():
+        for name in names if names is not None else self.nodes.names():
             spec = {
                 "holderIdentity": name,
                 "leaseDurationSeconds": LEASE_DURATION_SECONDS,
                 "renewTime": spec_time,
             }
             try:
-                self.api.request("PATCH", f"{base}/{name}", {"spec": spec}, MERGE_PATCH)
+                api.request("PATCH", f"{base}/{name}", {"spec": spec}, MERGE_PATCH)
             except ApiError as error:
                 if error.status != 404:
                     raise
                 lease = {"metadata": {"name": name, "namespace": "kube-node-lease"}, "spec": spec}
-                self.api.request("POST", base, lease)
+                api.request("POST", base, lease)
 
-    def keep_leases(self) -> None:
+    def keep_leases(self, names: list[str]) -> None:
+        """One lease thread: its share of the nodes, on a connection of its own, so a round
+        stays well inside the node grace period however slow the API server answers."""
+        api = Connection(self.kubeconfig)
         while not self.stopped.wait(LEASE_RENEW_SECONDS):
             try:
-                self.renew_leases()
+                self.renew_leases(names, api)
             except Exception:
                 log.exception("could not renew the node leases")
 
@@ -394,8 +401,13 @@ def main(argv: list[str] | None = None) -> None:
         except (ApiError, OSError) as error:  # kube-node-lease may not exist yet
             log.warning("nodes not registered yet (%s); retrying", error)
             stop.wait(0.5)
-    targets = [simulator.keep_leases, simulator.watch_pods]
-    targets += [simulator.write_statuses] * STATUS_WRITERS
+    names = nodes.names()
+    for i in range(LEASE_THREADS):
+        share = names[i::LEASE_THREADS]
+        threading.Thread(
+            target=simulator.keep_leases, args=(share,), name=f"leases-{i}", daemon=True
+        ).start()
+    targets = [simulator.watch_pods] + [simulator.write_statuses] * STATUS_WRITERS
     for i, target in enumerate(targets):
         threading.Thread(target=target, name=f"{target.__name__}-{i}", daemon=True).start()
     stop.wait()
