@@ -59,7 +59,7 @@ def main() -> None:
     parser.add_argument("--studies", type=int, default=120)
     parser.add_argument("--parallel", type=int, default=30)
     parser.add_argument("--total-trials", type=int, default=10_000)
-    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=16)
     parser.add_argument("--api-concurrency", type=int, default=16)
     parser.add_argument("--kubeconfig", help="an existing test cluster (default: start one)")
     parser.add_argument("--write-docs", action="store_true")

@@ -71,7 +71,7 @@ def main() -> None:
     parser.add_argument("--studies", type=int, default=60)
     parser.add_argument("--parallel", type=int, default=100)
     parser.add_argument("--gpus-per-node", type=int, default=8 * TIME_SLICES)
-    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=16)
     parser.add_argument("--api-concurrency", type=int, default=16)
     parser.add_argument(
         "--client-qps",
