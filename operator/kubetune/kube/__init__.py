@@ -1,12 +1,12 @@
 """The Kubernetes operator: the only package that talks to the Kubernetes API.
 
-``kubetune operator`` runs kopf embedded, with watch handlers registered in ``handlers``;
-``controller`` queues studies and reconciles them on worker threads (``reconciler``), from
-a watch cache (``cache``), through the pure engine. Observing is pure (``observe``,
-``plans``, ``trial_status``, ``study_status``; ``objects`` renders Trials and Jobs), acting
-is ``actions`` (every API call a reconcile makes), and ``leader`` keeps two replicas from
-both acting. Importing this package is cheap: kopf is
-imported only when the operator runs.
+``kubetune operator`` runs kopf embedded for the process's life cycle (``handlers``);
+``controller`` watches (``watch``), queues studies and reconciles them on worker threads
+(``reconciler``), from a watch cache (``cache``), through the pure engine. Observing is pure
+(``observe``, ``plans``, ``trial_status``, ``study_status``; ``objects`` renders Trials and
+Jobs), acting is ``actions`` (every API call a reconcile makes), and ``leader`` keeps two
+replicas from both acting. Importing this package is cheap: kopf is imported only when the
+operator runs.
 """
 
 from __future__ import annotations

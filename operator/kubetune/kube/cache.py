@@ -1,6 +1,6 @@
 """What the watches have shown: studies, trials, Jobs and pods, grouped by study.
 
-kopf delivers watch events; this cache keeps the latest version of each object so that a
+The watches (``watch``) deliver events; this cache keeps the latest version of each object so that a
 reconcile reads a study's whole world without a LIST call. It is a cache, never a source of
 truth: it is filled from the API at start, every decision made from it is idempotent on the
 API (deterministic names, merge patches), and verdicts that read reported metrics are
@@ -11,10 +11,12 @@ is ignored, whatever order the watches deliver in.
 from __future__ import annotations
 
 import enum
+import math
 import threading
+from array import array
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, overload
 
 from kubetune.api.study import STUDY_LABEL
 
@@ -30,7 +32,7 @@ class Kind(enum.StrEnum):
 
 
 class WatchEventType(enum.StrEnum):
-    """The ``type`` of a watch event (kopf passes the API server's through)."""
+    """The ``type`` of a watch event, as the API server sends it."""
 
     ADDED = "ADDED"
     MODIFIED = "MODIFIED"
@@ -47,10 +49,11 @@ def study_key(kind: Kind, obj: Mapping[str, Any]) -> StudyKey | None:
 
 
 def slim(kind: Kind, obj: dict[str, Any]) -> dict[str, Any]:
-    """The parts of an object the operator reads: a 10,000-trial cache must stay small.
+    """The parts of an object the operator reads: a 20,000-trial cache must stay small.
 
     ``managedFields`` go everywhere; Jobs keep metadata and status (their spec is what the
-    operator rendered), pods keep metadata, status and the node they are bound to.
+    operator rendered), pods keep metadata, status and the node they are bound to; a Trial's
+    intermediate curve is held as a ``Curve``.
     """
     metadata = {k: v for k, v in obj["metadata"].items() if k != "managedFields"}
     if kind is Kind.JOB:
@@ -58,7 +61,73 @@ def slim(kind: Kind, obj: dict[str, Any]) -> dict[str, Any]:
     if kind is Kind.POD:
         node = (obj.get("spec") or {}).get("nodeName")
         return {"metadata": metadata, "spec": {"nodeName": node}, "status": obj.get("status") or {}}
+    status = obj.get("status")
+    if kind is Kind.TRIAL and isinstance(status, dict) and status.get("intermediate"):
+        curve = Curve.of(status["intermediate"])
+        if curve is not None:
+            return {**obj, "metadata": metadata, "status": {**status, "intermediate": curve}}
     return {**obj, "metadata": metadata}
+
+
+class Curve(Sequence[dict[str, Any]]):
+    """A Trial's intermediate points (``[{"step": 3, "values": {"loss": 0.2}}, ...]``) in
+    columns: one array of steps and one of floats per metric.
+
+    A 100-point curve of four metrics is ~40 KB as parsed JSON and ~4 KB here, which is the
+    difference between 1 GB and 100 MB of cache for a 20,000-trial study. It reads like the
+    list it replaces (indexing, slicing, iteration give the same dicts).
+    """
+
+    __slots__ = ("_columns", "_names", "_steps")
+
+    def __init__(
+        self, steps: array[int], names: tuple[str, ...], columns: tuple[array[float], ...]
+    ):
+        self._steps, self._names, self._columns = steps, names, columns
+
+    @classmethod
+    def of(cls, points: Any) -> Curve | None:
+        """The curve of a JSON list of points; None if a point is not a step with numbers."""
+        if not isinstance(points, list):
+            return None
+        names: dict[str, None] = {}
+        for point in points:
+            if not (isinstance(point, dict) and isinstance(point.get("step"), int)):
+                return None
+            values = point.get("values") or {}
+            if not isinstance(values, dict) or not all(_is_number(v) for v in values.values()):
+                return None
+            names.update(dict.fromkeys(values))
+        steps = array("q", (point["step"] for point in points))
+        columns = tuple(
+            array("d", (float((p.get("values") or {}).get(n, math.nan)) for p in points))
+            for n in names
+        )
+        return cls(steps, tuple(names), columns)
+
+    def _point(self, i: int) -> dict[str, Any]:
+        values = {}
+        for name, column in zip(self._names, self._columns, strict=True):
+            value = column[i]
+            if value == value:  # NaN marks a metric this point did not report
+                values[name] = value
+        return {"step": self._steps[i], "values": values}
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
+    def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(index, slice):
+            return [self._point(i) for i in range(len(self._steps))[index]]
+        return self._point(range(len(self._steps))[index])
+
+    def __len__(self) -> int:
+        return len(self._steps)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _version(obj: Mapping[str, Any]) -> int:

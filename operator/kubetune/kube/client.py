@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import kubernetes
+import urllib3
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.incluster_config import InClusterConfigLoader
 
@@ -23,6 +25,8 @@ SERVICEACCOUNT_DIR = "KUBETUNE_SERVICEACCOUNT_DIR"
 """Where the pod's token and ca.crt are, when not /var/run/secrets/... (as for the runner)."""
 ERROR_BODY_LIMIT = 300
 """Characters of an error response's body kept in an ``ApiError`` (and so in logs)."""
+WATCH_CHUNK_BYTES = 65536
+"""Bytes read from a watch stream at a time."""
 
 
 class ApiError(RuntimeError):
@@ -141,6 +145,51 @@ class Kube:
         if field_selector:
             query.append(("fieldSelector", field_selector))
         return self.request("GET", path, query=query)
+
+    def watch(
+        self,
+        path: str,
+        label_selector: str | None,
+        resource_version: str,
+        timeout_seconds: int,
+    ) -> Iterator[dict[str, Any]]:
+        """The events of one watch request from ``resource_version``, as the server sends
+        them (bookmarks included), until it ends the request."""
+        query = [
+            ("watch", "true"),
+            ("resourceVersion", resource_version),
+            ("allowWatchBookmarks", "true"),
+            ("timeoutSeconds", str(timeout_seconds)),
+        ]
+        if label_selector:
+            query.append(("labelSelector", label_selector))
+        _, url, headers, _, _ = self._api.param_serialize(
+            "GET",
+            path,
+            query_params=query,
+            header_params={"Accept": "application/json"},
+            auth_settings=["BearerToken"],
+        )
+        response = self._api.rest_client.pool_manager.request(
+            "GET",
+            url,
+            headers=headers,
+            preload_content=False,
+            timeout=urllib3.Timeout(connect=self.timeout, read=timeout_seconds + self.timeout),
+        )
+        try:
+            if response.status != 200:
+                text = response.read().decode("utf-8", "replace")
+                raise ApiError(response.status, response.reason or "", text)
+            buffer = b""
+            for chunk in response.stream(WATCH_CHUNK_BYTES):
+                buffer += chunk
+                *lines, buffer = buffer.split(b"\n")
+                for line in lines:
+                    if line.strip():
+                        yield json.loads(line)
+        finally:
+            response.release_conn()
 
     def create(self, path: str, body: dict[str, Any]) -> dict[str, Any] | None:
         """The created object, or None if one of that name exists already (409)."""

@@ -1,7 +1,7 @@
-"""The operator's machinery: cache, work queue, worker threads, leader election, metrics.
+"""The operator's machinery: cache, watches, work queue, worker threads, leader election.
 
-kopf's watch handlers call ``observe`` with every event; it updates the cache and queues
-the event's study (in the queue's priority lane when the event frees a trial slot: a Job
+The watch threads (``watch.Watch``) call ``observe`` with every event; it updates the cache
+and queues the event's study (in the queue's priority lane when the event frees a trial slot: a Job
 finished or gone). Worker threads take studies off the queue and reconcile them, one worker
 per study at a time; each reconcile says when it wants its next look (the safety net that
 makes the operator correct even if an event is lost). Only the leader's workers act; the
@@ -11,6 +11,7 @@ others keep their cache warm and wait.
 from __future__ import annotations
 
 import errno
+import functools
 import logging
 import threading
 import time
@@ -28,12 +29,14 @@ from kubetune.kube.job_events import JobEvents
 from kubetune.kube.leader import LeaderElector
 from kubetune.kube.reconciler import Reconciler
 from kubetune.kube.settings import OperatorSettings, env_of, flag_of
+from kubetune.kube.watch import Watch
 from kubetune.kube.workqueue import ShutDown, WorkQueue
 
 log = logging.getLogger(__name__)
 
 HOUSEKEEPING_CONNECTIONS = 2
-"""API connections beyond the workers' and the pool's: the leader elector's and the relist's."""
+"""API connections beyond the workers', the pool's and the watches': the leader elector's and
+the relist's."""
 
 
 class StartError(RuntimeError):
@@ -55,9 +58,13 @@ class Controller:
         self.server = metrics_server(settings, self.healthy)
         configuration = load_configuration(settings.kubeconfig)
         self.credentials = credentials_of(configuration)
+        watches = len(_LISTS) * max(1, len(settings.namespaces))
         self.kube = Kube(
             configuration,
-            pool_size=settings.api_concurrency + settings.workers + HOUSEKEEPING_CONNECTIONS,
+            pool_size=settings.api_concurrency
+            + settings.workers
+            + watches
+            + HOUSEKEEPING_CONNECTIONS,
             timeout_seconds=settings.request_timeout_seconds,
         )
         self.cache = ObjectCache()
@@ -90,10 +97,23 @@ class Controller:
     # -- lifecycle ------------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Fill the cache from the API, then start working (called before kopf watches)."""
+        """Fill the cache from the API, watch from there on, then start working."""
         if self.server is not None:
             self.server.start()
-        self.relist()
+        versions = self.relist()
+        for (kind, namespace), version in versions.items():
+            path_of, selector = _LISTS[kind]
+            Watch(
+                self.kube,
+                kind,
+                path_of(namespace),
+                selector,
+                version,
+                self.observe,
+                functools.partial(self._resync, kind, namespace),
+                self._stopped,
+                self.settings.watch_timeout_seconds,
+            ).start()
         self._synced.set()
         for i in range(self.settings.workers):
             worker = threading.Thread(target=self._work, name=f"kubetune-worker-{i}", daemon=True)
@@ -130,7 +150,7 @@ class Controller:
     # -- input ----------------------------------------------------------------------------------
 
     def observe(self, kind: Kind, event: dict[str, Any]) -> None:
-        """One watch event from kopf."""
+        """One watch event."""
         obj = event.get("object")
         if not isinstance(obj, dict) or "metadata" not in obj:
             return
@@ -142,18 +162,33 @@ class Controller:
         for key in self.cache.study_keys():
             self.queue.add(key)
 
-    def relist(self) -> None:
-        """Bring the cache in line with a full LIST of every kind (start, and now and then)."""
-        for kind, (path_of, selector) in _LISTS.items():
-            for namespace in self.settings.namespaces or (None,):
-                listing = self.kube.list(path_of(namespace), selector)
-                version = int(listing.get("metadata", {}).get("resourceVersion") or 0)
-                items = listing.get("items") or []
-                api_version, item_kind = listing.get("apiVersion"), listing.get("kind", "")
-                for item in items:  # LIST items lack apiVersion/kind
-                    item.setdefault("apiVersion", api_version)
-                    item.setdefault("kind", item_kind.removesuffix("List"))
-                self.cache.replace(kind, items, version, namespace)
+    def relist(self) -> dict[tuple[Kind, str | None], str]:
+        """Bring the cache in line with a full LIST of every kind (start, and now and then);
+        the resourceVersion of each LIST, by kind and namespace (None: all)."""
+        return {
+            (kind, namespace): self._relist_one(kind, namespace)
+            for kind in _LISTS
+            for namespace in self.settings.namespaces or (None,)
+        }
+
+    def _relist_one(self, kind: Kind, namespace: str | None) -> str:
+        path_of, selector = _LISTS[kind]
+        listing = self.kube.list(path_of(namespace), selector)
+        version = str(listing.get("metadata", {}).get("resourceVersion") or "0")
+        items = listing.get("items") or []
+        api_version, item_kind = listing.get("apiVersion"), listing.get("kind", "")
+        for item in items:  # LIST items lack apiVersion/kind
+            item.setdefault("apiVersion", api_version)
+            item.setdefault("kind", item_kind.removesuffix("List"))
+        self.cache.replace(kind, items, int(version) if version.isdigit() else 0, namespace)
+        return version
+
+    def _resync(self, kind: Kind, namespace: str | None) -> str:
+        """After a watch expired or failed: LIST again, and look at every study, since what
+        changed in between is not known."""
+        version = self._relist_one(kind, namespace)
+        self.enqueue_all()
+        return version
 
     # -- workers --------------------------------------------------------------------------------
 

@@ -1,7 +1,8 @@
 """One reconcile of one study: observe its trials, ask the engine, carry out the decision.
 
 Level-triggered: nothing is remembered between calls except what can be rebuilt (the plan
-per spec generation, which namespaces already hold the trial account). Every call reads the
+per spec generation, recorded trials' snapshots per resourceVersion, which namespaces
+already hold the trial account). Every call reads the
 study, its Trials, Jobs and pods as the cache holds them now, and makes the API match:
 
 1. each trial's phase is derived from its Job and pods (``observe``); a Trial asked to stop
@@ -10,7 +11,8 @@ study, its Trials, Jobs and pods as the cache holds them now, and makes the API 
 2. ``Planner.decide`` says which trials to stop, which to launch, whether the study ends;
    a study whose checkpoint claim does not exist launches nothing (and says so) until it does;
 3. stop decisions set ``spec.stop`` (with ``kubetune.dev/pruned``) on their Trials;
-4. new trials are created — Trial, then its Job — many at once on the API pool, and
+4. new trials are created — Trial, then its Job — many at once on the API pool, at most
+   ``launch_batch`` per reconcile (the rest next time, after the other queued studies), and
    Trials whose Job is missing (the operator died between the two creates) get it;
 5. trial phases are written to the Trials' status after the launches, so that a
    successor never queues behind status writes on the API pool;
@@ -70,6 +72,8 @@ class Reconciler:
         self.plans = Plans(
             lambda study: load_warm_start(study, cache, self.actions.read_config_map)
         )
+        self.recorded: dict[StudyKey, observe.RecordedSnapshots] = {}
+        """Each study's recorded trials' snapshots, rebuilt only when a trial changes."""
 
     def reconcile(self, key: StudyKey) -> float | None:
         """Make the API match the study's decision; returns seconds until the next look."""
@@ -77,6 +81,7 @@ class Reconciler:
         if body is None or body["metadata"].get("deletionTimestamp"):
             metrics.forget_study(*key)
             self.plans.forget(key)
+            self.recorded.pop(key, None)
             return None  # ownerReferences let the garbage collector remove the rest
         plan = self.plans.get(key, body)
         now = self.clock()
@@ -92,16 +97,18 @@ class Reconciler:
         start = previous.start_time or now
         if previous.start_time is None:
             self.actions.post(body, EventReason.STARTED, study_status.started_message(spec))
-        observed = self._observe_trials(key, spec, now)
+        observed = self._observe_trials(key, plan, now)
         decision = self._decide(plan, observed, (now - start).total_seconds())
         held = self._missing_claim(key[0], spec, decision, observed)
         if held is not None:
             decision = replace(decision, launch=[])
             observed = replace(observed, missing_jobs=[])
+        batch = decision.launch[: self.settings.launch_batch]
+        more_to_launch = len(batch) < len(decision.launch)
 
         self.actions.stop(key, decision.stop, now)
         created = self.actions.launch(
-            key, body["metadata"]["uid"], spec, decision.launch, observed.missing_jobs
+            key, body["metadata"]["uid"], spec, batch, observed.missing_jobs
         )
         writes: list[Future[None]] = [
             self.pool.submit(self.actions.write_trial_status, key, write)
@@ -137,8 +144,12 @@ class Reconciler:
         for write in writes:
             write.result()  # a failed write fails the reconcile: it is retried
         look = self._next_look(spec, observed.wake_in, (now - start).total_seconds(), decision)
-        # Nothing watches claims: look again soon, so the study resumes once the claim exists.
-        return min(look, self.settings.retry_seconds) if held is not None else look
+        if held is not None:
+            # Nothing watches claims: look again soon, so the study resumes once it exists.
+            return min(look, self.settings.retry_seconds)
+        if more_to_launch:
+            return observe.MIN_LOOK_SECONDS  # behind the studies already queued
+        return look
 
     def _refuse(
         self,
@@ -208,9 +219,7 @@ class Reconciler:
 
     # -- trials ---------------------------------------------------------------------------------
 
-    def _observe_trials(
-        self, key: StudyKey, spec: StudySpec, now: datetime
-    ) -> observe.TrialsObserved:
+    def _observe_trials(self, key: StudyKey, plan: Plan, now: datetime) -> observe.TrialsObserved:
         """Every trial observed and settled: stops finished, metric verdicts confirmed."""
         objects = observe.StudyObjects.group(
             self.cache.get(Kind.TRIAL, key),
@@ -218,7 +227,9 @@ class Reconciler:
             self.cache.get(Kind.POD, key),
         )
         context = replace(
-            observe.TrialContext.of(spec, now), max_pod_retries=self.settings.max_pod_retries
+            observe.TrialContext.of(plan.study.spec, now),
+            max_pod_retries=self.settings.max_pod_retries,
+            curves=plan.planner.reads_intermediate,
         )
         observations = observe.observe_all(objects, context)
         if observe.waits_for_pod(observations):
@@ -230,7 +241,8 @@ class Reconciler:
         settled = quiet + list(
             self.pool.map(lambda item: self._settle(key, objects, context, item), busy)
         )
-        return observe.tally(settled, objects.jobs, context)
+        recorded = self.recorded.setdefault(key, observe.RecordedSnapshots())
+        return observe.tally(settled, objects.jobs, context, recorded)
 
     def _settle(
         self,

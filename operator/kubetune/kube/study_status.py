@@ -247,7 +247,7 @@ def _best_trial(view: StudyView, index: int) -> BestTrial:
         name=trial_name(view.name, index),
         index=index,
         parameters=dict(snapshot.params),
-        values=dict(snapshot.values),
+        values={m: snapshot.values[m] for m in view.spec.named_metrics if m in snapshot.values},
     )
 
 

@@ -68,7 +68,10 @@ class Observation:
     start_time: datetime | None = None
     completion_time: datetime | None = None
     from_metrics: bool = False
-    """The verdict read reported metrics: confirm with a fresh read before recording it."""
+    """The verdict read reported metrics from the Trial's status alone: confirm with a fresh
+    read before recording it. Not when the pod's termination message holds the runner's final
+    report: that is the last state whatever the Trial's watch has shown yet, so a completion
+    costs no GET (the common case on a busy cluster)."""
     retry: bool = False
     """The pod was lost and the trial is to run again: delete its Job (it is recreated) and
     count ``status.retries`` up (``lost_pod_retry``)."""
@@ -346,7 +349,8 @@ def _completed(
     finished: datetime,
 ) -> Observation:
     exit_code = _exit_code(pod)
-    recovered = recovered_fields(status, final_report(pod))
+    report = final_report(pod)
+    recovered = recovered_fields(status, report)
     final = reported(status, recovered)
     ended = lifecycle.Ended(
         exit_code=0,  # a complete Job's pod succeeded, even if it is gone by now
@@ -361,7 +365,7 @@ def _completed(
         exit_code,
         started,
         finished,
-        from_metrics=True,
+        from_metrics=report is None,
         recovered=recovered,
     )
 

@@ -192,7 +192,10 @@ def _parse(trial: Mapping[str, Any]) -> tuple[TrialSpec, TrialStatus] | None:
     try:
         return (
             TrialSpec.model_validate(trial.get("spec") or {}),
-            TrialStatus.model_validate(trial.get("status") or {}),
+            # Warm start reads phase and values; the curve (a cache ``Curve``) is not needed.
+            TrialStatus.model_validate(
+                {k: v for k, v in (trial.get("status") or {}).items() if k != "intermediate"}
+            ),
         )
     except ValidationError:
         return None

@@ -123,3 +123,10 @@ def test_a_report_with_odd_values_keeps_only_the_numbers() -> None:
     found = final_report(done(0, message))
     assert found is not None
     assert dict(found.values) == {"loss": 0.5} and found.last_step is None
+
+
+def test_a_verdict_with_the_final_report_at_hand_needs_no_fresh_read() -> None:
+    # Without the report the Trial's status may lag its Job: the reconciler rereads it.
+    assert observe(trial(values={"loss": 0.2}), job(COMPLETE), [done(0, "")]).from_metrics
+    with_report = observe(trial(), job(COMPLETE), [done(0, report({"loss": 0.2}, 20))])
+    assert not with_report.from_metrics

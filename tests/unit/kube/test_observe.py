@@ -201,3 +201,79 @@ def test_best_values_are_the_objectives_of_the_best_trial() -> None:
 )
 def test_next_look(wake_in, timeout, elapsed, ending, expected) -> None:
     assert observe.next_look(wake_in, 30.0, timeout, elapsed, ending) == pytest.approx(expected)
+
+
+def test_a_recorded_verdict_is_read_back_not_recomputed() -> None:
+    # What the operator wrote when the trial finished: the status is final, nothing to write,
+    # and its GPU-seconds are taken as written (a big study is mostly such trials).
+    recorded = trial(
+        0,
+        phase="Succeeded",
+        reason="Completed",
+        values={"loss": 0.5},
+        startTime="2026-01-01T11:59:00Z",
+        completionTime="2026-01-01T11:59:30Z",
+        gpuSeconds=60.0,
+    )
+    written_by_an_older_operator = {**recorded, "metadata": {"name": "s-1"}}
+    written_by_an_older_operator["spec"] = {**recorded["spec"], "index": 1}
+    written_by_an_older_operator["status"] = {
+        k: v for k, v in recorded["status"].items() if k != "gpuSeconds"
+    }
+
+    observed = settle_all(objects([recorded, written_by_an_older_operator], [job(0, "Complete")]))
+
+    assert [w.trial["metadata"]["name"] for w in observed.writes] == ["s-1"]  # completed once
+    assert observed.gpu_seconds == pytest.approx(2 * 60.0)
+    assert observed.snapshots[0].values == {"loss": 0.5}
+    assert observed.snapshots[0].phase is TrialPhase.SUCCEEDED
+
+
+def test_without_a_reader_of_curves_a_snapshot_keeps_only_the_last_point() -> None:
+    curve = [{"step": s, "values": {"loss": 1 / s}} for s in range(1, 101)]
+    running = trial(0, phase="Running", intermediate=curve)
+    world = objects([running], [job(0)], [pod(0, "Running")])
+
+    whole = settle_all(world).snapshots[0].intermediate
+    last = settle_all(world, replace(CONTEXT, curves=False)).snapshots[0].intermediate
+
+    assert len(whole) == 100
+    assert [(p.step, p.values) for p in last] == [(100, {"loss": 0.01})]
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "rule", "reads"),
+    [("random", None, False), ("asha", None, True), ("random", "median", True)],
+)
+def test_the_planner_says_whether_it_reads_intermediate_values(algorithm, rule, reads) -> None:
+    body = SPEC.model_dump(by_alias=True, exclude_none=True)
+    body["algorithm"] = {"name": algorithm}
+    if algorithm == "asha":
+        body["budget"]["resource"] = {"name": "epochs", "min": 1, "max": 27}
+    if rule is not None:
+        body["earlyStopping"] = {"rule": rule}
+    assert Planner(StudySpec.model_validate(body), "s").reads_intermediate is reads
+
+
+def test_a_recorded_trials_snapshot_is_built_once_per_version() -> None:
+    def recorded(index: int, version: str, loss: float) -> dict[str, Any]:
+        t = trial(index, phase="Succeeded", values={"loss": loss}, gpuSeconds=1.0)
+        t["metadata"]["resourceVersion"] = version
+        return t
+
+    memo = observe.RecordedSnapshots()
+    context = replace(CONTEXT, curves=False)
+
+    def snapshots(*trials: dict[str, Any]) -> dict[int, TrialSnapshot]:
+        world = objects(list(trials), [job(t["spec"]["index"], "Complete") for t in trials])
+        observations = observe.observe_all(world, context)
+        settled = [observe.Settled(t, o) for t, o in zip(world.trials, observations, strict=True)]
+        return observe.tally(settled, world.jobs, context, memo).snapshots
+
+    first = snapshots(recorded(0, "5", 0.5), recorded(1, "6", 0.4))
+    again = snapshots(recorded(0, "5", 0.5), recorded(1, "7", 0.3))
+
+    assert again[0] is first[0]  # same version: the same snapshot
+    assert again[1].values == {"loss": 0.3}  # a new version is read afresh
+    assert snapshots(recorded(1, "7", 0.3))[1] is again[1]
+    assert len(memo._held) == 1  # trial 0 is gone: forgotten

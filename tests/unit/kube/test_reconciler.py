@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from kubetune.kube import observe
 from kubetune.kube.cache import Kind, ObjectCache
 from kubetune.kube.events import EventRecorder
 from kubetune.kube.job_events import JobEvents
@@ -251,3 +252,28 @@ def test_a_study_without_a_checkpoint_claim_never_reads_claims(world) -> None:
     kube, _, reconciler = world
     reconciler.reconcile(KEY)
     assert not [path for _, path in kube.calls if "persistentvolumeclaims" in path]
+
+
+def test_a_big_launch_is_made_in_batches_behind_the_other_studies(world) -> None:
+    kube, cache, _ = world
+    study = {**STUDY, "spec": {**STUDY["spec"], "budget": {"maxTrials": 50, "parallelTrials": 50}}}
+    cache.apply(
+        Kind.STUDY, None, {**study, "metadata": {**STUDY["metadata"], "resourceVersion": "2"}}
+    )
+    kube.objects[STUDY_PATH] = {**study, "metadata": dict(STUDY["metadata"])}
+    with ThreadPoolExecutor(4) as pool:
+        reconciler = Reconciler(
+            kube,  # type: ignore[arg-type]
+            cache,
+            OperatorSettings(launch_batch=20),
+            pool,
+            EventRecorder(kube, pool),  # type: ignore[arg-type]
+            JobEvents(kube, 10.0),  # type: ignore[arg-type]
+            clock=lambda: NOW,
+        )
+        waits = [reconciler.reconcile(KEY) for _ in range(3)]
+
+    assert len(kube.posted("trials")) == 50
+    assert sorted(cache.get(Kind.TRIAL, KEY), key=lambda n: int(n.split("-")[1]))[-1] == "s-49"
+    assert waits[0] == waits[1] == observe.MIN_LOOK_SECONDS  # more to launch: soon, not now
+    assert waits[2] > observe.MIN_LOOK_SECONDS
