@@ -43,6 +43,7 @@ from kubetune.algorithms.base import (
     NoSettings,
     Suggester,
     Suggestion,
+    leftover_grid,
 )
 from kubetune.api.capabilities import Capabilities
 from kubetune.space import SearchSpace
@@ -150,7 +151,13 @@ class CmaEs(Suggester[CmaEsSettings]):
         uniform = self.geometry.snap(
             rng.random((UNIFORM_CANDIDATES_PER_SUGGESTION * n, self.geometry.dims))
         )
-        return chosen + self.geometry.fresh(uniform, taken, n - len(chosen))
+        chosen += self.geometry.fresh(uniform, taken, n - len(chosen))
+        leftover = leftover_grid(self.space, rng) if len(chosen) < n else []
+        if leftover:
+            chosen += self.geometry.fresh(
+                self.geometry.encode_many(leftover), taken, n - len(chosen)
+            )
+        return chosen
 
     def _start(self, restart: int, population: int) -> _State:
         dims = len(self.numeric)

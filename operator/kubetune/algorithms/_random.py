@@ -15,6 +15,7 @@ from kubetune.algorithms.base import (
     NoSettings,
     Suggester,
     Suggestion,
+    leftover_grid,
     next_index,
 )
 from kubetune.api.capabilities import Capabilities
@@ -38,11 +39,15 @@ class RandomSearch(Suggester[NoSettings]):
     ) -> dict[str, Value] | None:
         """Trial ``index``'s parameters: its stream's first untaken draw (then marked taken)."""
         rng = self.index_rng(index, "random")
-        for params in self.space.sample(rng, UNIFORM_CANDIDATES_PER_SUGGESTION):
-            key = self.space.canonical(params)
-            if key not in taken:
-                taken.add(key)
-                return params
+        for candidates in (
+            lambda: self.space.sample(rng, UNIFORM_CANDIDATES_PER_SUGGESTION),
+            lambda: leftover_grid(self.space, rng),  # only when every draw was taken
+        ):
+            for params in candidates():
+                key = self.space.canonical(params)
+                if key not in taken:
+                    taken.add(key)
+                    return dict(params)
         return None
 
 

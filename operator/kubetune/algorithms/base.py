@@ -49,6 +49,7 @@ from kubetune.history import (
 from kubetune.space import Params, SearchSpace, Value
 
 __all__ = [
+    "SMALL_GRID",
     "UNIFORM_CANDIDATES_PER_SUGGESTION",
     "UNIFORM_RESCUE_CANDIDATES",
     "Algorithm",
@@ -64,6 +65,7 @@ __all__ = [
     "TrialRecord",
     "TrialState",
     "fresh",
+    "leftover_grid",
     "next_index",
 ]
 
@@ -108,6 +110,20 @@ UNIFORM_CANDIDATES_PER_SUGGESTION = 20
 """Uniform candidates drawn per wanted suggestion when an algorithm draws uniformly (random
 search, or a model with nothing to learn yet): enough that, in a nearly used-up finite
 space, a duplicate is replaced by another draw instead of the call returning short."""
+
+SMALL_GRID = 10_000
+"""A finite space with at most this many points is enumerated when uniform draws keep
+hitting used points, so its last free points are found rather than the call returning short."""
+
+
+def leftover_grid(space: SearchSpace, rng: np.random.Generator) -> list[Params]:
+    """Every point of a small finite space in a random order (empty for other spaces): the
+    last resort of an algorithm whose draws found nothing fresh."""
+    if any(p.levels is None for p in space.parameters) or space.grid_size() > SMALL_GRID:
+        return []
+    points = list(space.grid())
+    return [points[i] for i in rng.permutation(len(points))]
+
 
 UNIFORM_RESCUE_CANDIDATES = 100
 """Uniform candidates drawn to replace one model pick whose proposals were all taken."""

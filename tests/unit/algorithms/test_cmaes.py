@@ -103,3 +103,16 @@ def test_restarts_keep_suggesting_after_convergence() -> None:
 def test_bad_settings_name_the_field(settings: dict[str, object], field: str) -> None:
     with pytest.raises(SettingsError, match=field):
         parse_settings("cmaes", settings)
+
+
+def test_the_last_free_points_of_a_small_space_are_found() -> None:
+    """Found by the contract property test: with 18 of 20 points used, uniform draws could
+    all land on used ones and the call returned nothing; a small space is enumerated last."""
+    space = SearchSpace.from_specs(
+        [
+            ParameterSpec(name="p0", type="int", low=0, high=3),
+            ParameterSpec(name="p1", type="float", low=0, high=1, step=0.25),
+        ]
+    )
+    check_contract("cmaes", space, seed=1, completed=40, running=4, n=1)
+    check_contract("random", space, seed=1, completed=40, running=4, n=2)
