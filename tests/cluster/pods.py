@@ -32,6 +32,7 @@ import base64
 import contextlib
 import datetime
 import logging
+import signal
 import subprocess
 import threading
 import time
@@ -304,9 +305,17 @@ class PodWorker:
         self._adopt_previous_runs(pod)
 
     def _adopt_previous_runs(self, pod: dict[str, Any]) -> None:
-        # A restarted agent finds pods whose processes died with the previous agent.
+        """A restarted agent finds the pods of the agent before it: their containers are lost.
+
+        A SIGKILLed agent leaves its containers running, orphaned (each has its own session);
+        they are killed here, before anything else, so that a lost run never overlaps the
+        run that replaces it, and reported terminated with 137 `NodeAgentRestarted` — the
+        node lost them, as a node reboot would. (A real kubelet adopts its runtime's
+        containers; this agent cannot wait on another process's children, so it does not.)
+        """
         previous = {s["name"]: s for s in pod.get("status", {}).get("containerStatuses") or []}
         for run in self.containers:
+            self._kill_orphan(run)
             status = previous.get(run.name)
             if status is None:
                 continue
@@ -316,6 +325,20 @@ class PodWorker:
                 run.terminated = {"exitCode": 137, "reason": "NodeAgentRestarted"}
             elif "terminated" in state:
                 run.terminated = state["terminated"]
+
+    def _kill_orphan(self, run: ContainerRun) -> None:
+        """Kill the process group a previous agent started for `run`, if it still lives."""
+        pid_file = self.directory / "pids" / f"{run.name}.pid"
+        with contextlib.suppress(OSError, ValueError):
+            pid = int(pid_file.read_text())
+            log.warning(
+                "pod %s: killing container %s (pid %d) of the agent before",
+                self.pod["metadata"]["name"],
+                run.name,
+                pid,
+            )
+            stop_process_groups([pid], 0.0, first_signal=signal.SIGKILL)
+        pid_file.unlink(missing_ok=True)
 
     # ------------------------------------------------------------- containers
     def _restart_wanted(self, run: ContainerRun, pod: dict[str, Any]) -> bool:
