@@ -63,8 +63,17 @@ TRANSIENT_STATUSES = frozenset({0, 408, 429, 500, 502, 503, 504})
 """HTTP statuses of an API server that is restarting, overloaded or briefly unreachable."""
 
 
+class TokenNotGranted(RuntimeError):
+    """The API refused the pod's service-account token (403). Right after a pod is bound,
+    the Node authorizer may not yet link it to this node (its graph follows the pods'
+    watch, which lags under load); a kubelet's token manager keeps asking, and so does the
+    agent: the container starts once the token is granted, never without it."""
+
+
 def is_transient(error: Exception) -> bool:
     """Whether an API call failed for a passing reason, so that trying again is right."""
+    if isinstance(error, TokenNotGranted):
+        return True
     if isinstance(error, ApiError):
         return error.status in TRANSIENT_STATUSES
     return isinstance(error, OSError)  # refused, reset, timed out (urllib's URLError too)
@@ -478,16 +487,15 @@ class PodWorker:
             return
         account = pod["spec"].get("serviceAccountName") or "default"
         namespace = pod["metadata"]["namespace"]
-        attempts = 20  # the Node authorizer learns about a fresh binding a moment later
         path = f"/api/v1/namespaces/{namespace}/serviceaccounts/{account}/token"
-        for attempt in range(attempts):
-            try:
-                response = self.context.api.request("POST", path, pod_env.token_request_body(pod))
-                break
-            except ApiError as error:
-                if error.status != 403 or attempt == attempts - 1:
-                    raise
-                time.sleep(0.1)
+        try:
+            response = self.context.api.request("POST", path, pod_env.token_request_body(pod))
+        except ApiError as error:
+            if error.status != 403:
+                raise
+            # It used to give up after 2 s of these and fail the pod before its container
+            # started: a chaos run under load saw a trial whose program never ran.
+            raise TokenNotGranted(f"token for {account} refused: {error}") from None
         pod_env.write_serviceaccount_dir(
             self.directory / "serviceaccount",
             response["status"]["token"],
