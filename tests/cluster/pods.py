@@ -63,11 +63,18 @@ TRANSIENT_STATUSES = frozenset({0, 408, 429, 500, 502, 503, 504})
 """HTTP statuses of an API server that is restarting, overloaded or briefly unreachable."""
 
 
+TOKEN_NOT_YET_STATUSES = frozenset({403, 404})
+"""Answers to a pod's TokenRequest that mean "not yet": the API server checks the bound pod
+against its own view of pods (404 "pod not found") and the Node authorizer against its graph
+(403 "no relationship found"), both fed by watches that lag behind the binding this agent
+saw — under load, and for seconds after the API server resumes from a pause or restart."""
+
+
 class TokenNotGranted(RuntimeError):
-    """The API refused the pod's service-account token (403). Right after a pod is bound,
-    the Node authorizer may not yet link it to this node (its graph follows the pods'
-    watch, which lags under load); a kubelet's token manager keeps asking, and so does the
-    agent: the container starts once the token is granted, never without it."""
+    """The API did not grant the pod's service-account token yet (`TOKEN_NOT_YET_STATUSES`).
+    A kubelet's token manager keeps asking, and so does the agent: the container starts once
+    the token is granted, never without it, and the pod is not failed for it. (A pod that
+    is really gone ends through its deletion, as any other.)"""
 
 
 def is_transient(error: Exception) -> bool:
@@ -491,11 +498,11 @@ class PodWorker:
         try:
             response = self.context.api.request("POST", path, pod_env.token_request_body(pod))
         except ApiError as error:
-            if error.status != 403:
+            if error.status not in TOKEN_NOT_YET_STATUSES:
                 raise
-            # It used to give up after 2 s of these and fail the pod before its container
-            # started: a chaos run under load saw a trial whose program never ran.
-            raise TokenNotGranted(f"token for {account} refused: {error}") from None
+            # It used to fail the pod (exit 128) before its container started: chaos runs
+            # saw trials whose program never ran (docs/reliability.md).
+            raise TokenNotGranted(f"token for {account} not granted yet: {error}") from None
         pod_env.write_serviceaccount_dir(
             self.directory / "serviceaccount",
             response["status"]["token"],

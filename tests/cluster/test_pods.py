@@ -114,10 +114,12 @@ def test_a_finished_pod_is_reported_although_the_first_status_updates_failed(
 
 
 class SlowAuthorizerApi:
-    """Refuses the pod's token with 403 for a while, as a lagging Node authorizer does."""
+    """Refuses the pod's token for a while, as a lagging Node authorizer (403) or an API
+    server whose view of pods lags (404 "pod not found", seen after a pause) does."""
 
-    def __init__(self, refusals: int) -> None:
+    def __init__(self, refusals: int, status: int) -> None:
         self.refusals = refusals
+        self.status = status
         self.done = threading.Event()
         self.landed: list[dict[str, Any]] = []
 
@@ -125,7 +127,7 @@ class SlowAuthorizerApi:
         if path.endswith("/token"):
             if self.refusals:
                 self.refusals -= 1
-                raise ApiError(403, "no relationship found between node and this object")
+                raise ApiError(self.status, "no relationship found / pod not found")
             return {"status": {"token": "t"}}
         self.landed.append(body["status"])
         if body["status"]["phase"] in ("Succeeded", "Failed"):
@@ -133,8 +135,9 @@ class SlowAuthorizerApi:
         return {}
 
 
-def test_a_pod_waits_for_its_token_however_long_the_authorizer_lags(tmp_path: Path) -> None:
-    api = SlowAuthorizerApi(refusals=30)  # the agent used to fail the pod after 20
+@pytest.mark.parametrize("status", [403, 404])
+def test_a_pod_waits_for_its_token_however_long_the_api_lags(tmp_path: Path, status: int) -> None:
+    api = SlowAuthorizerApi(refusals=30, status=status)  # the agent used to fail the pod
     (tmp_path / "ca.crt").write_text("ca")
     context = NodeContext("node-0", api, tmp_path, tmp_path / "ca.crt", "127.0.0.1", 1)  # type: ignore[arg-type]
     pod = {
