@@ -22,7 +22,7 @@ from tests.integration.operator_fixtures import OperatorProcess, create_study
 
 pytestmark = [pytest.mark.integration, pytest.mark.chaos]
 
-MAX_TRIALS = 24
+MAX_TRIALS = 36
 PARALLEL = 6
 TRIAL_SECONDS = 1.0
 LEASE = "kubetune-operator"
@@ -46,7 +46,7 @@ def _more_progress(custom: client.CustomObjectsApi, namespace: str, what: str) -
     before = progress(custom, namespace, "handover")
     until(
         lambda: progress(custom, namespace, "handover"),
-        lambda now: now[1:] != before[1:] and now[2] > before[2],
+        lambda now: now[2] > before[2] or now[0] == "Succeeded",
         what,
         timeout=120,
     )
