@@ -9,64 +9,35 @@ the same index. The operator is killed only after some progress since its last s
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
 import pytest
 from kubernetes import client
 
+from tests.chaos.ground_truth import assert_nothing_lost, progress, recorded_study
 from tests.cluster.wait import until
-from tests.integration.operator_fixtures import (
-    create_study,
-    dump,
-    get_study,
-    list_trials,
-    study_manifest,
-    wait_for_phase,
-)
+from tests.integration.operator_fixtures import create_study
 
 pytestmark = [pytest.mark.integration, pytest.mark.chaos]
 
 MAX_TRIALS = 48
 PARALLEL = 6
 KILLS = 10
-SCRIPT = Path(__file__).resolve().parent / "recorded_trial.py"
-
-
-def _progress(custom: client.CustomObjectsApi, namespace: str) -> tuple[str, int, int]:
-    """(phase, trials created, trials finished) of the study."""
-    status = get_study(custom, namespace, "chaos").get("status") or {}
-    trials = list_trials(custom, namespace, "chaos")
-    active = (None, "Pending", "Running")
-    finished = sum(1 for t in trials if (t.get("status") or {}).get("phase") not in active)
-    return status.get("phase", ""), len(trials), finished
 
 
 def test_sigkilled_operator_loses_duplicates_and_reruns_nothing(
     operator, custom: client.CustomObjectsApi, namespace: str, tmp_path: Path
 ) -> None:
     truth = tmp_path / "truth"
-    truth.mkdir()
-    manifest = study_manifest("chaos", max_trials=MAX_TRIALS, parallel=PARALLEL)
-    container = manifest["spec"]["trialTemplate"]["job"]["template"]["spec"]["containers"][0]
-    container["command"] = [
-        "kubetune-runner",
-        "--",
-        sys.executable,
-        str(SCRIPT),
-        "${params.x}",
-        str(truth),
-        "${trial}",
-        "1",
-    ]
+    manifest = recorded_study("chaos", truth, max_trials=MAX_TRIALS, parallel=PARALLEL, seconds=1)
     handle = operator(leader_election=False)
     create_study(custom, namespace, manifest)
     kills = 0
-    while kills < KILLS and _progress(custom, namespace)[0] != "Succeeded":
-        before = _progress(custom, namespace)
+    while kills < KILLS and progress(custom, namespace, "chaos")[0] != "Succeeded":
+        before = progress(custom, namespace, "chaos")
         until(
-            lambda: _progress(custom, namespace),
+            lambda: progress(custom, namespace, "chaos"),
             lambda now, before=before: now != before,
             "progress since the operator started",
             timeout=90,
@@ -76,17 +47,6 @@ def test_sigkilled_operator_loses_duplicates_and_reruns_nothing(
         kills += 1
         handle.start()
 
-    study = wait_for_phase(custom, namespace, "chaos", timeout=240)
-    trials = list_trials(custom, namespace, "chaos")
+    trials = assert_nothing_lost(custom, namespace, "chaos", truth, MAX_TRIALS, timeout=240)
     assert kills >= 5, f"only {kills} kills: the study ended too soon to test anything"
-    assert study["status"]["phase"] == "Succeeded", dump(study)
-    assert [t["spec"]["index"] for t in trials] == list(range(MAX_TRIALS))
-    params = [tuple(sorted(t["spec"]["parameters"].items())) for t in trials]
-    assert len(set(params)) == MAX_TRIALS, "a parameter set was suggested twice"
-    for trial in trials:
-        name = trial["metadata"]["name"]
-        assert trial["status"]["phase"] == "Succeeded", dump(trial)
-        runs = (truth / f"{name}.runs").read_text().split()
-        assert len(runs) == 1, f"{name} ran {len(runs)} times"
-        reported = (truth / f"{name}.reported").read_text().split()
-        assert trial["status"]["values"]["loss"] == float(reported[-1]), dump(trial)
+    assert not [t for t in trials if t["status"].get("retries")], "a pod was lost"

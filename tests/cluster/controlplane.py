@@ -25,6 +25,7 @@ import functools
 import ipaddress
 import json
 import os
+import signal
 import sys
 import time
 import urllib.request
@@ -49,6 +50,9 @@ from tests.cluster.sim_nodes import SimulatedNodes
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_STATE_DIR = REPO_ROOT / ".cluster"
 SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
+
+RESTARTABLE = ("etcd", "kube-apiserver", "node-agent")
+"""Components `ControlPlane.restart` can stop and start again on their own."""
 
 STOP_ORDER = (
     ("node-agent", "sim-nodes", "kube-scheduler", "kube-controller-manager"),
@@ -165,6 +169,52 @@ class ControlPlane:
             self._write_state(state)
         # A node agent that was SIGKILLed cannot stop its pods; their pid files remain.
         stop_orphaned_containers(self.state_dir / "nodes")
+
+    def restart(self, component: str, *, crash: bool = False) -> float:
+        """Stop one component and start it again with the same data directory, certificates
+        and ports, as a chaos test's fault; returns once it is ready again (seconds taken).
+
+        ``crash``: SIGKILL its process group (a crash or OOM kill) instead of SIGTERM with a
+        grace period. A crashed node agent leaves its containers running; the agent that
+        starts next finds them (see ``pods.PodWorker``). The rest of the cluster keeps running
+        meanwhile, and its clients retry as they would against a real restart.
+        """
+        if component not in RESTARTABLE:
+            raise ValueError(f"{component!r} cannot be restarted; choose one of {RESTARTABLE}")
+        state = self.read_state()
+        pid = state.pids.get(component)
+        if pid is not None and self._owns(pid):
+            if crash:
+                stop_process_groups([pid], 0.0, first_signal=signal.SIGKILL)
+            else:
+                stop_process_groups([pid], self.settings.stop_grace_seconds)
+        started = time.monotonic()
+        started_at = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
+        deadline = started + self.settings.start_timeout_seconds
+        argv, env, ready = self._restart_plan(component, state.ports, started_at)
+        self._launch(state, component, argv, env)
+        self._wait(state, component, deadline, ready)
+        return time.monotonic() - started
+
+    def _restart_plan(
+        self, component: str, ports: dict[str, int], started_at: datetime.datetime
+    ) -> tuple[list[str], dict[str, str] | None, Callable[[], bool]]:
+        """What to launch for `component` and how to tell it is ready again."""
+        if component == "etcd":
+            health = f"http://127.0.0.1:{ports['etcd-client']}/health"
+            return self._etcd_argv(ports), None, lambda: _http_ok(health)
+        api = RestClient.from_kubeconfig(self.kubeconfig)
+        if component == "kube-apiserver":
+            return self._apiserver_argv(ports), None, lambda: api.ok("/readyz")
+        leases = [
+            f"/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{node}"
+            for node in self.settings.nodes
+        ]
+
+        def renewed() -> bool:
+            return all(_renewed_since(api, lease, started_at) for lease in leases)
+
+        return self._node_agent_argv(), self._node_agent_env(), renewed
 
     def _choose_ports(self) -> dict[str, int]:
         previous = self.read_state().ports

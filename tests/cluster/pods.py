@@ -33,6 +33,7 @@ import base64
 import contextlib
 import datetime
 import logging
+import signal
 import subprocess
 import threading
 import time
@@ -63,8 +64,24 @@ TRANSIENT_STATUSES = frozenset({0, 408, 429, 500, 502, 503, 504})
 """HTTP statuses of an API server that is restarting, overloaded or briefly unreachable."""
 
 
+TOKEN_NOT_YET_STATUSES = frozenset({403, 404})
+"""Answers to a pod's TokenRequest that mean "not yet": the API server checks the bound pod
+against its own view of pods (404 "pod not found") and the Node authorizer against its graph
+(403 "no relationship found"), both fed by watches that lag behind the binding this agent
+saw — under load, and for seconds after the API server resumes from a pause or restart."""
+
+
+class TokenNotGranted(RuntimeError):
+    """The API did not grant the pod's service-account token yet (`TOKEN_NOT_YET_STATUSES`).
+    A kubelet's token manager keeps asking, and so does the agent: the container starts once
+    the token is granted, never without it, and the pod is not failed for it. (A pod that
+    is really gone ends through its deletion, as any other.)"""
+
+
 def is_transient(error: Exception) -> bool:
     """Whether an API call failed for a passing reason, so that trying again is right."""
+    if isinstance(error, TokenNotGranted):
+        return True
     if isinstance(error, ApiError):
         return error.status in TRANSIENT_STATUSES
     return isinstance(error, OSError)  # refused, reset, timed out (urllib's URLError too)
@@ -342,9 +359,17 @@ class PodWorker:
         self._adopt_previous_runs(pod)
 
     def _adopt_previous_runs(self, pod: dict[str, Any]) -> None:
-        # A restarted agent finds pods whose processes died with the previous agent.
+        """A restarted agent finds the pods of the agent before it: their containers are lost.
+
+        A SIGKILLed agent leaves its containers running, orphaned (each has its own session);
+        they are killed here, before anything else, so that a lost run never overlaps the
+        run that replaces it, and reported terminated with 137 `NodeAgentRestarted` — the
+        node lost them, as a node reboot would. (A real kubelet adopts its runtime's
+        containers; this agent cannot wait on another process's children, so it does not.)
+        """
         previous = {s["name"]: s for s in pod.get("status", {}).get("containerStatuses") or []}
         for run in self.containers:
+            self._kill_orphan(run)
             status = previous.get(run.name)
             if status is None:
                 continue
@@ -354,6 +379,20 @@ class PodWorker:
                 run.terminated = {"exitCode": 137, "reason": "NodeAgentRestarted"}
             elif "terminated" in state:
                 run.terminated = state["terminated"]
+
+    def _kill_orphan(self, run: ContainerRun) -> None:
+        """Kill the process group a previous agent started for `run`, if it still lives."""
+        pid_file = self.directory / "pids" / f"{run.name}.pid"
+        with contextlib.suppress(OSError, ValueError):
+            pid = int(pid_file.read_text())
+            log.warning(
+                "pod %s: killing container %s (pid %d) of the agent before",
+                self.pod["metadata"]["name"],
+                run.name,
+                pid,
+            )
+            stop_process_groups([pid], 0.0, first_signal=signal.SIGKILL)
+        pid_file.unlink(missing_ok=True)
 
     # ------------------------------------------------------------- containers
     def _restart_wanted(self, run: ContainerRun, pod: dict[str, Any]) -> bool:
@@ -493,16 +532,15 @@ class PodWorker:
             return
         account = pod["spec"].get("serviceAccountName") or "default"
         namespace = pod["metadata"]["namespace"]
-        attempts = 20  # the Node authorizer learns about a fresh binding a moment later
         path = f"/api/v1/namespaces/{namespace}/serviceaccounts/{account}/token"
-        for attempt in range(attempts):
-            try:
-                response = self.context.api.request("POST", path, pod_env.token_request_body(pod))
-                break
-            except ApiError as error:
-                if error.status != 403 or attempt == attempts - 1:
-                    raise
-                time.sleep(0.1)
+        try:
+            response = self.context.api.request("POST", path, pod_env.token_request_body(pod))
+        except ApiError as error:
+            if error.status not in TOKEN_NOT_YET_STATUSES:
+                raise
+            # It used to fail the pod (exit 128) before its container started: chaos runs
+            # saw trials whose program never ran (docs/reliability.md).
+            raise TokenNotGranted(f"token for {account} not granted yet: {error}") from None
         pod_env.write_serviceaccount_dir(
             self.directory / "serviceaccount",
             response["status"]["token"],

@@ -100,13 +100,16 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
 
 
-def stop_process_groups(pids: Sequence[int], grace_seconds: float) -> None:
+def stop_process_groups(
+    pids: Sequence[int], grace_seconds: float, first_signal: int = signal.SIGTERM
+) -> None:
     """SIGTERM the process groups led by `pids` together; SIGKILL what is left after grace.
 
+    `first_signal=signal.SIGKILL` kills at once, with no chance to clean up (a crash).
     Returns once no live process remains in any of the groups.
     """
     for pid in pids:
-        _signal_group(pid, signal.SIGTERM)
+        _signal_group(pid, first_signal)
     deadline = time.monotonic() + grace_seconds
     remaining = list(pids)
     while remaining:

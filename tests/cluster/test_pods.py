@@ -17,6 +17,7 @@ from tests.cluster.pods import (
     RESYNC_SECONDS,
     NodeContext,
     PodWorker,
+    TokenNotGranted,
     is_transient,
     report_due,
 )
@@ -60,6 +61,7 @@ def test_a_sent_status_the_api_does_not_show_is_sent_again_after_a_while() -> No
         (ApiError(429, "too many requests"), True),
         (ApiError(422, "invalid"), False),
         (ApiError(403, "forbidden"), False),
+        (TokenNotGranted("no relationship found between node and this object"), True),
         (ValueError("bad pod"), False),
     ],
 )
@@ -109,6 +111,51 @@ def test_a_finished_pod_is_reported_although_the_first_status_updates_failed(
     assert api.failures == 0
     final = api.landed[-1]["containerStatuses"][0]["state"]["terminated"]
     assert (final["exitCode"], final["reason"]) == (0, "Completed")
+
+
+class SlowAuthorizerApi:
+    """Refuses the pod's token for a while, as a lagging Node authorizer (403) or an API
+    server whose view of pods lags (404 "pod not found", seen after a pause) does."""
+
+    def __init__(self, refusals: int, status: int) -> None:
+        self.refusals = refusals
+        self.status = status
+        self.done = threading.Event()
+        self.landed: list[dict[str, Any]] = []
+
+    def request(self, method: str, path: str, body: Any = None, **_: Any) -> dict[str, Any]:
+        if path.endswith("/token"):
+            if self.refusals:
+                self.refusals -= 1
+                raise ApiError(self.status, "no relationship found / pod not found")
+            return {"status": {"token": "t"}}
+        self.landed.append(body["status"])
+        if body["status"]["phase"] in ("Succeeded", "Failed"):
+            self.done.set()
+        return {}
+
+
+@pytest.mark.parametrize("status", [403, 404])
+def test_a_pod_waits_for_its_token_however_long_the_api_lags(tmp_path: Path, status: int) -> None:
+    api = SlowAuthorizerApi(refusals=30, status=status)  # the agent used to fail the pod
+    (tmp_path / "ca.crt").write_text("ca")
+    context = NodeContext("node-0", api, tmp_path, tmp_path / "ca.crt", "127.0.0.1", 1)  # type: ignore[arg-type]
+    pod = {
+        "metadata": {"name": "p", "namespace": "ns", "uid": "u-3"},
+        "spec": {
+            "restartPolicy": "Never",
+            "containers": [{"name": "c", "command": [sys.executable, "-c", "pass"]}],
+        },
+        "status": {"phase": "Pending"},
+    }
+    worker = PodWorker(context, pod)
+    worker.start()
+    try:
+        assert api.done.wait(timeout=60), f"never finished; landed: {api.landed}"
+    finally:
+        worker.shutdown(0)
+    assert api.refusals == 0
+    assert api.landed[-1]["phase"] == "Succeeded", api.landed[-1]
 
 
 class RecordingApi:

@@ -9,9 +9,10 @@ worker threads, many at once for bulk creation.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +28,22 @@ ERROR_BODY_LIMIT = 300
 """Characters of an error response's body kept in an ``ApiError`` (and so in logs)."""
 WATCH_CHUNK_BYTES = 65536
 """Bytes read from a watch stream at a time."""
+
+
+READ_METHODS = frozenset({"GET"})
+"""Requests a fenced ``Kube`` sends whatever the fence says; every other method writes."""
+
+
+class NotLeading(RuntimeError):
+    """A write refused by the fence: this replica no longer holds the leader Lease.
+
+    A leader paused past its Lease (SIGSTOP, a frozen VM, a long GC) resumes in the middle of
+    a reconcile planned on a stale cache; its writes would race the new leader's.
+    """
+
+
+def _always() -> bool:
+    return True
 
 
 class ApiError(RuntimeError):
@@ -99,6 +116,15 @@ class Kube:
         configuration.connection_pool_maxsize = pool_size
         self._api = kubernetes.client.ApiClient(configuration)
         self.timeout = timeout_seconds
+        self._may_write: Callable[[], bool] = _always
+
+    def fenced(self, may_write: Callable[[], bool]) -> Kube:
+        """A view on the same connections whose writes first ask ``may_write`` (the leader
+        check), and raise ``NotLeading`` when it says no: the check sits right before each
+        request, not once per reconcile, so a leader paused mid-reconcile cannot write."""
+        view = copy.copy(self)
+        view._may_write = may_write
+        return view
 
     def request(
         self,
@@ -108,6 +134,8 @@ class Kube:
         query: list[tuple[str, str]] | None = None,
         content_type: str = "application/json",
     ) -> dict[str, Any]:
+        if method not in READ_METHODS and not self._may_write():
+            raise NotLeading(f"{method} {path} refused: this replica no longer leads")
         headers = {"Accept": "application/json", "Content-Type": content_type}
         method, url, headers, body, _ = self._api.param_serialize(
             method,

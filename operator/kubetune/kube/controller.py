@@ -23,7 +23,7 @@ from kubetune import metrics
 from kubetune.api.study import STUDY_LABEL
 from kubetune.kube import paths, trial_status
 from kubetune.kube.cache import Kind, ObjectCache, StudyKey, WatchEventType
-from kubetune.kube.client import Kube, credentials_of, load_configuration
+from kubetune.kube.client import Kube, NotLeading, credentials_of, load_configuration
 from kubetune.kube.events import EventRecorder
 from kubetune.kube.job_events import JobEvents
 from kubetune.kube.leader import LeaderElector
@@ -70,14 +70,16 @@ class Controller:
         self.cache = ObjectCache()
         self.queue: WorkQueue[StudyKey] = WorkQueue()
         self.pool = ThreadPoolExecutor(settings.api_concurrency, thread_name_prefix="kubetune-api")
-        self.events = EventRecorder(self.kube, self.pool)
+        # Reconciles write through the fence; the leader elector's own Lease writes do not.
+        acting = self.kube.fenced(self.is_leader)
+        self.events = EventRecorder(acting, self.pool)
         self.reconciler = Reconciler(
-            self.kube,
+            acting,
             self.cache,
             settings,
             self.pool,
             self.events,
-            JobEvents(self.kube, settings.job_events_interval_seconds),
+            JobEvents(acting, settings.job_events_interval_seconds),
         )
         self.leader: LeaderElector | None = None
         if settings.leader_election:
@@ -208,6 +210,11 @@ class Controller:
         started = time.perf_counter()
         try:
             wait = self.reconciler.reconcile(key)
+        except NotLeading as refused:
+            # The new leader reconciles the study; should this replica lead again,
+            # ``enqueue_all`` brings it back.
+            log.info("stopped reconciling %s/%s: %s", *key, refused)
+            wait = None
         except Exception:
             metrics.RECONCILE_ERRORS.inc()
             log.exception("reconciling study %s/%s failed; retrying", *key)

@@ -5,8 +5,17 @@ kube-controller-manager and controller-runtime use. The algorithm is client-go's
 holder renews ``renewTime`` every ``lease_renew_seconds``; a candidate takes the Lease over
 once it has seen the same record, unrenewed, for ``lease_duration_seconds`` (measured on its
 own clock, so clock skew between replicas does not matter); every write carries the
-resourceVersion it read, so of two candidates exactly one wins. A leader that cannot renew
-within the lease duration steps down by itself. Leaving releases the Lease at once.
+resourceVersion it read, so of two candidates exactly one wins. A leader that has not renewed
+within the renew deadline (one renew period short of the lease duration, as client-go's
+``RenewDeadline``) steps down by itself, before any candidate may take over. Leaving releases
+the Lease at once.
+
+Fencing: the reconciler writes through ``Kube.fenced(is_leader)``, which asks ``is_leader``
+right before every write. A leader paused past its Lease (SIGSTOP, a frozen VM) resumes
+mid-reconcile with a stale cache; its monotonic clock has moved on, so its next write is
+refused (``NotLeading``) instead of racing the new leader's. What is left is a request
+already on the wire when the pause began: names are deterministic and creates of existing
+names fail, so such a write cannot launch a trial twice.
 
 Every replica keeps watching (its cache stays warm), so a takeover costs one lease period.
 """
@@ -58,9 +67,16 @@ class LeaderElector:
         self._renewed_at = 0.0
         self._thread = threading.Thread(target=self._run, name="kubetune-leader", daemon=True)
 
+    @property
+    def renew_deadline(self) -> float:
+        """Seconds without a renewal after which the leader steps down: a renew period before
+        a candidate could take over (at least half the lease, for very short renew periods)."""
+        return max(self.duration - self.renew, self.duration / 2)
+
     def is_leader(self) -> bool:
-        if self._leading.is_set() and time.monotonic() - self._renewed_at > self.duration:
-            log.warning("could not renew the lease for %.0fs: stepping down", self.duration)
+        unrenewed = time.monotonic() - self._renewed_at
+        if self._leading.is_set() and unrenewed > self.renew_deadline:
+            log.warning("could not renew the lease for %.1fs: stepping down", unrenewed)
             self._leading.clear()
         return self._leading.is_set()
 

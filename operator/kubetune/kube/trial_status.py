@@ -206,11 +206,26 @@ def derive(
 ) -> Observation:
     """``failed_create``: the message of the Job's latest FailedCreate Event, if any;
     ``max_pod_retries``: how often a trial whose pod was lost runs again."""
+    if _job_deleted_while_running(trial, job):
+        gone = Observation(TrialPhase.FAILED, TrialReason.POD_LOST, JOB_DELETED_MESSAGE)
+        return lost_pod_retry(trial, gone, max_pod_retries)
     pods = _of_job(pods, job)
     observed = _derive(trial, job, pods, objective_metrics, gpu_resource, now, failed_create)
     if observed.phase is TrialPhase.FAILED and _lost(trial, job, pods):
         return lost_pod_retry(trial, observed, max_pod_retries)
     return observed
+
+
+JOB_DELETED_MESSAGE = "its Job was deleted while the trial ran"
+
+
+def _job_deleted_while_running(trial: Mapping[str, Any], job: Mapping[str, Any] | None) -> bool:
+    """The Trial's status says it ran, yet its Job is gone and no stop was asked for: someone
+    (a user, a cleanup script) deleted the Job. Its pod goes with it, so this is a lost pod:
+    the Job is created again for the same trial and ``status.retries`` counts it. A Job
+    never created (the operator died between the two creates) leaves the Trial Pending."""
+    running = (trial.get("status") or {}).get("phase") == TrialPhase.RUNNING
+    return job is None and running and not (trial.get("spec") or {}).get("stop")
 
 
 LOST_EXIT_CODES = frozenset({137, 143})

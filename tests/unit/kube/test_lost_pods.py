@@ -97,3 +97,31 @@ def test_the_lost_pod_of_an_earlier_job_is_not_the_new_jobs() -> None:
     result = derive(trial(retries=1), new_job, [old], ["loss"], GPU, NOW, max_pod_retries=2)
     assert (result.phase, result.retry) == (TrialPhase.PENDING, False)
     assert result.reason == TrialReason.WAITING_FOR_POD
+
+
+def test_a_running_trial_whose_job_was_deleted_runs_again() -> None:
+    t = trial(phase="Running", startTime="2026-01-01T11:59:00Z")
+    result = derive(t, None, [], ["loss"], GPU, NOW, max_pod_retries=2)
+    assert (result.phase, result.reason, result.retry) == (
+        TrialPhase.PENDING,
+        TrialReason.POD_LOST,
+        True,
+    )
+    assert "Job was deleted" in result.message
+    patch = status_patch(t, result, 0, "loss", NOW)
+    assert patch is not None and patch["status"]["retries"] == 1
+
+
+def test_a_trial_whose_job_is_deleted_too_often_fails_as_pod_lost() -> None:
+    t = trial(phase="Running", retries=2)
+    result = derive(t, None, [], ["loss"], GPU, NOW, max_pod_retries=2)
+    assert (result.phase, result.reason) == (TrialPhase.FAILED, TrialReason.POD_LOST)
+
+
+@pytest.mark.parametrize(
+    "t",
+    [trial(), trial(phase="Pending"), trial(stop=True, phase="Running")],
+    ids=["job-not-created-yet", "pending", "asked-to-stop"],
+)
+def test_a_missing_job_is_not_a_deletion_unless_the_trial_ran(t: dict[str, Any]) -> None:
+    assert not derive(t, None, [], ["loss"], GPU, NOW, max_pod_retries=2).retry
