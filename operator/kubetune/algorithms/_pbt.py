@@ -39,15 +39,16 @@ import enum
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
-from pydantic import Field, PositiveFloat, ValidationInfo, field_validator, model_validator
+from pydantic import Field, PositiveFloat
 
 from kubetune.algorithms.base import (
     Algorithm,
-    AlgorithmSettings,
     Family,
     History,
+    ResourceSettings,
     Suggester,
     Suggestion,
     TrialRecord,
@@ -75,8 +76,10 @@ class Retention(enum.StrEnum):
     """Every trial's checkpoint."""
 
 
-class PbtSettings(AlgorithmSettings):
+class PbtSettings(ResourceSettings):
     """Settings of ``pbt`` (camelCase in manifests)."""
+
+    NEEDS_RESOURCE: ClassVar[str] = "pbt trains in segments of the training resource"
 
     population_size: int | None = Field(
         default=None,
@@ -123,30 +126,6 @@ class PbtSettings(AlgorithmSettings):
     max_resource: float | None = Field(
         default=None, gt=0, description="Where the last segment ends. Default: resource.max."
     )
-
-    @model_validator(mode="before")
-    @classmethod
-    def _resource_fields_present(cls, data: object) -> object:
-        # Missing fields become explicit nulls so the check below runs and names the field.
-        if isinstance(data, dict):
-            data = dict(data)
-            for name, alias in (("min_resource", "minResource"), ("max_resource", "maxResource")):
-                if name not in data and alias not in data:
-                    data[alias] = None
-        return data
-
-    @field_validator("min_resource", "max_resource")
-    @classmethod
-    def _resource_given(cls, value: float | None, info: ValidationInfo) -> float | None:
-        if value is None:
-            raise ValueError(
-                "pbt trains in segments of the training resource: set spec.budget.resource "
-                "{name, min, max}"
-            )
-        low = info.data.get("min_resource")
-        if info.field_name == "max_resource" and low is not None and not low < value:
-            raise ValueError(f"maxResource ({value:g}) must be above minResource ({low:g})")
-        return value
 
 
 @dataclass(frozen=True)

@@ -33,11 +33,11 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 import numpy as np
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field
 
 from kubetune.algorithms.base import (
-    AlgorithmSettings,
     History,
+    ResourceSettings,
     SettingsError,
     StopDecision,
     Suggester,
@@ -60,7 +60,9 @@ RELATIVE_TOLERANCE = 1e-9
 maxResource, counts as reaching it."""
 
 
-class SuccessiveHalvingSettings(AlgorithmSettings):
+class SuccessiveHalvingSettings(ResourceSettings):
+    NEEDS_RESOURCE: ClassVar[str] = "asha and hyperband need the training resource"
+
     min_resource: float | None = Field(
         default=None,
         gt=0,
@@ -85,30 +87,6 @@ class SuccessiveHalvingSettings(AlgorithmSettings):
     sampler_settings: dict[str, Any] = Field(
         default_factory=dict, description="Settings passed to the sampler's algorithm."
     )
-
-    @model_validator(mode="before")
-    @classmethod
-    def _resource_fields_present(cls, data: Any) -> Any:
-        # Missing fields become explicit nulls so the check below runs and names the field.
-        if isinstance(data, dict):
-            data = dict(data)
-            for name, alias in (("min_resource", "minResource"), ("max_resource", "maxResource")):
-                if name not in data and alias not in data:
-                    data[alias] = None
-        return data
-
-    @field_validator("min_resource", "max_resource")
-    @classmethod
-    def _resource_given(cls, value: float | None, info: ValidationInfo) -> float | None:
-        if value is None:
-            raise ValueError(
-                "asha and hyperband need the training resource: set spec.budget.resource "
-                "{name, min, max} (or minResource/maxResource here)"
-            )
-        low = info.data.get("min_resource")
-        if info.field_name == "max_resource" and low is not None and not low < value:
-            raise ValueError(f"maxResource ({value:g}) must be above minResource ({low:g})")
-        return value
 
 
 @dataclass(frozen=True)

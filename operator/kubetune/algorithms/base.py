@@ -33,7 +33,15 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 from kubetune.api.attributes import AttributeValue
@@ -58,6 +66,7 @@ __all__ = [
     "History",
     "IntermediateValue",
     "NoSettings",
+    "ResourceSettings",
     "SettingsError",
     "StopDecision",
     "Suggester",
@@ -102,6 +111,43 @@ class AlgorithmSettings(BaseModel):
 
 class NoSettings(AlgorithmSettings):
     """The settings of an algorithm that takes none: any key is an error naming it."""
+
+
+class ResourceSettings(AlgorithmSettings):
+    """Settings of an algorithm that hands out the study's training resource (asha,
+    hyperband, pbt): ``minResource`` and ``maxResource``, which the engine fills in from
+    ``spec.budget.resource``; a study without one is refused naming the field. Subclasses
+    redefine the two fields with descriptions in their own terms."""
+
+    NEEDS_RESOURCE: ClassVar[str] = "this algorithm needs the training resource"
+    """Why, in the algorithm's own words: the first half of the refusal."""
+
+    min_resource: float | None = Field(default=None, gt=0)
+    max_resource: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _resource_fields_present(cls, data: Any) -> Any:
+        # Missing fields become explicit nulls so the check below runs and names the field.
+        if isinstance(data, dict):
+            data = dict(data)
+            for name, alias in (("min_resource", "minResource"), ("max_resource", "maxResource")):
+                if name not in data and alias not in data:
+                    data[alias] = None
+        return data
+
+    @field_validator("min_resource", "max_resource")
+    @classmethod
+    def _resource_given(cls, value: float | None, info: ValidationInfo) -> float | None:
+        if value is None:
+            raise ValueError(
+                f"{cls.NEEDS_RESOURCE}: set spec.budget.resource {{name, min, max}} "
+                "(or minResource/maxResource here)"
+            )
+        low = info.data.get("min_resource")
+        if info.field_name == "max_resource" and low is not None and not low < value:
+            raise ValueError(f"maxResource ({value:g}) must be above minResource ({low:g})")
+        return value
 
 
 SettingsT = TypeVar("SettingsT", bound=AlgorithmSettings)
