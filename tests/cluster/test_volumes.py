@@ -215,3 +215,18 @@ def test_a_stale_link_is_replaced_and_a_real_directory_never_is(tmp_path: Path) 
     real.mkdir()
     with pytest.raises(UnsupportedPod, match="never replaces real files"):
         table.acquire("a", {real: target})
+
+
+def test_scratch_space_over_a_real_directory_is_that_directory(tmp_path: Path) -> None:
+    """The chart's operator pod mounts an emptyDir at /tmp (its root is read-only); on one
+    shared filesystem the process just uses the machine's /tmp (the helm e2e test runs it)."""
+    real = tmp_path / "tmp"
+    real.mkdir()
+    spec = pod("a", {"emptyDir": {}}, real)
+    directories = host_directories(spec, tmp_path / "pod", lambda path: None)
+    assert mounts(spec, directories) == {}
+    hosted = pod("b", {"hostPath": {"path": str(tmp_path / "host")}}, real)
+    with pytest.raises(UnsupportedPod, match="never replaces real files"):
+        MountTable().acquire(
+            "b", mounts(hosted, host_directories(hosted, tmp_path, lambda path: None))
+        )

@@ -16,9 +16,11 @@ the path its pod spec names, as it would in a cluster. Supported volumes:
 
 Limitations, since there is one filesystem: a `mountPath` must be creatable by the agent
 (its parent writable; `/kubetune/...` needs root, a path under a temp dir does not), a path
-that exists and is not a link is never replaced, and two live pods may mount the same path
-only to the same directory (a shared claim) — a clash fails the second pod with a message
-saying so. `readOnly` is not enforced. A mount is released when its pod finishes.
+that exists and is not a link is never replaced (an `emptyDir` over an existing directory,
+such as the chart's `/tmp` for a read-only root, is left to that directory), and two live
+pods may mount the same path only to the same directory (a shared claim) — a clash fails
+the second pod with a message saying so. `readOnly` is not enforced. A mount is released
+when its pod finishes.
 """
 
 from __future__ import annotations
@@ -98,6 +100,7 @@ def mounts(pod: Mapping[str, Any], directories: Mapping[str, Path]) -> dict[Path
     # The service-account token volume (admission adds it as a projected volume): the agent
     # writes a token bound to the pod into the pod's directory (pod_env) instead.
     provided = {v["name"] for v in pod["spec"].get("volumes") or [] if "projected" in v}
+    scratch = {v["name"] for v in pod["spec"].get("volumes") or [] if "emptyDir" in v}
     result: dict[Path, Path] = {}
     for container in pod["spec"].get("containers") or []:
         for mount in container.get("volumeMounts") or []:
@@ -109,9 +112,13 @@ def mounts(pod: Mapping[str, Any], directories: Mapping[str, Path]) -> dict[Path
                     f"volume {name!r} of container {container['name']!r} is not an emptyDir, "
                     "hostPath or persistentVolumeClaim; the node agent mounts only those"
                 )
+            path = Path(mount["mountPath"])
+            if name in scratch and path.is_dir() and not path.is_symlink():
+                # Scratch space over a directory the machine has (the operator's chart
+                # mounts one at /tmp for its read-only root): the process uses the real one.
+                continue
             target = directories[name] / mount.get("subPath", "")
             target.mkdir(parents=True, exist_ok=True)
-            path = Path(mount["mountPath"])
             if result.get(path, target) != target:
                 raise UnsupportedPod(f"two volumes are mounted at {path}")
             result[path] = target

@@ -248,3 +248,86 @@ def test_pbt_hands_checkpoints_between_trial_pods(
         assert state["restored_from"] == f"{mount}/pbt/{parent}", state
         assert state["parent"] == saved(host_volume, "pbt", parent), (name, parent)
         assert state["step"] == int(trial["spec"]["budget"]), "it ends at its cumulative step"
+
+
+SYNCHRONOUS_PBT = {
+    "name": "pbt",
+    "settings": {
+        "populationSize": 2,
+        "perturbationInterval": 1,
+        "quantile": 0.5,
+        "synchronous": True,
+    },
+}
+
+
+@pytest.mark.skipif("pbt" not in REGISTRY, reason="needs the pbt algorithm")
+def test_pbt_lineage_survives_operator_kills_and_matches_a_local_run(
+    operator,
+    custom: client.CustomObjectsApi,
+    kube_api: client.ApiClient,
+    namespace: str,
+    tmp_path: Path,
+    host_volume: Path,
+) -> None:
+    """Synchronous PBT decides from values alone, never from timing, so the lineage of a
+    study is a function of its seed and its trials' values: the same on a laptop and on a
+    cluster whose operator is SIGKILLed after each bit of progress."""
+    create_volume(kube_api, namespace, host_volume)
+    manifest = checkpointed_study("lineage", tmp_path / "mnt" / "checkpoints", max_trials=8)
+    manifest["spec"]["algorithm"] = SYNCHRONOUS_PBT
+    manifest["spec"]["budget"] = {
+        "maxTrials": 8,
+        "parallelTrials": 2,
+        "resource": {"name": "steps", "min": 1, "max": 4},
+    }
+    local = _local_lineage(manifest, tmp_path / "local")
+
+    handle = operator(leader_election=False)
+    create_study(custom, namespace, manifest)
+    kills = 0
+    while (get_study(custom, namespace, "lineage").get("status") or {}).get("phase") not in (
+        "Succeeded",
+        "Failed",
+    ):
+        done = _finished(custom, namespace)
+        until(
+            lambda: (_finished(custom, namespace), _phase(custom, namespace)),
+            lambda now, done=done: now[0] > done or now[1] in ("Succeeded", "Failed"),
+            "a segment to finish",
+            timeout=120,
+        )
+        handle.kill()
+        kills += 1
+        handle.start()
+    assert kills >= 3, "the study outlived several operator processes"
+    study = wait_for_phase(custom, namespace, "lineage", timeout=60)
+    assert study["status"]["phase"] == "Succeeded", dump(study["status"])
+    cluster = {
+        t["spec"]["index"]: (t["spec"]["parameters"], t["spec"].get("attributes") or {})
+        for t in list_trials(custom, namespace, "lineage")
+    }
+    assert cluster == local
+
+
+def _local_lineage(manifest: dict[str, Any], state: Path) -> dict[int, Any]:
+    """The same study under ``kubetune run``: index -> (parameters, attributes)."""
+    from kubetune.local.backend import LocalOptions, LocalStudy
+    from kubetune.validation import parse_study
+
+    study = LocalStudy(parse_study(manifest), LocalOptions(state_dir=state, workdir=state))
+    study.open()
+    study.run(lambda view: None)
+    return {t.index: (dict(t.params), dict(t.attributes)) for t in study.store.load_trials()}
+
+
+def _finished(custom: client.CustomObjectsApi, namespace: str) -> int:
+    return sum(
+        1
+        for t in list_trials(custom, namespace, "lineage")
+        if (t.get("status") or {}).get("phase") not in (None, "Pending", "Running")
+    )
+
+
+def _phase(custom: client.CustomObjectsApi, namespace: str) -> str:
+    return str((get_study(custom, namespace, "lineage").get("status") or {}).get("phase"))
