@@ -24,7 +24,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from kubetune import algorithms
-from kubetune.api import attributes
 from kubetune.api.reasons import TrialReason
 from kubetune.api.study import Objective, ParameterValue, StudySpec
 from kubetune.api.trial import TrialPhase
@@ -49,11 +48,6 @@ checkpoints (PBT, or ``trialTemplate.checkpoints`` on a cluster)."""
 RESTORE_FROM_VARIABLE = "KUBETUNE_RESTORE_FROM"
 """The checkpoint this trial starts from (another trial's checkpoint directory or URI); unset
 when it starts fresh."""
-RESTORE_ATTRIBUTE = attributes.RESTORE_ATTRIBUTE
-"""The trial attribute that names the trial (``<study>-<index>``) whose checkpoint a new
-trial restores from. Each backend turns that trial's name into a location it can reach (a
-local directory, a sub-path of the checkpoint volume, a URI). Defined in ``api.attributes``
-so algorithms and the engine can name it too."""
 
 UNDELIVERED_EXIT_CODE = 75
 """``kubetune-runner``'s exit status when the program exited 0 but its last reports reached

@@ -19,8 +19,8 @@ import pytest
 from kubernetes import client
 
 from kubetune.algorithms import REGISTRY
+from kubetune.api.attributes import RESTORE_ATTRIBUTE
 from kubetune.api.trial import trial_name
-from kubetune.lifecycle import RESTORE_ATTRIBUTE
 from tests.cluster.wait import until
 from tests.integration.operator_fixtures import (
     GROUP,

@@ -137,9 +137,8 @@ def pbt_record(members: int = 4, generations: int = 5, seed: int = 0) -> StudyRe
     trains ``generations`` segments of 10 resource units; from generation 1 on, the worse
     half of the members exploit (continue from) the best member's previous segment with a
     perturbed learning rate, the others continue from their own."""
-    from kubetune.api.attributes import LineageAttribute
+    from kubetune.api.attributes import RESTORE_ATTRIBUTE, LineageAttribute
     from kubetune.api.trial import trial_name
-    from kubetune.lifecycle import RESTORE_ATTRIBUTE
 
     rng = np.random.default_rng(seed)
     spec = spec_of(parameters=2)

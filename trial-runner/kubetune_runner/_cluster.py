@@ -102,10 +102,9 @@ class ClusterTransport:
     def record(self, step: int | None, values: dict[str, float]) -> None:
         with self._cond:
             values = self._names.admit(values)
-        if not values:
-            return
-        finite, non_finite = split_finite(values)
-        with self._cond:
+            if not values:
+                return
+            finite, non_finite = split_finite(values)
             self._values.update(finite)
             for name in finite.keys() & self._non_finite.keys():
                 del self._non_finite[name]

@@ -41,8 +41,7 @@ RESTORE_ATTRIBUTE = "checkpoint.restoreFrom"
 """The trial attribute naming the trial (``<study>-<index>``) whose checkpoint a new trial
 restores from. The engine writes it from ``Suggestion.restore_from``; each backend turns the
 name into a location it can reach (a local directory, a sub-path of the checkpoint volume, a
-URI). Defined here, in the lowest layer, so the algorithms and the engine can name it;
-``lifecycle.RESTORE_ATTRIBUTE`` is the same constant."""
+URI). Defined here, in the lowest layer, so the algorithms and the engine can name it."""
 
 
 class InvalidAttributes(ValueError):

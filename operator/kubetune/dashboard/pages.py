@@ -13,12 +13,11 @@ import math
 from collections.abc import Mapping
 from html import escape
 
-from kubetune.api.attributes import LineageAttribute
+from kubetune.api.attributes import RESTORE_ATTRIBUTE, LineageAttribute
 from kubetune.api.trial import trial_name
 from kubetune.dashboard.curve import curve_svg
 from kubetune.dashboard.view import DEFAULT_PAGE_SIZE
 from kubetune.figures import trial_figure, trial_metrics
-from kubetune.lifecycle import RESTORE_ATTRIBUTE
 from kubetune.record import RecordedTrial, StudyOverview, StudyRecord
 
 POLL_SECONDS = 3

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kubetune.api.attributes import LineageAttribute
+from kubetune.api.attributes import RESTORE_ATTRIBUTE, LineageAttribute
 from kubetune.api.study import ParameterType
 from kubetune.api.trial import trial_name
 from kubetune.figures._figure import ACCENT, MUTED, Figure, Json, empty_figure, value_axis
 from kubetune.figures._trials import axis_value, objective_label
 from kubetune.history import objective_losses
-from kubetune.lifecycle import RESTORE_ATTRIBUTE
 from kubetune.record import RecordedTrial, StudyRecord
 
 MEMBER_COLOURS = ("#4c78a8", "#72b7b2", "#54a24b", "#b279a2", "#9d755d", "#bab0ac", "#79706e")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubetune import lifecycle
-from kubetune.api.attributes import AttributeValue
+from kubetune.api.attributes import RESTORE_ATTRIBUTE, AttributeValue
 from kubetune.api.study import (
     API_VERSION,
     GROUP,
@@ -68,10 +68,10 @@ def trial_checkpoints(
     attributes: Mapping[str, AttributeValue],
 ) -> TrialCheckpoints:
     """The trial's own location, and the location of the trial its algorithm named in
-    ``lifecycle.RESTORE_ATTRIBUTE`` (a trial of the same study, so the same claim or URI)."""
+    ``RESTORE_ATTRIBUTE`` (a trial of the same study, so the same claim or URI)."""
     if checkpoints is None:
         return NO_CHECKPOINTS
-    parent = attributes.get(lifecycle.RESTORE_ATTRIBUTE)
+    parent = attributes.get(RESTORE_ATTRIBUTE)
     return TrialCheckpoints(
         directory=checkpoints.location(study, trial),
         restore_from=checkpoints.location(study, parent)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from kubetune.api.attributes import RESTORE_ATTRIBUTE
 from kubetune.api.study import CHECKPOINT_MOUNT_PATH, StudySpec
 from kubetune.kube.objects import (
     CHECKPOINT_VOLUME,
@@ -13,7 +14,7 @@ from kubetune.kube.objects import (
     render_trial,
     trial_account,
 )
-from kubetune.lifecycle import CHECKPOINT_DIR_VARIABLE, RESTORE_ATTRIBUTE, RESTORE_FROM_VARIABLE
+from kubetune.lifecycle import CHECKPOINT_DIR_VARIABLE, RESTORE_FROM_VARIABLE
 
 
 def _spec(**template: Any) -> StudySpec:
