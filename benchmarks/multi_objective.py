@@ -181,6 +181,24 @@ def dtlz2(params: Mapping[str, Any]) -> tuple[float, ...]:
     )
 
 
+C2DTLZ2_RADIUS = 0.4
+"""Radius of C2-DTLZ2's feasible balls with 3 objectives (Deb and Jain 2014; 0.5 with more)."""
+
+
+def c2dtlz2(params: Mapping[str, Any]) -> tuple[float, ...]:
+    """C2-DTLZ2 (Jain and Deb 2014) with 3 objectives and 6 parameters: DTLZ2's objectives
+    and a constraint ``c <= 0`` that keeps only the parts of objective space within
+    ``C2DTLZ2_RADIUS`` of a corner of the front's octant (1, 0, 0), (0, 1, 0), (0, 0, 1) or of
+    its centre line's point (1, 1, 1) / sqrt(3): four disconnected feasible patches of the
+    front, so most of it (and most of the space) is infeasible and the constraint binds."""
+    f = np.array(dtlz2(params))
+    squares = float((f**2).sum())
+    corners = min((f[i] - 1) ** 2 + squares - f[i] ** 2 for i in range(len(f)))
+    centre = float(((f - 1 / math.sqrt(len(f))) ** 2).sum())
+    c = min(corners, centre) - C2DTLZ2_RADIUS**2
+    return (*f.tolist(), c)
+
+
 def binh_korn(params: Mapping[str, Any]) -> tuple[float, ...]:
     """Binh and Korn (1997): two objectives and two constraints, c1 <= 25 and c2 >= 7.7."""
     x, y = float(params["x"]), float(params["y"])
@@ -231,6 +249,14 @@ PROBLEMS: dict[str, MultiProblem] = {
         MultiProblem("zdt3", _unit_floats(6), zdt(3), _minimized("f1", "f2"), (11.0, 11.0)),
         MultiProblem(
             "dtlz2", _unit_floats(6), dtlz2, _minimized("f1", "f2", "f3"), (1.5, 1.5, 1.5)
+        ),
+        MultiProblem(
+            "c2dtlz2",
+            _unit_floats(6),
+            c2dtlz2,
+            _minimized("f1", "f2", "f3"),
+            (1.5, 1.5, 1.5),
+            (Constraint(0, "c", max=0.0),),
         ),
         MultiProblem(
             "binh_korn",
@@ -351,6 +377,9 @@ def _optuna_sampler(name: str, seed: int, constrained: bool) -> Any:
         "optuna-tpe": lambda: optuna.samplers.TPESampler(seed=seed, constraints_func=constraints),
         "optuna-gp": lambda: optuna.samplers.GPSampler(seed=seed, constraints_func=constraints),
         "optuna-random": lambda: optuna.samplers.RandomSampler(seed=seed),
+        "optuna-nsga3": lambda: optuna.samplers.NSGAIIISampler(
+            seed=seed, constraints_func=constraints
+        ),
     }[name]()
 
 
@@ -523,7 +552,8 @@ def markdown(
         "Median hypervolume of the feasible trials over seeds (larger is better; the reference "
         "point of each problem is in the second column, in loss units: maximized metrics "
         "negated), each cell `after " + " / after ".join(map(str, checkpoints)) + " trials`, "
-        "the best after the last checkpoint in bold. On the constrained `binh_korn` every sampler "
+        "the best after the last checkpoint in bold. On the constrained problems (`binh_korn`, "
+        "`c2dtlz2`) every sampler "
         "is given the constraints (kubetune's as `spec.constraints`, Optuna's as "
         "`constraints_func`).",
         "",
