@@ -18,7 +18,8 @@ from model_based_checks import (
 )
 
 from kubetune.algorithms import SettingsError, create, parse_settings
-from kubetune.algorithms._nsga2 import _crowding, _losses, _select
+from kubetune.algorithms._geometry import Geometry
+from kubetune.algorithms._nsga2 import _Archive, _crowding, _select
 from kubetune.api.study import Direction, Objective, ParameterSpec
 from kubetune.history import History, TrialRecord, TrialState
 from kubetune.hypervolume import hypervolume
@@ -155,9 +156,25 @@ def test_losses_of_failed_pruned_and_maximized_objectives() -> None:
         TrialRecord(1, {}, TrialState.FAILED),
         TrialRecord(2, {}, TrialState.PRUNED, {"f1": 1.0, "f2": 2.0}),
     )
-    losses = _losses(History(records, TWO))
-    assert losses[0].tolist() == [1.0, -2.0]  # f2 is maximized
-    assert np.isnan(losses[1:]).all()
+    entries = _Archive(Geometry.of(float_space(1))).read(History(records, TWO))
+    assert entries[0].losses == (1.0, -2.0)  # f2 is maximized
+    assert [e.losses for e in entries[1:]] == [None, None]
+
+
+def test_a_trial_whose_record_changes_is_read_again() -> None:
+    """Entries are kept between calls by trial index: a record rebuilt with other values (or
+    another state) must be read again, so the suggester still agrees with a restarted one."""
+    space = float_space(3)
+    history = two_objective_history(space, 3, finished=12, running=0)
+    warm = create("nsga2", space, SMALL, 3)
+    warm.suggest(history, 2)
+    changed = tuple(
+        TrialRecord(r.index, r.params, TrialState.COMPLETE, {"f1": -float(r.index), "f2": 0.0})
+        for r in history.trials
+    )
+    again = History(changed, TWO)
+    fresh = create("nsga2", space, SMALL, 3).suggest(again, 2)
+    assert [s.params for s in warm.suggest(again, 2)] == [s.params for s in fresh]
 
 
 def test_survivors_keep_the_spread_out_members_of_the_last_front() -> None:
