@@ -169,16 +169,27 @@ def zdt(kind: int) -> Callable[[Mapping[str, Any]], tuple[float, ...]]:
     return evaluate
 
 
-def dtlz2(params: Mapping[str, Any]) -> tuple[float, ...]:
-    """DTLZ2 with 3 objectives and 6 parameters: the front is the unit sphere's octant."""
-    x = _x(params, 6)
-    g = float(((x[2:] - 0.5) ** 2).sum())
-    a, b = x[0] * math.pi / 2, x[1] * math.pi / 2
-    return (
-        (1 + g) * math.cos(a) * math.cos(b),
-        (1 + g) * math.cos(a) * math.sin(b),
-        (1 + g) * math.sin(a),
-    )
+def dtlz2_objectives(count: int) -> Callable[[Mapping[str, Any]], tuple[float, ...]]:
+    """DTLZ2 (Deb, Thiele, Laumanns and Zitzler 2005) with ``count`` objectives and 6
+    parameters: the first ``count - 1`` place a point on the front, the unit sphere's
+    positive orthant; the rest are its distance from it."""
+
+    def evaluate(params: Mapping[str, Any]) -> tuple[float, ...]:
+        x = _x(params, 6)
+        radius = 1 + float(((x[count - 1 :] - 0.5) ** 2).sum())
+        angles = x[: count - 1] * math.pi / 2
+        values = []
+        for k in range(count):
+            value = radius * float(np.prod(np.cos(angles[: count - 1 - k])))
+            if k:
+                value *= math.sin(angles[count - 1 - k])
+            values.append(value)
+        return tuple(values)
+
+    return evaluate
+
+
+dtlz2 = dtlz2_objectives(3)
 
 
 C2DTLZ2_RADIUS = 0.4
@@ -249,6 +260,13 @@ PROBLEMS: dict[str, MultiProblem] = {
         MultiProblem("zdt3", _unit_floats(6), zdt(3), _minimized("f1", "f2"), (11.0, 11.0)),
         MultiProblem(
             "dtlz2", _unit_floats(6), dtlz2, _minimized("f1", "f2", "f3"), (1.5, 1.5, 1.5)
+        ),
+        MultiProblem(
+            "dtlz2_4",
+            _unit_floats(6),
+            dtlz2_objectives(4),
+            _minimized("f1", "f2", "f3", "f4"),
+            (1.5, 1.5, 1.5, 1.5),
         ),
         MultiProblem(
             "c2dtlz2",
