@@ -15,7 +15,9 @@ seconds per suggestion is read around 100, 500 and 1,000 trials (every suggestio
 new finished trial, as in a running study, so nothing is served from a warm cache). Running
 a Gaussian-process sampler for 1,000 real trials takes hours, so ``--prefill`` instead
 starts every sampler from the same history of N uniformly random ZDT1 trials and times the
-``--window`` suggestions after it (each again after a new finished trial).
+``--window`` suggestions after it (each again after a new finished trial). The runs hand
+kubetune's samplers the same trial records call after call; ``--rebuild-records`` gives
+them new, equal ones every call instead, as the engine builds them from its snapshots.
 
     .venv/bin/python -m benchmarks.multi_objective --seeds 2 --trials 50 --problems zdt1
     nice .venv/bin/python -m benchmarks.multi_objective --write docs/benchmarks.md   # full
@@ -52,8 +54,8 @@ import sys  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable, Mapping, Sequence  # noqa: E402
 from concurrent.futures import ProcessPoolExecutor  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
-from functools import cache  # noqa: E402
+from dataclasses import dataclass, field, replace  # noqa: E402
+from functools import cache, partial  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -180,7 +182,9 @@ def dtlz2_objectives(count: int) -> Callable[[Mapping[str, Any]], tuple[float, .
         angles = x[: count - 1] * math.pi / 2
         values = []
         for k in range(count):
-            value = radius * float(np.prod(np.cos(angles[: count - 1 - k])))
+            value = radius
+            for angle in angles[: count - 1 - k]:
+                value *= math.cos(angle)
             if k:
                 value *= math.sin(angles[count - 1 - k])
             values.append(value)
@@ -354,10 +358,17 @@ class Run:
 
 
 def run_kubetune(
-    name: str, problem: MultiProblem, trials: int, seed: int, prefill: Sequence[Any] = ()
+    name: str,
+    problem: MultiProblem,
+    trials: int,
+    seed: int,
+    prefill: Sequence[Any] = (),
+    rebuild: bool = False,
 ) -> Run:
     """Run a kubetune suggester one trial at a time; ``prefill`` (parameter sets) are
-    evaluated first and given to it as finished trials, not timed."""
+    evaluated first and given to it as finished trials, not timed. With ``rebuild`` every
+    call gets new, equal records (as the engine builds them from its snapshots), not the
+    same objects as the call before."""
     algorithm, _, options = name.partition(":")
     suggester = create(algorithm, problem.space, settings_from_text(options), seed)
     constraints = tuple(c.spec for c in problem.constraints)
@@ -374,7 +385,11 @@ def run_kubetune(
     for params in prefill:
         record(params)
     while len(records) < trials:
-        history = History(tuple(records), problem.objectives, constraints)
+        trials_now = tuple(
+            replace(r, params=dict(r.params), values=dict(r.values)) if rebuild else r
+            for r in records
+        )
+        history = History(trials_now, problem.objectives, constraints)
         start = time.perf_counter()
         suggestions = suggester.suggest(history, 1)
         run.ask_seconds.append(time.perf_counter() - start)
@@ -615,7 +630,12 @@ def _run(jobs: list[Any], log: Path, workers: int, resume: bool) -> list[dict[st
 
 
 def latency(
-    samplers: Sequence[str], sizes: Sequence[int], repeats: int, window: int, prefill: bool
+    samplers: Sequence[str],
+    sizes: Sequence[int],
+    repeats: int,
+    window: int,
+    prefill: bool,
+    rebuild: bool = False,
 ) -> dict[str, dict[int, float]]:
     """Median seconds per suggestion over the ``window`` suggestions after each size, each
     sampler running ZDT1 for real (or, with ``prefill``, from a random history of that size),
@@ -624,7 +644,11 @@ def latency(
     samples: dict[str, dict[int, list[float]]] = {s: {n: [] for n in sizes} for s in samplers}
     for seed in range(repeats):
         for sampler in samplers:
-            runner = run_optuna if sampler.startswith("optuna-") else run_kubetune
+            runner: Callable[..., Run] = (
+                run_optuna
+                if sampler.startswith("optuna-")
+                else partial(run_kubetune, rebuild=rebuild)
+            )
             if prefill:
                 rng = np.random.default_rng(seed)
                 for n in sizes:
@@ -698,6 +722,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--prefill", action="store_true", help="latency from random histories, not real runs"
     )
+    parser.add_argument(
+        "--rebuild-records",
+        action="store_true",
+        help="latency: give kubetune's samplers new, equal trial records every call",
+    )
     parser.add_argument("--section", help="write between <!-- SECTION:start/end --> markers")
     args = parser.parse_args(argv)
     command = "python -m benchmarks.multi_objective " + " ".join(
@@ -712,7 +741,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         samplers.append(sampler)
     results = Path("benchmarks/results")
     if args.latency:
-        rows = latency(samplers, args.sizes, args.repeats, args.window, args.prefill)
+        rows = latency(
+            samplers, args.sizes, args.repeats, args.window, args.prefill, args.rebuild_records
+        )
         json_path = args.json or results / "multi_objective_latency.json"
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps(rows, indent=1))

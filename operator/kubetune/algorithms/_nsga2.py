@@ -129,15 +129,19 @@ class _Entry:
     losses: tuple[float, ...] | None
     """Loss vector of a completed trial; None for failed, pruned and running ones."""
     violation: float
-    """Total constraint violation (``History.feasibility``); 0 when feasible."""
+    """Total constraint violation of a completed trial (``History.feasibility``); 0 when
+    feasible or not completed (a trial without losses ranks last whatever it reported)."""
 
 
 class _Archive:
     """Every trial's ``_Entry`` by trial index, for one study's objectives and constraints.
 
-    A pure cache: an entry is reused only while its trial is the same record or one with the
-    same state, values and parameters (all an entry is read from), so what a call reads is
-    exactly what reading the whole history would give.
+    A pure cache: an entry is reused while its trial is the same record, or one in the same
+    state with (when completed) the same values: the only things an entry is read from that
+    may change, since a trial's parameters never do (they are fixed when it is created; the
+    elite cache has always relied on that). A backend may rebuild its records every call
+    (the engine does), so equal records must hit the cache too. What a call reads is exactly
+    what reading the whole history would give.
     """
 
     def __init__(self, geometry: Geometry) -> None:
@@ -153,10 +157,18 @@ class _Archive:
             self.basis, self.objectives, self.entries = basis, len(history.objectives), {}
         trials, cached = history.trials, self.entries
         entries = [cached.get(trial.index) for trial in trials]
+        # Inlined, as this runs for every trial on every call: see the class docstring.
         stale = [
             trial
             for trial, entry in zip(trials, entries, strict=True)
-            if entry is None or (entry.trial is not trial and not _same(entry.trial, trial))
+            if entry is None
+            or (
+                entry.trial is not trial
+                and (
+                    entry.trial.state is not trial.state
+                    or (trial.state is TrialState.COMPLETE and entry.trial.values != trial.values)
+                )
+            )
         ]
         if not stale:
             return entries  # type: ignore[return-value]  # none is None
@@ -166,19 +178,10 @@ class _Archive:
         return [cached[trial.index] for trial in trials]
 
 
-def _same(cached: TrialRecord, trial: TrialRecord) -> bool:
-    """Whether an entry read from ``cached`` holds for ``trial`` (of the same index): the
-    same state, values and parameters (a backend may rebuild its records every call)."""
-    return (
-        cached.state is trial.state
-        and cached.values == trial.values
-        and cached.params == trial.params
-    )
-
-
 def _entry(history: History, trial: TrialRecord, point: np.ndarray, key: bytes) -> _Entry:
-    losses = history.losses(trial) if trial.state is TrialState.COMPLETE else None
-    violation = history.feasibility(trial).violation if history.constraints else 0.0
+    completed = trial.state is TrialState.COMPLETE
+    losses = history.losses(trial) if completed else None
+    violation = history.feasibility(trial).violation if completed and history.constraints else 0.0
     return _Entry(trial, trial.index, trial.state.is_finished(), key, point, losses, violation)
 
 
