@@ -571,7 +571,8 @@ def feasible_markdown(table: dict[str, dict[str, list[float]]], trials: int) -> 
         for sampler, row in rows.items():
             bests = ", ".join(f"{v:.4g}" for v in row[:-1])
             lines.append(f"| {sampler} | {bests} | {row[-1]:.0%} |")
-    return "\n".join(lines) + "\n"
+        lines.append("")  # one table per problem
+    return "\n".join(lines)
 
 
 def markdown(
