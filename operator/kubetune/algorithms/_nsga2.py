@@ -114,9 +114,9 @@ class Nsga2Settings(AlgorithmSettings):
 
 @dataclass(frozen=True, eq=False)
 class _Entry:
-    """What the search reads from one trial: kept between calls while the trial is the same
-    record (or an equal one), so a call reads and encodes only the trials new or changed
-    since the last one. Compared by identity: the elite cache is keyed on its entries."""
+    """What the search reads from one trial, kept between calls while the trial is unchanged
+    (``_Archive``), so a call reads and encodes only the trials new or changed since the
+    last one. Compared by identity: the elite cache is keyed on its entries."""
 
     trial: TrialRecord
     index: int
