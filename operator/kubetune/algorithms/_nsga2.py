@@ -140,8 +140,9 @@ class _Archive:
     state with (when completed) the same values: the only things an entry is read from that
     may change, since a trial's parameters never do (they are fixed when it is created; the
     elite cache has always relied on that). A backend may rebuild its records every call
-    (the engine does), so equal records must hit the cache too. What a call reads is exactly
-    what reading the whole history would give.
+    (the engine does), so equal records must hit the cache too; the local backend keeps a
+    finished trial's values object, so those compare by identity. What a call reads is
+    exactly what reading the whole history would give.
     """
 
     def __init__(self, geometry: Geometry) -> None:
@@ -166,7 +167,11 @@ class _Archive:
                 entry.trial is not trial
                 and (
                     entry.trial.state is not trial.state
-                    or (trial.state is TrialState.COMPLETE and entry.trial.values != trial.values)
+                    or (
+                        trial.state is TrialState.COMPLETE
+                        and entry.trial.values is not trial.values
+                        and entry.trial.values != trial.values
+                    )
                 )
             )
         ]
