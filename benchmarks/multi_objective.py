@@ -15,7 +15,9 @@ seconds per suggestion is read around 100, 500 and 1,000 trials (every suggestio
 new finished trial, as in a running study, so nothing is served from a warm cache). Running
 a Gaussian-process sampler for 1,000 real trials takes hours, so ``--prefill`` instead
 starts every sampler from the same history of N uniformly random ZDT1 trials and times the
-``--window`` suggestions after it (each again after a new finished trial).
+``--window`` suggestions after it (each again after a new finished trial). The runs hand
+kubetune's samplers the same trial records call after call; ``--rebuild-records`` gives
+them new, equal ones every call instead, as the engine builds them from its snapshots.
 
     .venv/bin/python -m benchmarks.multi_objective --seeds 2 --trials 50 --problems zdt1
     nice .venv/bin/python -m benchmarks.multi_objective --write docs/benchmarks.md   # full
@@ -52,8 +54,8 @@ import sys  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable, Mapping, Sequence  # noqa: E402
 from concurrent.futures import ProcessPoolExecutor  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
-from functools import cache  # noqa: E402
+from dataclasses import dataclass, field, replace  # noqa: E402
+from functools import cache, partial  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -169,16 +171,47 @@ def zdt(kind: int) -> Callable[[Mapping[str, Any]], tuple[float, ...]]:
     return evaluate
 
 
-def dtlz2(params: Mapping[str, Any]) -> tuple[float, ...]:
-    """DTLZ2 with 3 objectives and 6 parameters: the front is the unit sphere's octant."""
-    x = _x(params, 6)
-    g = float(((x[2:] - 0.5) ** 2).sum())
-    a, b = x[0] * math.pi / 2, x[1] * math.pi / 2
-    return (
-        (1 + g) * math.cos(a) * math.cos(b),
-        (1 + g) * math.cos(a) * math.sin(b),
-        (1 + g) * math.sin(a),
-    )
+def dtlz2_objectives(count: int) -> Callable[[Mapping[str, Any]], tuple[float, ...]]:
+    """DTLZ2 (Deb, Thiele, Laumanns and Zitzler 2005) with ``count`` objectives and 6
+    parameters: the first ``count - 1`` place a point on the front, the unit sphere's
+    positive orthant; the rest are its distance from it."""
+
+    def evaluate(params: Mapping[str, Any]) -> tuple[float, ...]:
+        x = _x(params, 6)
+        radius = 1 + float(((x[count - 1 :] - 0.5) ** 2).sum())
+        angles = x[: count - 1] * math.pi / 2
+        values = []
+        for k in range(count):
+            value = radius
+            for angle in angles[: count - 1 - k]:
+                value *= math.cos(angle)
+            if k:
+                value *= math.sin(angles[count - 1 - k])
+            values.append(value)
+        return tuple(values)
+
+    return evaluate
+
+
+dtlz2 = dtlz2_objectives(3)
+
+
+C2DTLZ2_RADIUS = 0.4
+"""Radius of C2-DTLZ2's feasible balls with 3 objectives (Deb and Jain 2014; 0.5 with more)."""
+
+
+def c2dtlz2(params: Mapping[str, Any]) -> tuple[float, ...]:
+    """C2-DTLZ2 (Jain and Deb 2014) with 3 objectives and 6 parameters: DTLZ2's objectives
+    and a constraint ``c <= 0`` that keeps only the parts of objective space within
+    ``C2DTLZ2_RADIUS`` of a corner of the front's octant (1, 0, 0), (0, 1, 0), (0, 0, 1) or of
+    its centre line's point (1, 1, 1) / sqrt(3): four disconnected feasible patches of the
+    front, so most of it (and most of the space) is infeasible and the constraint binds."""
+    f = np.array(dtlz2(params))
+    squares = float((f**2).sum())
+    corners = min((f[i] - 1) ** 2 + squares - f[i] ** 2 for i in range(len(f)))
+    centre = float(((f - 1 / math.sqrt(len(f))) ** 2).sum())
+    c = min(corners, centre) - C2DTLZ2_RADIUS**2
+    return (*f.tolist(), c)
 
 
 def binh_korn(params: Mapping[str, Any]) -> tuple[float, ...]:
@@ -231,6 +264,21 @@ PROBLEMS: dict[str, MultiProblem] = {
         MultiProblem("zdt3", _unit_floats(6), zdt(3), _minimized("f1", "f2"), (11.0, 11.0)),
         MultiProblem(
             "dtlz2", _unit_floats(6), dtlz2, _minimized("f1", "f2", "f3"), (1.5, 1.5, 1.5)
+        ),
+        MultiProblem(
+            "dtlz2_4",
+            _unit_floats(6),
+            dtlz2_objectives(4),
+            _minimized("f1", "f2", "f3", "f4"),
+            (1.5, 1.5, 1.5, 1.5),
+        ),
+        MultiProblem(
+            "c2dtlz2",
+            _unit_floats(6),
+            c2dtlz2,
+            _minimized("f1", "f2", "f3"),
+            (1.5, 1.5, 1.5),
+            (Constraint(0, "c", max=0.0),),
         ),
         MultiProblem(
             "binh_korn",
@@ -310,10 +358,17 @@ class Run:
 
 
 def run_kubetune(
-    name: str, problem: MultiProblem, trials: int, seed: int, prefill: Sequence[Any] = ()
+    name: str,
+    problem: MultiProblem,
+    trials: int,
+    seed: int,
+    prefill: Sequence[Any] = (),
+    rebuild: bool = False,
 ) -> Run:
     """Run a kubetune suggester one trial at a time; ``prefill`` (parameter sets) are
-    evaluated first and given to it as finished trials, not timed."""
+    evaluated first and given to it as finished trials, not timed. With ``rebuild`` every
+    call gets new, equal records (as the engine builds them from its snapshots), not the
+    same objects as the call before."""
     algorithm, _, options = name.partition(":")
     suggester = create(algorithm, problem.space, settings_from_text(options), seed)
     constraints = tuple(c.spec for c in problem.constraints)
@@ -330,7 +385,11 @@ def run_kubetune(
     for params in prefill:
         record(params)
     while len(records) < trials:
-        history = History(tuple(records), problem.objectives, constraints)
+        trials_now = tuple(
+            replace(r, params=dict(r.params), values=dict(r.values)) if rebuild else r
+            for r in records
+        )
+        history = History(trials_now, problem.objectives, constraints)
         start = time.perf_counter()
         suggestions = suggester.suggest(history, 1)
         run.ask_seconds.append(time.perf_counter() - start)
@@ -351,6 +410,9 @@ def _optuna_sampler(name: str, seed: int, constrained: bool) -> Any:
         "optuna-tpe": lambda: optuna.samplers.TPESampler(seed=seed, constraints_func=constraints),
         "optuna-gp": lambda: optuna.samplers.GPSampler(seed=seed, constraints_func=constraints),
         "optuna-random": lambda: optuna.samplers.RandomSampler(seed=seed),
+        "optuna-nsga3": lambda: optuna.samplers.NSGAIIISampler(
+            seed=seed, constraints_func=constraints
+        ),
     }[name]()
 
 
@@ -509,7 +571,8 @@ def feasible_markdown(table: dict[str, dict[str, list[float]]], trials: int) -> 
         for sampler, row in rows.items():
             bests = ", ".join(f"{v:.4g}" for v in row[:-1])
             lines.append(f"| {sampler} | {bests} | {row[-1]:.0%} |")
-    return "\n".join(lines) + "\n"
+        lines.append("")  # one table per problem
+    return "\n".join(lines)
 
 
 def markdown(
@@ -523,7 +586,8 @@ def markdown(
         "Median hypervolume of the feasible trials over seeds (larger is better; the reference "
         "point of each problem is in the second column, in loss units: maximized metrics "
         "negated), each cell `after " + " / after ".join(map(str, checkpoints)) + " trials`, "
-        "the best after the last checkpoint in bold. On the constrained `binh_korn` every sampler "
+        "the best after the last checkpoint in bold. On the constrained problems (`binh_korn`, "
+        "`c2dtlz2`) every sampler "
         "is given the constraints (kubetune's as `spec.constraints`, Optuna's as "
         "`constraints_func`).",
         "",
@@ -567,7 +631,12 @@ def _run(jobs: list[Any], log: Path, workers: int, resume: bool) -> list[dict[st
 
 
 def latency(
-    samplers: Sequence[str], sizes: Sequence[int], repeats: int, window: int, prefill: bool
+    samplers: Sequence[str],
+    sizes: Sequence[int],
+    repeats: int,
+    window: int,
+    prefill: bool,
+    rebuild: bool = False,
 ) -> dict[str, dict[int, float]]:
     """Median seconds per suggestion over the ``window`` suggestions after each size, each
     sampler running ZDT1 for real (or, with ``prefill``, from a random history of that size),
@@ -576,7 +645,11 @@ def latency(
     samples: dict[str, dict[int, list[float]]] = {s: {n: [] for n in sizes} for s in samplers}
     for seed in range(repeats):
         for sampler in samplers:
-            runner = run_optuna if sampler.startswith("optuna-") else run_kubetune
+            runner: Callable[..., Run] = (
+                run_optuna
+                if sampler.startswith("optuna-")
+                else partial(run_kubetune, rebuild=rebuild)
+            )
             if prefill:
                 rng = np.random.default_rng(seed)
                 for n in sizes:
@@ -650,6 +723,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--prefill", action="store_true", help="latency from random histories, not real runs"
     )
+    parser.add_argument(
+        "--rebuild-records",
+        action="store_true",
+        help="latency: give kubetune's samplers new, equal trial records every call",
+    )
     parser.add_argument("--section", help="write between <!-- SECTION:start/end --> markers")
     args = parser.parse_args(argv)
     command = "python -m benchmarks.multi_objective " + " ".join(
@@ -664,7 +742,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         samplers.append(sampler)
     results = Path("benchmarks/results")
     if args.latency:
-        rows = latency(samplers, args.sizes, args.repeats, args.window, args.prefill)
+        rows = latency(
+            samplers, args.sizes, args.repeats, args.window, args.prefill, args.rebuild_records
+        )
         json_path = args.json or results / "multi_objective_latency.json"
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps(rows, indent=1))

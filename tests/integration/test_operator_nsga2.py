@@ -1,4 +1,5 @@
-"""nsga2 runs inside the operator on the real control plane, with two objectives.
+"""nsga2 (and nsga3, on the same machinery) runs inside the operator on the real control
+plane, with two objectives.
 
 The path the unit tests cannot see: settings through the CRD, a multi-objective study's
 metrics reported by the runner, trials still running while the next generation is bred
@@ -34,12 +35,21 @@ PARAMETERS = [
 ]
 
 
-def test_a_two_objective_nsga2_study_completes_with_fresh_suggestions(
-    operator, custom: client.CustomObjectsApi, namespace: str
+SETTINGS = {
+    "nsga2": {"populationSize": 3, "mutationProbability": 0.5},
+    "nsga3": {"populationSize": 3, "mutationProbability": 0.5, "referenceDivisions": 2},
+}
+"""Population three, so the study breeds while trials still run; nsga3's own setting too."""
+
+
+@pytest.mark.parametrize("algorithm", sorted(SETTINGS))
+def test_a_two_objective_study_completes_with_fresh_suggestions(
+    operator, custom: client.CustomObjectsApi, namespace: str, algorithm: str
 ) -> None:
     operator()
+    name = f"{algorithm}-two-goals"
     manifest = study_manifest(
-        "nsga2-two-goals", max_trials=10, parallel=3, algorithm="nsga2", parameters=PARAMETERS
+        name, max_trials=10, parallel=3, algorithm=algorithm, parameters=PARAMETERS
     )
     spec = manifest["spec"]
     del spec["objective"]
@@ -47,18 +57,18 @@ def test_a_two_objective_nsga2_study_completes_with_fresh_suggestions(
         {"metric": "loss", "direction": "minimize"},
         {"metric": "cost", "direction": "minimize"},
     ]
-    spec["algorithm"]["settings"] = {"populationSize": 3, "mutationProbability": 0.5}
+    spec["algorithm"]["settings"] = SETTINGS[algorithm]
     container = spec["trialTemplate"]["job"]["template"]["spec"]["containers"][0]
     script = container["command"].index(next(c for c in container["command"] if "quadratic" in c))
     container["command"][script] = str(SCRIPT)
     container["command"] += ["--seconds", "0.2"]
     create_study(custom, namespace, manifest)
 
-    study = wait_for_phase(custom, namespace, "nsga2-two-goals", timeout=150)
+    study = wait_for_phase(custom, namespace, name, timeout=150)
 
     assert study["status"]["phase"] == "Succeeded", dump(study["status"])
     assert condition(study, "Succeeded")["reason"] == "BudgetExhausted"
-    trials = list_trials(custom, namespace, "nsga2-two-goals")
+    trials = list_trials(custom, namespace, name)
     assert len(trials) == 10
     points = [(t["spec"]["parameters"]["x"], t["spec"]["parameters"]["y"]) for t in trials]
     assert len(set(points)) == 10, points

@@ -16,7 +16,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kubetune.algorithms import REGISTRY
-from kubetune.algorithms._nsga2 import _select, _violations
+from kubetune.algorithms._geometry import Geometry
+from kubetune.algorithms._nsga2 import _Archive, _select
 from kubetune.api.study import Constraint, Direction, Objective, StudySpec
 from kubetune.api.trial import TrialPhase
 from kubetune.engine import Outcome, Planner, TrialSnapshot
@@ -24,6 +25,7 @@ from kubetune.history import History, TrialRecord, TrialState, feasibility
 from kubetune.hypervolume import hypervolume
 from kubetune.local.progress import study_result
 from kubetune.record import RecordedTrial, study_record
+from kubetune.space import SearchSpace
 from kubetune.summary import EXACT_HYPERVOLUME_FRONT, front_hypervolume, summarize
 from kubetune.validation import InvalidStudy, parse_study
 
@@ -155,7 +157,8 @@ def test_history_exposes_feasibility_per_trial() -> None:
     )
     history = History(records, objectives, tuple(LIMITS))
     assert [history.feasibility(t).feasible for t in records] == [True, False]
-    assert _violations(history).tolist() == [0.0, math.inf]
+    entries = _Archive(Geometry.of(SearchSpace.from_specs([]))).read(history)
+    assert [e.violation for e in entries] == [0.0, math.inf]  # what nsga2 ranks by
 
 
 # --- what counts ------------------------------------------------------------------------------

@@ -1,5 +1,7 @@
 """nsga2: the suggester contract on mixed spaces and multi-objective histories, asynchrony,
-survivor selection, settings, and quality against random search (ZDT1, a bowl)."""
+survivor selection, settings, and quality against random search (ZDT1, a bowl). The
+contract and restart checks run for nsga3 too (the machinery both share, ``ParetoGenetic``);
+nsga3's niching is tested in test_nsga3."""
 
 from __future__ import annotations
 
@@ -18,7 +20,8 @@ from model_based_checks import (
 )
 
 from kubetune.algorithms import SettingsError, create, parse_settings
-from kubetune.algorithms._nsga2 import _crowding, _losses, _select
+from kubetune.algorithms._geometry import Geometry
+from kubetune.algorithms._nsga2 import _Archive, _crowding, _select
 from kubetune.api.study import Direction, Objective, ParameterSpec
 from kubetune.history import History, TrialRecord, TrialState
 from kubetune.hypervolume import hypervolume
@@ -28,11 +31,21 @@ TWO = (
     Objective(metric="f1", direction=Direction.MINIMIZE),
     Objective(metric="f2", direction=Direction.MAXIMIZE),
 )
+THREE = tuple(Objective(metric=f"f{k}", direction=Direction.MINIMIZE) for k in range(1, 4))
 SMALL = {"populationSize": 4}  # so short histories already breed children
+PARETO_GENETIC = ["nsga2", "nsga3"]
+"""The algorithms built on ``ParetoGenetic``: the checks of the shared machinery run on both."""
 
 
-def two_objective_history(space: SearchSpace, seed: int, finished: int, running: int) -> History:
-    """Completed, failed and pruned trials with two objectives, then running ones."""
+def two_objective_history(
+    space: SearchSpace,
+    seed: int,
+    finished: int,
+    running: int,
+    objectives: tuple[Objective, ...] = TWO,
+) -> History:
+    """Completed, failed and pruned trials with (by default) two objectives, then running
+    ones."""
     rng = np.random.default_rng(seed)
     records: list[TrialRecord] = []
     for params in space.sample(rng, finished + running):
@@ -41,12 +54,12 @@ def two_objective_history(space: SearchSpace, seed: int, finished: int, running:
         else:
             state = rng.choice([TrialState.COMPLETE] * 8 + [TrialState.FAILED, TrialState.PRUNED])
             values = (
-                {"f1": float(rng.standard_normal()), "f2": float(rng.standard_normal())}
+                {o.metric: float(rng.standard_normal()) for o in objectives}
                 if state is TrialState.COMPLETE
                 else {}
             )
         records.append(TrialRecord(len(records), params, state, values))
-    return History(tuple(records), TWO)
+    return History(tuple(records), objectives)
 
 
 @settings(max_examples=40, deadline=None)
@@ -57,10 +70,11 @@ def two_objective_history(space: SearchSpace, seed: int, finished: int, running:
     running=st.integers(0, 6),
     n=st.integers(1, 5),
 )
+@pytest.mark.parametrize("algorithm", PARETO_GENETIC)
 def test_single_objective_suggestions_are_valid_fresh_and_deterministic(
-    space: SearchSpace, seed: int, completed: int, running: int, n: int
+    algorithm: str, space: SearchSpace, seed: int, completed: int, running: int, n: int
 ) -> None:
-    check_contract("nsga2", space, seed, completed, running, n, SMALL)
+    check_contract(algorithm, space, seed, completed, running, n, SMALL)
 
 
 @settings(max_examples=40, deadline=None)
@@ -71,31 +85,41 @@ def test_single_objective_suggestions_are_valid_fresh_and_deterministic(
     running=st.integers(0, 6),
     n=st.integers(1, 5),
 )
-def test_two_objective_suggestions_are_valid_fresh_and_restart_safe(
-    space: SearchSpace, seed: int, finished: int, running: int, n: int
+@pytest.mark.parametrize(
+    ("algorithm", "objectives"), [("nsga2", TWO), ("nsga3", TWO), ("nsga3", THREE)]
+)
+def test_multi_objective_suggestions_are_valid_fresh_and_restart_safe(
+    algorithm: str,
+    objectives: tuple[Objective, ...],
+    space: SearchSpace,
+    seed: int,
+    finished: int,
+    running: int,
+    n: int,
 ) -> None:
-    history = two_objective_history(space, seed, finished, running)
-    suggestions = create("nsga2", space, SMALL, seed).suggest(history, n)
+    history = two_objective_history(space, seed, finished, running, objectives)
+    suggestions = create(algorithm, space, SMALL, seed).suggest(history, n)
     keys = [space.canonical(s.params) for s in suggestions]
     assert len(set(keys)) == len(keys)
     assert not set(keys) & history.taken(space)
     assert all(space.errors(s.params) == [] for s in suggestions)
     # A restarted operator (a new suggester, the same history) suggests the same.
-    again = create("nsga2", space, SMALL, seed).suggest(history, n)
+    again = create(algorithm, space, SMALL, seed).suggest(history, n)
     assert [s.params for s in again] == [s.params for s in suggestions]
 
 
-def test_a_long_running_suggester_agrees_with_a_restarted_one() -> None:
+@pytest.mark.parametrize("algorithm", PARETO_GENETIC)
+def test_a_long_running_suggester_agrees_with_a_restarted_one(algorithm: str) -> None:
     """The elite kept between calls is a cache: trials finishing out of order (some of an
     earlier generation only after later ones started) must not make it stale."""
     space = float_space(3)
-    warm = create("nsga2", space, SMALL, 7)
+    warm = create(algorithm, space, SMALL, 7)
     rng = np.random.default_rng(7)
     records: list[TrialRecord] = []
     for _ in range(30):
         history = History(tuple(records), TWO)
         suggested = warm.suggest(history, 2)
-        fresh = create("nsga2", space, SMALL, 7).suggest(history, 2)
+        fresh = create(algorithm, space, SMALL, 7).suggest(history, 2)
         assert [s.params for s in suggested] == [s.params for s in fresh]
         records += [
             TrialRecord(len(records) + i, s.params, TrialState.RUNNING)
@@ -155,9 +179,26 @@ def test_losses_of_failed_pruned_and_maximized_objectives() -> None:
         TrialRecord(1, {}, TrialState.FAILED),
         TrialRecord(2, {}, TrialState.PRUNED, {"f1": 1.0, "f2": 2.0}),
     )
-    losses = _losses(History(records, TWO))
-    assert losses[0].tolist() == [1.0, -2.0]  # f2 is maximized
-    assert np.isnan(losses[1:]).all()
+    entries = _Archive(Geometry.of(float_space(1))).read(History(records, TWO))
+    assert entries[0].losses == (1.0, -2.0)  # f2 is maximized
+    assert [e.losses for e in entries[1:]] == [None, None]
+
+
+@pytest.mark.parametrize("algorithm", PARETO_GENETIC)
+def test_a_trial_whose_record_changes_is_read_again(algorithm: str) -> None:
+    """Entries are kept between calls by trial index: a record rebuilt with other values (or
+    another state) must be read again, so the suggester still agrees with a restarted one."""
+    space = float_space(3)
+    history = two_objective_history(space, 3, finished=12, running=0)
+    warm = create(algorithm, space, SMALL, 3)
+    warm.suggest(history, 2)
+    changed = tuple(
+        TrialRecord(r.index, r.params, TrialState.COMPLETE, {"f1": -float(r.index), "f2": 0.0})
+        for r in history.trials
+    )
+    again = History(changed, TWO)
+    fresh = create(algorithm, space, SMALL, 3).suggest(again, 2)
+    assert [s.params for s in warm.suggest(again, 2)] == [s.params for s in fresh]
 
 
 def test_survivors_keep_the_spread_out_members_of_the_last_front() -> None:

@@ -28,6 +28,7 @@ MODELLING = [
 
 SETTINGS: dict[str, dict[str, Any]] = {
     "nsga2": {"populationSize": 4},
+    "nsga3": {"populationSize": 4},
     "tpe": {"nStartupTrials": 4},
 }
 """Settings that let a 10-trial study go past the initial design."""
