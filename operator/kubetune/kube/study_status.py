@@ -322,12 +322,15 @@ def deletions(
     if now <= before:
         return []
     known = set(previous.deleted_trial_indices)
-    new = [i for i in status.deleted_trial_indices if i not in known][: now - before]
-    names = ", ".join(trial_name(study, i) for i in new)
-    unnamed = now - before - len(new)
-    if unnamed:
-        names = f"{names} and {unnamed} more" if names else f"{unnamed} trials"
-    gone = f"trial {names} was" if now - before == 1 and new else f"trials {names} were"
+    count = now - before
+    names = [trial_name(study, i) for i in status.deleted_trial_indices if i not in known]
+    names = names[:count]
+    if len(names) == count:
+        gone = f"trial {names[0]} was" if count == 1 else f"trials {', '.join(names)} were"
+    elif names:
+        gone = f"trials {', '.join(names)} and {count - len(names)} more were"
+    else:  # past the indices the status lists
+        gone = f"{count} more trials were" if count > 1 else "1 more trial was"
     if status.phase in TERMINAL_CONDITIONS:
         after = (
             "the study has ended and stays ended (a new spec generation, e.g. a higher "

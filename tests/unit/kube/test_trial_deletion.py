@@ -17,7 +17,12 @@ from typing import Any
 
 import pytest
 
+from kubetune.api.conditions import Condition, ConditionStatus, ConditionType
 from kubetune.api.events import EventReason
+from kubetune.api.study import MAX_DELETED_LISTED, StudyPhase, StudyStatus
+from kubetune.api.trial import TrialPhase
+from kubetune.engine import Outcome, TrialSnapshot
+from kubetune.kube import study_status
 from kubetune.kube.cache import Kind, ObjectCache
 from kubetune.kube.events import EventRecorder
 from kubetune.kube.job_events import JobEvents
@@ -263,3 +268,62 @@ def test_an_operator_killed_between_counting_a_loss_and_deleting_the_job_counts_
     status = world.trial("s-0")["status"]
     assert (status["phase"], status["retries"]) == ("Pending", 1)
     assert world.trial_names() == ["s-0", "s-1"]
+
+
+# -- the pure parts: which indices are gone, what the Event says, which ending is kept ------------
+
+
+def _snapshots(*indices: int) -> dict[int, TrialSnapshot]:
+    return {i: TrialSnapshot(i, {"x": i / 10}, TrialPhase.SUCCEEDED) for i in indices}
+
+
+def test_the_next_index_is_past_every_trial_and_every_index_given() -> None:
+    assert study_status.next_trial_index(_snapshots(0, 1), 0) == 2
+    assert study_status.next_trial_index(_snapshots(0, 1), 5) == 5
+    assert study_status.next_trial_index({}, 0) == 0
+
+
+def test_the_deleted_indices_are_those_given_without_a_trial() -> None:
+    assert study_status.deleted_indices(_snapshots(0, 2, 4), 6) == [1, 3, 5]
+    assert study_status.deleted_indices(_snapshots(0, 1, 2), 3) == []
+
+
+def test_several_deletions_at_once_are_named_in_one_event() -> None:
+    before = StudyStatus(phase=StudyPhase.RUNNING)
+    after = StudyStatus(phase=StudyPhase.RUNNING, deleted_trials=2, deleted_trial_indices=[1, 3])
+    [(reason, message)] = study_status.deletions(before, after, "s")
+    assert reason is EventReason.TRIAL_DELETED
+    assert message.startswith("trials s-1, s-3 were deleted:")
+    assert message.endswith("; 2 deleted in all")
+    assert study_status.deletions(after, after, "s") == []
+
+
+def test_deletions_past_the_listed_indices_are_counted() -> None:
+    listed = list(range(MAX_DELETED_LISTED))
+    before = StudyStatus(deleted_trials=MAX_DELETED_LISTED, deleted_trial_indices=listed)
+    after = StudyStatus(deleted_trials=MAX_DELETED_LISTED + 2, deleted_trial_indices=listed)
+    [(_, message)] = study_status.deletions(before, after, "s")
+    assert message.startswith("2 more trials were deleted:")
+    assert f"{MAX_DELETED_LISTED + 2} deleted in all" in message
+
+
+def _ended(generation: int, reason: str) -> StudyStatus:
+    condition = Condition(
+        type=ConditionType.SUCCEEDED if reason != "InvalidSpec" else ConditionType.FAILED,
+        status=ConditionStatus.TRUE,
+        reason=reason,
+        message="all 4 trials (maxTrials) finished",
+        last_transition_time=NOW,
+        observed_generation=generation,
+    )
+    phase = StudyPhase.SUCCEEDED if reason != "InvalidSpec" else StudyPhase.FAILED
+    return StudyStatus(phase=phase, observed_generation=generation, conditions=[condition])
+
+
+def test_an_ended_study_keeps_its_ending_until_its_spec_changes() -> None:
+    kept = study_status.kept_ending(_ended(3, "BudgetExhausted"), 3)
+    assert kept is not None and kept.outcome is Outcome.BUDGET_EXHAUSTED
+    assert kept.message == "all 4 trials (maxTrials) finished"
+    assert study_status.kept_ending(_ended(3, "BudgetExhausted"), 4) is None
+    assert study_status.kept_ending(_ended(3, "InvalidSpec"), 3) is None
+    assert study_status.kept_ending(StudyStatus(phase=StudyPhase.RUNNING), 0) is None
