@@ -141,6 +141,11 @@ class Reconciler:
             events = study_status.announcements(previous, status)
             for reason, message in events + study_status.deletions(previous, status, key[1]):
                 self.actions.post(body, reason, message)
+            if status.phase in study_status.TERMINAL_CONDITIONS:
+                # A finished study shows finished trials: an operator killed between the
+                # writes must not leave it Succeeded with a Trial still saying Running.
+                for write in writes:
+                    write.result()
             writes.append(self.pool.submit(self.actions.write_study_status, key, status))
         best = observe.best_values(spec, summary, snapshots)
         metrics.observe_study(

@@ -5,12 +5,14 @@ The outcome a user gets (docs/operator.md, "A deleted Trial"): the index is neve
 again — not even by an operator restarted on the study — a ``TrialDeleted`` Warning names
 the trial, a running study launches a trial at a new index in its place, and an ended study
 stays ended. A lost pod is counted in the Trial's status (with its Job's uid) before the Job
-is deleted, so an operator killed in between counts it once.
+is deleted, so an operator killed in between counts it once. And, found on the way by the
+operator-kill chaos test, a study is written finished only once its trials' statuses are.
 """
 
 from __future__ import annotations
 
 import copy
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from typing import Any
@@ -327,3 +329,42 @@ def test_an_ended_study_keeps_its_ending_until_its_spec_changes() -> None:
     assert study_status.kept_ending(_ended(3, "BudgetExhausted"), 4) is None
     assert study_status.kept_ending(_ended(3, "InvalidSpec"), 3) is None
     assert study_status.kept_ending(StudyStatus(phase=StudyPhase.RUNNING), 0) is None
+
+
+class SlowTrialStatus(FakeKube):
+    """An API that answers Trial status writes late, as a busy one does."""
+
+    def patch(self, path: str, body: dict[str, Any]) -> dict[str, Any] | None:
+        if "/trials/" in path and path.endswith("/status"):
+            time.sleep(0.05)
+        return super().patch(path, body)
+
+
+def test_a_study_is_written_finished_only_after_its_trials_are() -> None:
+    """Found by the operator-kill chaos test: the study's Succeeded landed while the last
+    trial's status write was in flight; killed then, the study showed Succeeded next to a
+    Trial still Running."""
+    kube = SlowTrialStatus()
+    kube.objects[STUDY_PATH] = {**STUDY, "metadata": dict(STUDY["metadata"])}
+    cache = ObjectCache()
+    cache.apply(
+        Kind.STUDY, None, {**STUDY, "metadata": {**STUDY["metadata"], "resourceVersion": "1"}}
+    )
+    with ThreadPoolExecutor(4) as pool:
+        world = World(kube, cache, pool)
+        operator = world.operator()
+        for _ in range(2):
+            operator.reconcile(KEY)
+            for name in world.trial_names():
+                world.set_trial_status(name, phase="Running")
+                job = kube.objects[f"{JOBS}/{name}"]
+                job["status"] = {"conditions": [{"type": "Complete", "status": "True"}]}
+                job["status"]["completionTime"] = "2026-01-01T11:59:00Z"
+                kube._stamp(job)
+                cache.apply(Kind.JOB, None, copy.deepcopy(job))
+        kube.calls.clear()
+        operator.reconcile(KEY)  # the last two trials finish, and with them the study
+
+    writes = [p for method, p in kube.calls if method == "PATCH"]
+    assert writes[-1] == f"{STUDY_PATH}/status", writes
+    assert world.status()["phase"] in ("Succeeded", "Failed")
