@@ -155,7 +155,8 @@ class Planner:
         )
         """Whether deciding reads trials' intermediate values (else only their last step)."""
 
-    def history(self, trials: Sequence[TrialSnapshot]) -> History:
+    def history(self, trials: Sequence[TrialSnapshot], issued: int = 0) -> History:
+        """``issued``: indices below it were given out, to trials that may be gone since."""
         records = tuple(
             TrialRecord(
                 index=t.index,
@@ -168,7 +169,9 @@ class Planner:
             )
             for t in sorted(trials, key=lambda t: t.index)
         )
-        return History(self.warm.trials + records, self.objectives, tuple(self.spec.constraints))
+        return History(
+            self.warm.trials + records, self.objectives, tuple(self.spec.constraints), issued
+        )
 
     def summarize(self, trials: Sequence[TrialSnapshot]) -> Summary:
         return summarize(self.spec, trials)
@@ -178,7 +181,12 @@ class Planner:
         trials: Sequence[TrialSnapshot],
         elapsed_seconds: float = 0.0,
         suspended: bool = False,
+        issued: int = 0,
     ) -> Decision:
+        """``issued``: the indices below it were given to trials, some perhaps deleted since
+        (their Trials gone); new trials are numbered from it at least, so a deleted trial's
+        index is never reused. A deleted trial is forgotten otherwise: it is not in
+        ``trials``, so it frees its place in ``maxTrials`` and its values count nowhere."""
         summary = self.summarize(trials)
         active = [t for t in trials if t.phase.is_active()]
         ending = self._ending(trials, summary, elapsed_seconds)
@@ -190,13 +198,13 @@ class Planner:
             ]
             return Decision([], stops, ending)
 
-        history = self.history(trials)
+        history = self.history(trials, issued)
         stops = self._early_stops(history, trials)
         launch: list[NewTrial] = []
         budget = self.spec.budget
         free = min(budget.parallel_trials - len(active), budget.max_trials - len(trials))
         if free > 0 and not suspended:
-            launch = self._new_trials(history, trials, free)
+            launch = self._new_trials(history, free)
             if not launch and not active:
                 message = self.suggester.finished_message(history)
                 ending = Ending(
@@ -270,10 +278,8 @@ class Planner:
                 chosen[decision.index] = decision
         return [chosen[i] for i in sorted(chosen)]
 
-    def _new_trials(
-        self, history: History, trials: Sequence[TrialSnapshot], free: int
-    ) -> list[NewTrial]:
-        next_index = max((t.index for t in trials), default=-1) + 1
+    def _new_trials(self, history: History, free: int) -> list[NewTrial]:
+        next_index = algorithms.next_index(history)
         launch: list[NewTrial] = []
         # Manual search first: initialTrials[i] is always trial i, so a restart never
         # evaluates one twice and never skips one.
@@ -336,4 +342,4 @@ def _with_pending(history: History, launch: Sequence[NewTrial]) -> History:
         )
         for t in launch
     )
-    return History(history.trials + extra, history.objectives, history.constraints)
+    return History(history.trials + extra, history.objectives, history.constraints, history.issued)

@@ -68,6 +68,10 @@ class History:
     trials: tuple[TrialRecord, ...]
     objectives: tuple[Objective, ...]
     constraints: tuple[Constraint, ...] = ()
+    issued: int = 0
+    """Indices below this were given to trials of the study, including trials that are gone
+    (a user deleted their Trial): no later trial gets one of them (``next_index``), so a
+    deleted trial's index, and the parameters keyed on it, are never used again."""
 
     def __post_init__(self) -> None:
         if not self.objectives:
@@ -98,7 +102,10 @@ class History:
         if not self.warm_count:
             return self
         return History(
-            tuple(t for t in self.trials if not t.is_warm), self.objectives, self.constraints
+            tuple(t for t in self.trials if not t.is_warm),
+            self.objectives,
+            self.constraints,
+            self.issued,
         )
 
     @property

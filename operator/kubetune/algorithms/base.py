@@ -183,9 +183,10 @@ def next_index(history: History) -> int:
     """The index the engine gives the first suggestion of a call.
 
     The engine numbers new trials from the largest index so far, counting trials it is about
-    to launch in the same decision (they are in the history as running).
+    to launch in the same decision (they are in the history as running), and never below
+    ``history.issued``: a deleted trial's index is not given again.
     """
-    return max((t.index for t in history.trials), default=-1) + 1
+    return max(max((t.index for t in history.trials), default=-1) + 1, history.issued)
 
 
 class Suggester(abc.ABC, Generic[SettingsT]):

@@ -31,6 +31,9 @@ class EventReason(enum.StrEnum):
     """The study ended badly, e.g. too many failed trials (a Warning)."""
     CHECKPOINT_CLAIM_MISSING = "CheckpointClaimMissing"
     """The checkpoint claim does not exist, so no trial is launched (a Warning)."""
+    TRIAL_DELETED = "TrialDeleted"
+    """A Trial of the study was deleted by hand (a Warning: a result or a run is gone); the
+    message names it and what happens next."""
 
     @property
     def event_type(self) -> EventType:
@@ -40,5 +43,6 @@ class EventReason(enum.StrEnum):
             EventReason.STUDY_FAILED,
             EventReason.CHECKPOINT_CLAIM_MISSING,
             EventReason.WARM_START_UNAVAILABLE,
+            EventReason.TRIAL_DELETED,
         )
         return EventType.WARNING if self in warnings else EventType.NORMAL

@@ -48,6 +48,8 @@ MAX_CONSTRAINTS = 8
 MAX_METRICS = 32
 MAX_STUDY_NAME = 52
 """A study name leaves room for ``-<index>`` in its trials' names (63 characters)."""
+MAX_DELETED_LISTED = 20
+"""Deleted trials' indices a study's status lists (``deletedTrialIndices``): the lowest ones."""
 
 
 class Direction(enum.StrEnum):
@@ -755,6 +757,23 @@ class StudyStatus(KubeModel):
     gpu_seconds: float = 0.0
     pruned_saved_steps: int | None = Field(
         default=None, description="Steps of training not spent thanks to early stopping."
+    )
+    next_trial_index: int | None = Field(
+        default=None,
+        ge=0,
+        description="The index the next trial gets. Every index below it was given to a "
+        "trial, so the index of a Trial deleted by hand is never given again.",
+    )
+    deleted_trials: int | None = Field(
+        default=None,
+        ge=0,
+        description="Trials of this study deleted by hand: their indices stay unused, their "
+        "results count nowhere, and each freed its place in maxTrials while the study ran.",
+    )
+    deleted_trial_indices: list[int] = Field(
+        default_factory=list,
+        max_length=MAX_DELETED_LISTED,
+        description=f"The lowest {MAX_DELETED_LISTED} indices of the deleted trials.",
     )
 
 

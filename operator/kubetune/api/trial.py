@@ -109,6 +109,12 @@ class TrialStatus(KubeModel):
         description="How often the trial was run again because its pod was lost (killed from "
         "outside, deleted, its node gone); a lost pod is not a failed trial.",
     )
+    lost_job: str | None = Field(
+        default=None,
+        max_length=64,
+        description="Uid of the Job whose lost pod retries counted last; written with the "
+        "count before that Job is deleted, so a loss is counted once.",
+    )
 
 
 class Trial(KubeModel):

@@ -143,17 +143,19 @@ class Actions:
 
     # -- status ---------------------------------------------------------------------------------
 
-    def write_trial_status(self, key: StudyKey, write: StatusWrite) -> None:
-        """Patch a Trial's status; count it in the metrics the moment it finishes."""
+    def write_trial_status(self, key: StudyKey, write: StatusWrite) -> KubeObject | None:
+        """Patch a Trial's status; count it in the metrics the moment it finishes. Returns
+        the Trial as written (None if it is gone)."""
         trial, patch, observation = write
         updated = self.kube.patch(paths.trial_status(key[0], trial["metadata"]["name"]), patch)
         if updated is None:
-            return
+            return None
         self.cache.apply(Kind.TRIAL, None, updated)
         was = TrialPhase((trial.get("status") or {}).get("phase") or TrialPhase.PENDING)
         if observation.phase.is_finished() and not was.is_finished():
             gpu_seconds = float((updated.get("status") or {}).get("gpuSeconds") or 0)
             metrics.trial_finished(key[0], key[1], observation.phase, gpu_seconds)
+        return updated
 
     def write_study_status(self, key: StudyKey, status: StudyStatus) -> None:
         body = {"status": study_status.to_patch_body(status)}

@@ -236,9 +236,9 @@ def tally(
                 snapshot = _snapshot(trial, observation.phase, curves=context.curves)
             result.snapshots[snapshot.index] = snapshot
             continue
-        patch = trial_status.status_patch(trial, observation, context.gpus, objective, context.now)
-        if patch is not None:
-            result.writes.append(StatusWrite(trial, patch, observation))
+        write = status_write(trial, observation, context)
+        if write is not None:
+            result.writes.append(write)
         if observation.phase.is_finished():
             desired = trial_status.desired_status(
                 trial, observation, context.gpus, objective, context.now
@@ -251,6 +251,15 @@ def tally(
     if memo is not None:
         memo.keep(seen)
     return result
+
+
+def status_write(
+    trial: KubeObject, observation: trial_status.Observation, context: TrialContext
+) -> StatusWrite | None:
+    """The Trial status write ``observation`` needs, or None when the status already says it."""
+    objective = context.objective_metrics[0]
+    patch = trial_status.status_patch(trial, observation, context.gpus, objective, context.now)
+    return None if patch is None else StatusWrite(trial, patch, observation)
 
 
 def is_recorded(trial: Mapping[str, Any], observation: trial_status.Observation) -> bool:

@@ -33,7 +33,8 @@ from typing import Any
 
 from kubetune import metrics
 from kubetune.api.events import EventReason
-from kubetune.api.study import StudySpec
+from kubetune.api.study import StudySpec, StudyStatus
+from kubetune.api.trial import trial_name
 from kubetune.engine import Decision
 from kubetune.kube import observe, study_status
 from kubetune.kube.actions import Actions
@@ -98,7 +99,14 @@ class Reconciler:
         if previous.start_time is None:
             self.actions.post(body, EventReason.STARTED, study_status.started_message(spec))
         observed = self._observe_trials(key, plan, now)
-        decision = self._decide(plan, observed, (now - start).total_seconds())
+        if self._cache_lags(key, observed, previous):
+            observed = self._observe_trials(key, plan, now)
+        issued = previous.next_trial_index or 0
+        decision = self._decide(plan, observed, (now - start).total_seconds(), issued)
+        generation = int(body["metadata"].get("generation") or 0)
+        kept = study_status.kept_ending(previous, generation)
+        if kept is not None and decision.ending is None:
+            decision = Decision([], decision.stop, kept)  # a deleted Trial reopens nothing
         held = self._missing_claim(key[0], spec, decision, observed)
         if held is not None:
             decision = replace(decision, launch=[])
@@ -110,7 +118,7 @@ class Reconciler:
         created = self.actions.launch(
             key, body["metadata"]["uid"], spec, batch, observed.missing_jobs
         )
-        writes: list[Future[None]] = [
+        writes: list[Future[Any]] = [
             self.pool.submit(self.actions.write_trial_status, key, write)
             for write in observed.writes
         ]
@@ -118,7 +126,7 @@ class Reconciler:
         summary = plan.planner.summarize(list(snapshots.values()))
         view = study_status.StudyView(
             name=key[1],
-            generation=int(body["metadata"].get("generation") or 0),
+            generation=generation,
             spec=spec,
             summary=summary,
             snapshots=snapshots,
@@ -126,11 +134,18 @@ class Reconciler:
             start_time=start,
             gpu_seconds=observed.gpu_seconds,
             held=held,
+            issued=issued,
         )
         status = study_status.desired(view, previous, now)
         if study_status.changed(body.get("status"), status):
-            for reason, message in study_status.announcements(previous, status):
+            events = study_status.announcements(previous, status)
+            for reason, message in events + study_status.deletions(previous, status, key[1]):
                 self.actions.post(body, reason, message)
+            if status.phase in study_status.TERMINAL_CONDITIONS:
+                # A finished study shows finished trials: an operator killed between the
+                # writes must not leave it Succeeded with a Trial still saying Running.
+                for write in writes:
+                    write.result()
             writes.append(self.pool.submit(self.actions.write_study_status, key, status))
         best = observe.best_values(spec, summary, snapshots)
         metrics.observe_study(
@@ -195,11 +210,13 @@ class Reconciler:
             return None
         return study_status.missing_claim_message(claim, namespace)
 
-    def _decide(self, plan: Plan, observed: observe.TrialsObserved, elapsed: float) -> Decision:
+    def _decide(
+        self, plan: Plan, observed: observe.TrialsObserved, elapsed: float, issued: int
+    ) -> Decision:
         spec = plan.study.spec
         started = time.perf_counter()
         decision = plan.planner.decide(
-            list(observed.snapshots.values()), elapsed, suspended=spec.suspend
+            list(observed.snapshots.values()), elapsed, suspended=spec.suspend, issued=issued
         )
         metrics.SUGGESTION_DURATION.labels(str(spec.algorithm.name)).observe(
             time.perf_counter() - started
@@ -218,6 +235,23 @@ class Reconciler:
         )
 
     # -- trials ---------------------------------------------------------------------------------
+
+    def _cache_lags(
+        self, key: StudyKey, observed: observe.TrialsObserved, previous: StudyStatus
+    ) -> bool:
+        """Whether a Trial the cache misses, newly among the deleted ones, exists after all.
+
+        The study's status can be newer than the Trials' watch (another replica led a moment
+        ago): before a missing index counts as a deletion, a GET confirms it (one per trial,
+        and only once: the status then records it)."""
+        issued = study_status.next_trial_index(observed.snapshots, previous.next_trial_index or 0)
+        missing = study_status.deleted_indices(observed.snapshots, issued)
+        if len(missing) <= (previous.deleted_trials or 0):
+            return False
+        known = set(previous.deleted_trial_indices)
+        names = [trial_name(key[1], i) for i in missing if i not in known]
+        found = [self.actions.reread_trial(key, name) for name in names]
+        return any(trial is not None for trial in found)
 
     def _observe_trials(self, key: StudyKey, plan: Plan, now: datetime) -> observe.TrialsObserved:
         """Every trial observed and settled: stops finished, metric verdicts confirmed."""
@@ -263,7 +297,12 @@ class Reconciler:
                 job = None
                 observation = observe.observe(trial, job, objects, context)
         if observation.retry and job is not None:
-            # A lost pod: the Job goes, and the next reconcile recreates it for the same trial.
+            # A lost pod: counted in the Trial's status first (with the Job's uid, so an
+            # operator killed before the delete does not count it again), then the Job goes,
+            # and the next reconcile recreates it for the same trial.
+            write = observe.status_write(trial, observation, context)
+            if write is not None:
+                trial = self.actions.write_trial_status(key, write) or trial
             self.actions.delete_job(key, name)
             return observe.Settled(trial, observation, wake_in)
         if observation.from_metrics:

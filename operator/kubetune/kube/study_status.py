@@ -23,9 +23,16 @@ from kubetune.api.conditions import (
     set_condition,
 )
 from kubetune.api.events import EventReason
-from kubetune.api.study import BestTrial, StudyPhase, StudySpec, StudyStatus, TrialCounts
+from kubetune.api.study import (
+    MAX_DELETED_LISTED,
+    BestTrial,
+    StudyPhase,
+    StudySpec,
+    StudyStatus,
+    TrialCounts,
+)
 from kubetune.api.trial import TrialPhase, trial_name
-from kubetune.engine import Ending, TrialSnapshot
+from kubetune.engine import Ending, Outcome, TrialSnapshot
 from kubetune.summary import Summary
 
 TERMINAL_CONDITIONS = {
@@ -56,6 +63,8 @@ class StudyView:
     gpu_seconds: float
     held: str | None = None
     """Why no trial may be launched now (a missing checkpoint claim), or None."""
+    issued: int = 0
+    """The stored ``nextTrialIndex``: indices below it were given out before this reconcile."""
 
 
 def previous_status(raw: Mapping[str, Any] | None) -> StudyStatus:
@@ -111,6 +120,8 @@ def desired(view: StudyView, previous: StudyStatus, now: datetime) -> StudyStatu
                 conditions, ConditionType.RUNNING, True, StudyReason.TRIALS_RUNNING, "", view, now
             )
     best, best_value = _best(view)
+    next_index = next_trial_index(view.snapshots, view.issued)
+    deleted = deleted_indices(view.snapshots, next_index)
     return StudyStatus(
         phase=phase,
         observed_generation=view.generation,
@@ -127,7 +138,40 @@ def desired(view: StudyView, previous: StudyStatus, now: datetime) -> StudyStatu
         completion_time=completion,
         gpu_seconds=round(view.gpu_seconds, 1),
         pruned_saved_steps=summary.saved_steps or None,
+        next_trial_index=next_index,
+        deleted_trials=len(deleted) or None,
+        deleted_trial_indices=deleted[:MAX_DELETED_LISTED],
     )
+
+
+def next_trial_index(snapshots: Mapping[int, TrialSnapshot], issued: int) -> int:
+    """The index the next trial gets: past every trial there is, and past every index ever
+    given (``issued``, stored in the status), so a deleted Trial's index is never reused."""
+    return max(issued, max(snapshots, default=-1) + 1)
+
+
+def deleted_indices(snapshots: Mapping[int, TrialSnapshot], next_index: int) -> list[int]:
+    """Indices given to trials whose Trial is gone (deleted by hand), lowest first.
+
+    Trials are created in index order (``Actions.launch``), so every index below
+    ``next_index`` had a Trial; one missing now was deleted."""
+    if len(snapshots) >= next_index:
+        return []
+    return [i for i in range(next_index) if i not in snapshots]
+
+
+def kept_ending(previous: StudyStatus, generation: int) -> Ending | None:
+    """The ending of a study that already ended at this spec generation, else None.
+
+    A Trial deleted from an ended study would free a place in ``maxTrials`` (or take the
+    goal's trial away) and so reopen it; it stays ended instead. A new generation (a higher
+    ``maxTrials``, a longer ``timeoutSeconds``) is looked at afresh, as always."""
+    if previous.phase not in TERMINAL_CONDITIONS or previous.observed_generation != generation:
+        return None
+    condition = find_condition(previous.conditions, TERMINAL_CONDITIONS[previous.phase])
+    if condition is None or condition.reason not in set(Outcome):
+        return None  # e.g. InvalidSpec: not an ending the engine decided
+    return Ending(Outcome(condition.reason), condition.message)
 
 
 def invalid(previous: StudyStatus, generation: int, message: str, now: datetime) -> StudyStatus:
@@ -267,6 +311,38 @@ def announcements(previous: StudyStatus, status: StudyStatus) -> list[tuple[Even
         message = condition.message if condition else ""
         result.append((FINISHED_EVENTS[status.phase], f"{reason}: {message}"))
     return result
+
+
+def deletions(
+    previous: StudyStatus, status: StudyStatus, study: str
+) -> list[tuple[EventReason, str]]:
+    """A ``TrialDeleted`` Event when more of the study's trials are gone than before, naming
+    them and what happens next."""
+    before, now = previous.deleted_trials or 0, status.deleted_trials or 0
+    if now <= before:
+        return []
+    known = set(previous.deleted_trial_indices)
+    count = now - before
+    names = [trial_name(study, i) for i in status.deleted_trial_indices if i not in known]
+    names = names[:count]
+    if len(names) == count:
+        gone = f"trial {names[0]} was" if count == 1 else f"trials {', '.join(names)} were"
+    elif names:
+        gone = f"trials {', '.join(names)} and {count - len(names)} more were"
+    else:  # past the indices the status lists
+        gone = f"{count} more trials were" if count > 1 else "1 more trial was"
+    if status.phase in TERMINAL_CONDITIONS:
+        after = (
+            "the study has ended and stays ended (a new spec generation, e.g. a higher "
+            "budget.maxTrials, runs more trials)"
+        )
+    else:
+        after = "each frees its place in budget.maxTrials, so a new trial at a new index runs"
+    message = (
+        f"{gone} deleted: the index is never given again, the result counts nowhere, and "
+        f"{after}; {now} deleted in all"
+    )
+    return [(EventReason.TRIAL_DELETED, message)]
 
 
 def _held_message(status: StudyStatus) -> str | None:

@@ -11,8 +11,9 @@ trial lifecycle is unit-tested without a cluster:
 - finished as soon as the pod is (the Job is marked complete or failed a moment later and
   the phase never flaps back to Pending in that gap), unless the Job will retry the pod;
 - Pending again (``PodLost``) when its pod was lost rather than failed — killed from outside,
-  evicted, deleted — up to ``max_pod_retries`` times: the operator deletes the Job, which is
-  created again for the same trial, and counts ``status.retries``;
+  evicted, deleted — up to ``max_pod_retries`` times: the operator counts the loss in
+  ``status.retries`` (with the lost Job's uid, so it is counted once), then deletes the Job,
+  which is created again for the same trial;
 - finished once the Job is, or once a trial asked to stop has no running pod left: the
   verdict (phase, reason, message) is ``kubetune.lifecycle.verdict`` over what was observed
   here — exit code, reported values, the termination message, the stop request — the same
@@ -74,7 +75,13 @@ class Observation:
     costs no GET (the common case on a busy cluster)."""
     retry: bool = False
     """The pod was lost and the trial is to run again: delete its Job (it is recreated) and
-    count ``status.retries`` up (``lost_pod_retry``)."""
+    count the loss in ``status.retries`` (``lost_pod_retry``)."""
+    retries: int = 0
+    """With ``retry``: ``status.retries`` counting this loss, once however often it is seen."""
+    lost_job: str = ""
+    """With ``retry``: the uid of the Job whose pod was lost ("" when the Job is gone already),
+    recorded as ``status.lostJob`` with the count, so that seeing the same Job again (an
+    operator killed before it deleted the Job, a cache that still shows it) counts nothing."""
     recovered: Mapping[str, Any] = field(default_factory=dict)
     """Runner-owned status fields (``values``, ``nonFiniteValues``, ``lastStep``) taken from
     the pod's termination message because the Trial's status lacked them."""
@@ -212,7 +219,8 @@ def derive(
     pods = _of_job(pods, job)
     observed = _derive(trial, job, pods, objective_metrics, gpu_resource, now, failed_create)
     if observed.phase is TrialPhase.FAILED and _lost(trial, job, pods):
-        return lost_pod_retry(trial, observed, max_pod_retries)
+        uid = str(((job or {}).get("metadata") or {}).get("uid") or "")
+        return lost_pod_retry(trial, observed, max_pod_retries, uid)
     return observed
 
 
@@ -256,10 +264,17 @@ def _lost(
 
 
 def lost_pod_retry(
-    trial: Mapping[str, Any], failed: Observation, max_pod_retries: int
+    trial: Mapping[str, Any], failed: Observation, max_pod_retries: int, lost_job: str = ""
 ) -> Observation:
-    """Run the trial again (Pending, ``PodLost``), or fail it once it was lost too often."""
-    retries = int((trial.get("status") or {}).get("retries") or 0)
+    """Run the trial again (Pending, ``PodLost``), or fail it once it was lost too often.
+
+    ``lost_job``: the uid of the Job whose pod was lost. A loss is counted in the Trial's
+    status before its Job is deleted; if the status already names this Job (``lostJob``),
+    this loss is counted there, so the count stays what it is whatever happens between the
+    two writes."""
+    status = trial.get("status") or {}
+    counted = bool(lost_job) and status.get(LOST_JOB_FIELD) == lost_job
+    retries = int(status.get("retries") or 0) - (1 if counted else 0)
     if retries >= max_pod_retries:
         message = f"its pod was lost {retries + 1} times (at most {max_pod_retries} retries)"
         return Observation(
@@ -276,7 +291,13 @@ def lost_pod_retry(
         f"its pod was lost ({failed.message.splitlines()[0] if failed.message else 'deleted'}): "
         f"running the trial again, retry {retries + 1} of {max_pod_retries}",
         retry=True,
+        retries=retries + 1,
+        lost_job=lost_job,
     )
+
+
+LOST_JOB_FIELD = "lostJob"
+"""The Trial status field naming the Job whose lost pod ``retries`` counted last."""
 
 
 def _of_job(
@@ -523,7 +544,11 @@ def desired_status(
     phase = observation.phase
     desired: dict[str, Any] = {
         **observation.recovered,
-        **({"retries": int(status.get("retries") or 0) + 1} if observation.retry else {}),
+        **(
+            {"retries": observation.retries, LOST_JOB_FIELD: observation.lost_job or None}
+            if observation.retry
+            else {}
+        ),
         "phase": str(phase),
         "reason": observation.reason,
         "message": lifecycle.bounded_message(observation.message),

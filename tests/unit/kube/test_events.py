@@ -28,6 +28,7 @@ def test_reasons_that_need_a_person_are_warnings() -> None:
         EventReason.STUDY_FAILED,
         EventReason.CHECKPOINT_CLAIM_MISSING,
         EventReason.WARM_START_UNAVAILABLE,
+        EventReason.TRIAL_DELETED,
     }
 
 

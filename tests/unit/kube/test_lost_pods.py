@@ -125,3 +125,44 @@ def test_a_trial_whose_job_is_deleted_too_often_fails_as_pod_lost() -> None:
 )
 def test_a_missing_job_is_not_a_deletion_unless_the_trial_ran(t: dict[str, Any]) -> None:
     assert not derive(t, None, [], ["loss"], GPU, NOW, max_pod_retries=2).retry
+
+
+def test_a_loss_is_recorded_with_its_jobs_uid() -> None:
+    t = trial(phase="Running")
+    result = observe(t, [owned(pod("Failed", **terminated(137)))])
+    patch = status_patch(t, result, 0, "loss", NOW)
+    assert patch is not None
+    assert (patch["status"]["retries"], patch["status"]["lostJob"]) == (1, "job-1")
+
+
+@pytest.mark.parametrize("seen", [1, 2, 3])
+def test_a_loss_already_counted_for_this_job_is_not_counted_again(seen: int) -> None:
+    """The operator counts a loss, then deletes the Job; killed in between (or shown the Job
+    again by its cache) it sees the same lost Job once more: still one retry."""
+    t = trial(phase="Running")
+    lost = [owned(pod("Failed", **terminated(137)))]
+    for _ in range(seen):
+        result = observe(t, lost)
+        patch = status_patch(t, result, 0, "loss", NOW)
+        t["status"].update(patch["status"] if patch else {})
+    assert (t["status"]["retries"], t["status"]["lostJob"], t["status"]["phase"]) == (
+        1,
+        "job-1",
+        "Pending",
+    )
+    assert result.retry and "retry 1 of 2" in result.message
+    if seen > 1:
+        assert patch is None  # nothing left to write
+
+
+def test_a_later_jobs_loss_counts_again() -> None:
+    t = trial(phase="Running", retries=1, lostJob="job-0")
+    result = observe(t, [owned(pod("Failed", **terminated(137)))])
+    assert (result.retries, result.lost_job) == (2, "job-1")
+
+
+def test_the_last_allowed_loss_seen_again_still_retries() -> None:
+    """Counted as retry 2 of 2 before its Job went: seeing that Job again is not a third loss."""
+    t = trial(phase="Pending", reason="PodLost", retries=2, lostJob="job-1")
+    result = observe(t, [owned(pod("Failed", **terminated(137)))])
+    assert (result.phase, result.retry, result.retries) == (TrialPhase.PENDING, True, 2)
