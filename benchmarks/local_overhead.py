@@ -200,10 +200,10 @@ def markdown(setup: Setup, timings: dict[str, Timing]) -> str:
     floor = statistics.median(bare.walls) if bare and bare.walls else None
     lines = [
         f"{n} trials of a program that sleeps {setup.seconds:g} s and prints one metric, {p} at "
-        f"a time; wall time to the last trial's end, median of {_repeats(timings)} runs; ideal "
+        f"a time; wall time to the last trial's end ({_runs(timings)}); ideal "
         "N × t ÷ P; per trial: the time over the ideal × P ÷ N.",
         "",
-        "| how | wall time (s) | over ideal | over bare loop | per trial (ms) | load |",
+        "| how | wall time (s) | over ideal | over bare loop | per trial (ms) | load (1 min) |",
         "|---|---:|---:|---:|---:|---:|",
         f"| ideal (N × t ÷ P) | {ideal:.1f} | – | – | – | |",
     ]
@@ -223,8 +223,9 @@ def markdown(setup: Setup, timings: dict[str, Timing]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _repeats(timings: dict[str, Timing]) -> int:
-    return max((len(t.walls) for t in timings.values()), default=0)
+def _runs(timings: dict[str, Timing]) -> str:
+    repeats = max((len(t.walls) for t in timings.values()), default=0)
+    return f"median of {repeats} runs" if repeats > 1 else "one run"
 
 
 def replace_section(path: Path, text: str) -> None:
