@@ -91,8 +91,12 @@ class OutputPump:
     ) -> None:
         from kubetune_runner._local import LocalTransport
         from kubetune_runner._log import PREFIX
-        from kubetune_runner.cli import LineReporter
+        from kubetune_runner.cli import OUTPUT_DRAIN_SECONDS, LineReporter
 
+        self.drain_seconds = OUTPUT_DRAIN_SECONDS
+        """After the program exits, how long its output may take to end (a background process
+        of the program may hold stdout) before the trial is judged without the rest: the
+        wrapper's own limit."""
         self._prefix = PREFIX
         self._source = source
         self._sink = os.dup(log.fileno())
@@ -106,6 +110,11 @@ class OutputPump:
         self._closed = False
         self._thread = threading.Thread(target=self._pump, name="kubetune-output", daemon=True)
         self._thread.start()
+
+    def drained(self, since_exit: float) -> bool:
+        """Whether to judge the trial now, ``since_exit`` seconds after its program exited:
+        its output ended, or waiting longer is not worth it."""
+        return self.finished or since_exit >= self.drain_seconds
 
     def close(self) -> None:
         if not self._closed:

@@ -53,11 +53,6 @@ PROC = Path("/proc")
 """Where Linux shows each process's environment; elsewhere no leftover can be proven."""
 
 
-OUTPUT_DRAIN_SECONDS = 5.0
-"""After an inline trial's program exits, how long its output may take to end (a background
-process of the program may still hold stdout) before the trial is judged without the rest."""
-
-
 class TrialProcess:
     """A running trial: its process group, the log its output goes to and, when the backend
     does the wrapper's job, the pump that reads its stdout."""
@@ -97,8 +92,7 @@ class TrialProcess:
             return None
         if self.exited_at is None:
             self.exited_at = time.monotonic()
-        draining = time.monotonic() - self.exited_at < OUTPUT_DRAIN_SECONDS
-        if self.pump is not None and not self.pump.finished and draining:
+        if self.pump is not None and not self.pump.drained(time.monotonic() - self.exited_at):
             return None
         self.log.close()
         if self.pump is not None:
@@ -139,7 +133,8 @@ def _pidfd(pid: int) -> int | None:
 
 
 FALLBACK_POLL_SECONDS = 0.05
-"""How often exits are checked for a process without a pidfd (other systems)."""
+"""How often exits are checked for a process without a pidfd (other systems), and whether
+the drain time of an exited program whose output has not ended has run out."""
 
 
 def wait_for_exit(processes: Collection[TrialProcess], timeout: float) -> None:
@@ -149,7 +144,8 @@ def wait_for_exit(processes: Collection[TrialProcess], timeout: float) -> None:
         return
     wakes = [p.wake_fd() for p in processes]
     fds = [fd for fd in wakes if fd is not None]
-    if len(fds) < len(wakes):
+    draining = any(p.popen.returncode is not None for p in processes)  # its drain time runs
+    if len(fds) < len(wakes) or draining:
         timeout = min(timeout, FALLBACK_POLL_SECONDS)
     if fds:
         select.select(fds, [], [], timeout)

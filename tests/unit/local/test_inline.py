@@ -62,10 +62,12 @@ print("step=2 loss=0.25", end="")
 """
 
 
-def start(tmp_path: Path, *options: str, trial: str = "trial") -> TrialProcess:
+def start(
+    tmp_path: Path, *options: str, trial: str = "trial", program: str = PROGRAM
+) -> TrialProcess:
     trial_dir = tmp_path / trial
     trial_dir.mkdir()
-    container = {"command": ["kubetune-runner", *options, "--", PYTHON, "-c", PROGRAM]}
+    container = {"command": ["kubetune-runner", *options, "--", PYTHON, "-c", program]}
     return launch(
         container=container,
         trial_name="t-0",
@@ -152,3 +154,20 @@ def test_a_stopped_inline_trial_is_ended_by_the_backend_without_waiting_out_the_
     assert trials[0].phase is TrialPhase.SUCCEEDED
     assert trials[1].phase is TrialPhase.STOPPED and trials[1].reason == "StudyEnded"
     assert "terminated" in (study.store.trial_dir(1) / "output.log").read_text()
+
+
+def test_a_background_process_holding_stdout_delays_the_verdict_only_so_long(
+    tmp_path: Path,
+) -> None:
+    """The wrapper waits a bounded time for the output to end after the program's exit; so
+    does the backend, judging the trial with what was reported by then."""
+    holder = "import subprocess; subprocess.Popen(['sleep', '30']); print('loss=0.5', flush=True)"
+    process = start(tmp_path, program=holder)
+    assert process.pump is not None
+    process.pump.drain_seconds = 0.2
+    try:
+        assert finish(process) == 0
+        assert not process.pump.finished  # `sleep` still holds stdout
+        assert [r["values"] for r in reports(tmp_path / "trial")] == [{"loss": 0.5}]
+    finally:
+        process.kill()  # `sleep`, in the program's process group
