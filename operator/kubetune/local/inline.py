@@ -101,7 +101,7 @@ class OutputPump:
         self._source = source
         self._sink = os.dup(log.fileno())
         self._report = LineReporter(
-            LocalTransport(str(trial_dir), objectives), run.names, warn=self._warn
+            LocalTransport(str(trial_dir), objectives, warn=self._warn), run.names, self._warn
         )
         self.done_fd, self._done_w = os.pipe()
         self.finished = False
