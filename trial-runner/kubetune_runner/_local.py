@@ -12,8 +12,9 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 
+from kubetune_runner._log import warn
 from kubetune_runner._values import MetricNames, split_finite
 
 METRICS_FILE = "metrics.jsonl"
@@ -27,9 +28,14 @@ class LocalTransport:
     delivery_timeout_seconds = 0.0
     """Nothing to wait for at exit: every report is on disk when ``record`` returns."""
 
-    def __init__(self, directory: str, objectives: Collection[str] = ()) -> None:
+    def __init__(
+        self,
+        directory: str,
+        objectives: Collection[str] = (),
+        warn: Callable[[str], None] = warn,
+    ) -> None:
         self.directory = directory
-        self._names = MetricNames(objectives)
+        self._names = MetricNames(objectives, warn=warn)
         self.metrics_path = os.path.join(directory, METRICS_FILE)
         self.stop_path = os.path.join(directory, STOP_FILE)
 

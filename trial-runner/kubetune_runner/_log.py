@@ -9,7 +9,10 @@ from __future__ import annotations
 import contextlib
 import sys
 
+PREFIX = "kubetune-runner: "
+"""Starts every line the runner says, so a log shows which lines are not the program's."""
+
 
 def warn(message: str) -> None:
     with contextlib.suppress(OSError, ValueError):  # stderr closed: nowhere left to say it
-        print(f"kubetune-runner: {message}", file=sys.stderr, flush=True)
+        print(f"{PREFIX}{message}", file=sys.stderr, flush=True)

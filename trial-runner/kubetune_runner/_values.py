@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from kubetune_runner._log import warn
@@ -74,8 +74,15 @@ class MetricNames:
     as a name) are dropped too.
     """
 
-    def __init__(self, objectives: Collection[str] = (), limit: int = MAX_METRICS) -> None:
+    def __init__(
+        self,
+        objectives: Collection[str] = (),
+        limit: int = MAX_METRICS,
+        warn: Callable[[str], None] = warn,
+    ) -> None:
         self._objectives = frozenset(objectives)
+        self._warn = warn
+        """Where the one warning about dropped names goes (the trial's log, from a host)."""
         self._others: set[str] = set()
         self._room = max(0, limit - len(self._objectives))
         self.dropped = 0
@@ -95,7 +102,7 @@ class MetricNames:
 
     def _drop(self, name: str) -> None:
         if not self.dropped:
-            warn(
+            self._warn(
                 f"metric {name[:40]!r} and any further new names are not recorded: a trial "
                 f"keeps at most {MAX_METRICS} metric names of at most "
                 f"{MAX_METRIC_NAME_LENGTH} characters (its objectives always)"

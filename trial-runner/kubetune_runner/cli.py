@@ -6,12 +6,17 @@ byte for byte and without delay, unlike metrics collectors that redirect it to a
 stdout line is also parsed for metrics (``_parse``) and reported. Meanwhile the wrapper asks
 ``should_stop()`` and, when the trial is to end, terminates the child's process group and
 exits 0: the operator, not the exit code, records that the trial was stopped.
+
+``kubetune run`` does this job in its own process for a local trial (no second Python process
+per trial): it reads the same options (:func:`parse_options`) and reports each line through
+the same :class:`LineReporter` and :func:`copy_and_parse`.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import os
 import re
 import select
@@ -20,7 +25,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Sequence
-from typing import Callable
+from typing import IO, Callable, NoReturn
 
 from kubetune_runner import __version__, _metrics_file
 from kubetune_runner._api import Transport, current_transport
@@ -77,8 +82,10 @@ If the program calls report() itself, use --no-parse so that only one writer rep
 """
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+def build_parser(
+    parser_class: type[argparse.ArgumentParser] = argparse.ArgumentParser,
+) -> argparse.ArgumentParser:
+    parser = parser_class(
         prog="kubetune-runner",
         usage="%(prog)s [options] -- CMD [ARGS...]",
         description="Run a training program as a kubetune trial: pass its output through "
@@ -134,12 +141,53 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class OptionsRefused(ValueError):
+    """The wrapper's arguments are not valid (the wrapper itself would print its usage)."""
+
+
+class _QuietParser(argparse.ArgumentParser):
+    """Raises where the wrapper's parser would print and exit (errors, --help, --version)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise OptionsRefused(message)
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        raise OptionsRefused(message or f"exits with {status}")
+
+    def _print_message(self, message: str, file: IO[str] | None = None) -> None:
+        pass
+
+
+@functools.cache
+def _quiet_parser() -> argparse.ArgumentParser:
+    """Built once: a host parses the options of every trial it starts."""
+    return build_parser(_QuietParser)
+
+
+def parse_options(argv: Sequence[str]) -> argparse.Namespace:
+    """The wrapper's options and ``command`` (without the ``--``), for a process that does
+    the wrapper's job itself; raises :class:`OptionsRefused` where the wrapper would exit."""
+    args = _quiet_parser().parse_args(argv)
+    args.command = _program(args.command)
+    if not args.command:
+        raise OptionsRefused("no command given")
+    return args
+
+
+def metric_names(text: str | None) -> set[str] | None:
+    """``--metrics a,b``: the only names to report; None (no option): every name."""
+    return {name.strip() for name in text.split(",")} if text else None
+
+
+def _program(command: list[str]) -> list[str]:
+    """The program to run: what follows the wrapper's options, less a leading ``--``."""
+    return command[1:] if command and command[0] == "--" else command
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    command: list[str] = args.command
-    if command and command[0] == "--":
-        command = command[1:]
+    command = _program(args.command)
     if not command:
         parser.error("no command given: kubetune-runner [options] -- CMD [ARGS...]")
     try:
@@ -147,7 +195,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigurationError as error:
         warn(str(error))
         return 2
-    names = {name.strip() for name in args.metrics.split(",")} if args.metrics else None
+    names = metric_names(args.metrics)
     wrapper = Wrapper(
         transport,
         command,
@@ -194,11 +242,9 @@ class Wrapper:
         self.transport = transport
         self.command = command
         self.parse = parse
-        self.names = names
         self.stop_poll_seconds = stop_poll_seconds
         self.grace_seconds = grace_seconds
-        self._report_failed = False
-        self._rejected_names: set[str] = set()
+        self._on_line = LineReporter(transport, names)
 
     def run(self) -> int:
         try:
@@ -258,7 +304,27 @@ class Wrapper:
             warn(f"cannot check whether the trial should stop: {error}")
             return False
 
-    def _on_line(self, line: bytes) -> None:
+
+class LineReporter:
+    """Reports the metrics of each line a program prints; warns about what it cannot read.
+
+    Called with every complete line (``copy_and_parse``); ``warn`` says things where the
+    program's own errors go (the wrapper's stderr; the trial's log under ``kubetune run``).
+    """
+
+    def __init__(
+        self,
+        transport: Transport,
+        names: set[str] | None,
+        warn: Callable[[str], None] = warn,
+    ) -> None:
+        self.transport = transport
+        self.names = names
+        self.warn = warn
+        self._report_failed = False
+        self._rejected_names: set[str] = set()
+
+    def __call__(self, line: bytes) -> None:
         text = line.decode("utf-8", "replace")
         parsed = parse_line(text, self.names)
         if parsed is None:
@@ -267,14 +333,14 @@ class Wrapper:
             name = pair.split("=", 1)[0]
             if name not in self._rejected_names:  # once per name: a loop prints it every step
                 self._rejected_names.add(name)
-                warn(f"not a number, not reported: {pair} (in line {_quoted(text)})")
+                self.warn(f"not a number, not reported: {pair} (in line {_quoted(text)})")
         if not parsed.values:
             return
         try:
             self.transport.record(parsed.step, parsed.values)
         except Exception as error:  # the program's output matters more than one report
             if not self._report_failed:
-                warn(f"cannot report metrics: {error}")
+                self.warn(f"cannot report metrics: {error}")
                 self._report_failed = True
 
 

@@ -388,7 +388,9 @@ class LocalStudy:
         return 1.0 / self.options.trials_per_gpu if len(gpus) == 1 else 1.0
 
     def _enforce_grace(self, now: float) -> None:
-        """The runner exits by itself once it sees the stop file; laggards get signals."""
+        """A trial that watches its stop file ends by itself and gets ``stop_grace_seconds``
+        before SIGTERM; one whose wrapper's job the backend does is sent SIGTERM at once.
+        Either is killed ``stop_grace_seconds`` after SIGTERM."""
         grace = self.options.stop_grace_seconds
         for index, process in self.processes.items():
             if not self.trials[index].stop_requested:
@@ -396,9 +398,10 @@ class LocalStudy:
             if process.stop_requested_at is None:
                 process.stop_requested_at = now
             waited = now - process.stop_requested_at
-            if waited > 2 * grace:
+            terminate_after = grace if process.stops_itself else 0.0
+            if waited > terminate_after + grace:
                 process.kill()
-            elif waited > grace:
+            elif waited >= terminate_after:
                 process.terminate(now)
 
     def _reap(self, now: float) -> None:

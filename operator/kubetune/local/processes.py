@@ -10,15 +10,16 @@ The backend sleeps in :func:`wait_for_exit`, which wakes the moment any trial pr
 (through a pidfd per process, on Linux) so a successor starts without waiting out a polling
 interval.
 
-A trial whose command starts with ``kubetune-runner`` (the documented wrapper) runs the
-runner found next to this interpreter's ``kubetune`` as ``python -S``: the same code the
-console script would run, without the site-packages start-up (``.pth`` files, editable
-install finders) that a standard-library-only wrapper does not need — tens of milliseconds
-per trial (docs/benchmarks.md, local overhead). The training program it starts is unchanged.
+A trial whose command starts with ``kubetune-runner`` (the documented wrapper) runs its
+program directly, the backend doing the wrapper's job itself (``local/inline.py``): no second
+Python process per trial. Where only the wrapper process can do the job (``--metrics-file``),
+it runs the runner found next to this interpreter's ``kubetune`` as ``python -S``: the same
+code the console script would run, without the site-packages start-up (``.pth`` files,
+editable install finders) that a standard-library-only wrapper does not need.
 
-A run of ``kubetune run`` that was itself killed leaves its trials' processes behind, and
-the runner starts the training program in a session of its own, out of reach of the
-runner's group. Every process of a trial carries the trial's directory in its environment
+A run of ``kubetune run`` that was itself killed leaves its trials' processes behind, each
+in a session of its own (a wrapper process also starts its program in another session).
+Every process of a trial carries the trial's directory in its environment
 (``KUBETUNE_LOCAL_DIR``, inherited from the runner), so :func:`kill_leftovers` finds them all
 in ``/proc`` — and only them: a recycled pid never carries that directory.
 """
@@ -40,10 +41,9 @@ from typing import IO, Any
 from kubetune import lifecycle
 from kubetune.api.study import Objective
 from kubetune.local.checkpoints import Handoff
+from kubetune.local.inline import RUNNER_COMMAND, RUNNER_PACKAGE, InlineRun, OutputPump, inline_run
 from kubetune.template import render_container
 
-RUNNER_COMMAND = "kubetune-runner"
-RUNNER_PACKAGE = "kubetune_runner"
 RUNNER_BOOTSTRAP = (
     "import sys; sys.path.insert(0, sys.argv.pop(1)); sys.argv[0] = 'kubetune-runner'; "
     "from kubetune_runner.cli import main; sys.exit(main())"
@@ -54,25 +54,63 @@ PROC = Path("/proc")
 
 
 class TrialProcess:
-    """A running trial: its process group and the log its output goes to."""
+    """A running trial: its process group, the log its output goes to and, when the backend
+    does the wrapper's job, the pump that reads its stdout."""
 
-    def __init__(self, index: int, popen: subprocess.Popen[bytes], log: IO[bytes]) -> None:
+    def __init__(
+        self,
+        index: int,
+        popen: subprocess.Popen[bytes],
+        log: IO[bytes],
+        *,
+        inline: bool = False,
+        pump: OutputPump | None = None,
+    ) -> None:
         self.index = index
         self.popen = popen
         self.log = log
+        self.inline = inline
+        """Whether the backend does the wrapper's job for this trial (``local/inline.py``)."""
+        self.pump = pump
         self.terminated_at: float | None = None
         self.stop_requested_at: float | None = None
+        self.exited_at: float | None = None
         self.exit_fd = _pidfd(popen.pid)
         """Readable once the process exits; None where pidfds are not available."""
 
+    @property
+    def stops_itself(self) -> bool:
+        """Whether something in the trial watches its stop file (a wrapper process, or the
+        program itself); not when the backend does the wrapper's job, so it ends the trial."""
+        return not self.inline
+
     def poll(self) -> int | None:
+        """The exit status once the program exited and its output ended (or the drain time
+        passed): only then is everything it reported on disk."""
         code = self.popen.poll()
-        if code is not None:
-            self.log.close()
-            if self.exit_fd is not None:
-                os.close(self.exit_fd)
-                self.exit_fd = None
+        if code is None:
+            return None
+        if self.exited_at is None:
+            self.exited_at = time.monotonic()
+        if self.pump is not None and not self.pump.drained(time.monotonic() - self.exited_at):
+            return None
+        self.log.close()
+        if self.pump is not None:
+            self.pump.close()
+        if self.exit_fd is not None:
+            os.close(self.exit_fd)
+            self.exit_fd = None
         return code
+
+    def ready(self) -> bool:
+        """Whether :meth:`poll` has news without waiting."""
+        return self.popen.returncode is not None and (self.pump is None or self.pump.finished)
+
+    def wake_fd(self) -> int | None:
+        """Readable when :meth:`poll` may have news: the exit, then the end of the output."""
+        if self.popen.returncode is None:
+            return self.exit_fd
+        return self.pump.done_fd if self.pump is not None else None
 
     def terminate(self, now: float) -> None:
         if self.terminated_at is None:
@@ -95,15 +133,19 @@ def _pidfd(pid: int) -> int | None:
 
 
 FALLBACK_POLL_SECONDS = 0.05
-"""How often exits are checked for a process without a pidfd (other systems)."""
+"""How often exits are checked for a process without a pidfd (other systems), and whether
+the drain time of an exited program whose output has not ended has run out."""
 
 
 def wait_for_exit(processes: Collection[TrialProcess], timeout: float) -> None:
-    """Return once any of ``processes`` has exited, or after ``timeout`` seconds."""
-    if any(p.popen.returncode is not None for p in processes):
+    """Return once any of ``processes`` has exited (and its output ended), or after
+    ``timeout`` seconds."""
+    if any(p.ready() for p in processes):
         return
-    fds = [p.exit_fd for p in processes if p.exit_fd is not None]
-    if len(fds) < len(processes):
+    wakes = [p.wake_fd() for p in processes]
+    fds = [fd for fd in wakes if fd is not None]
+    draining = any(p.popen.returncode is not None for p in processes)  # its drain time runs
+    if len(fds) < len(wakes) or draining:
         timeout = min(timeout, FALLBACK_POLL_SECONDS)
     if fds:
         select.select(fds, [], [], timeout)
@@ -201,17 +243,36 @@ def launch(
     if gpus:
         env["CUDA_VISIBLE_DEVICES"] = ",".join(gpus)
     log = (trial_dir / "output.log").open("ab")
+    argv = command_line(rendered)
+    inline = inline_run(argv)
     try:
         popen = subprocess.Popen(
-            fast_runner(command_line(rendered)),
+            inline.command if inline else fast_runner(argv),
             cwd=workdir,
             env=env,
             stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
+            stdout=subprocess.PIPE if inline and inline.parse else log,
+            stderr=log if inline else subprocess.STDOUT,
             start_new_session=True,
         )
     except OSError:
         log.close()
         raise
-    return TrialProcess(index, popen, log)
+    if inline is None:
+        return TrialProcess(index, popen, log)
+    pump = _pump(popen, log, trial_dir, inline, objectives)
+    return TrialProcess(index, popen, log, inline=True, pump=pump)
+
+
+def _pump(
+    popen: subprocess.Popen[bytes],
+    log: IO[bytes],
+    trial_dir: Path,
+    inline: InlineRun,
+    objectives: Sequence[Objective],
+) -> OutputPump | None:
+    """Reads the program's stdout for the wrapper it replaces, unless it runs ``--no-parse``."""
+    if popen.stdout is None:
+        return None
+    metrics = [o.metric for o in objectives]
+    return OutputPump(popen.stdout, log, trial_dir.resolve(), inline, metrics)

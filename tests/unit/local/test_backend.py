@@ -362,7 +362,7 @@ time.sleep(600)
 @pytest.mark.parametrize(
     "runner",
     [[sys.executable, "-m", "kubetune_runner"], ["kubetune-runner"]],
-    ids=["python -m kubetune_runner", "kubetune-runner (started as python -S)"],
+    ids=["python -m kubetune_runner", "kubetune-runner (its job done by the backend)"],
 )
 def test_a_killed_run_leaves_no_training_process_behind_on_resume(
     tmp_path: Path, runner: list[str]

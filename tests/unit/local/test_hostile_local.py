@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
+
 from kubetune.api.trial import MAX_TRIAL_METRICS, TrialPhase
 from kubetune_runner._values import MAX_METRICS
 from tests.hostile import hostile_trial
@@ -15,17 +17,17 @@ from tests.unit.local.test_backend import manifest, run_study
 PROGRAM = Path(hostile_trial.__file__)
 
 
-def test_a_hostile_trial_is_scored_by_its_loss_and_bounded_on_disk(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "wrapper",
+    [[sys.executable, "-m", "kubetune_runner"], ["kubetune-runner"]],
+    ids=["wrapper process", "wrapper's job done by kubetune run"],
+)
+def test_a_hostile_trial_is_scored_by_its_loss_and_bounded_on_disk(
+    tmp_path: Path, wrapper: list[str]
+) -> None:
     document = manifest(budget={"maxTrials": 2, "parallelTrials": 2})
     container = document["spec"]["trialTemplate"]["job"]["template"]["spec"]["containers"][0]
-    container["command"] = [
-        sys.executable,
-        "-m",
-        "kubetune_runner",
-        "--",
-        sys.executable,
-        str(PROGRAM),
-    ]
+    container["command"] = [*wrapper, "--", sys.executable, str(PROGRAM)]
     container["args"] = []
     study = run_study(document, tmp_path)
     trials = study.store.load_trials()
