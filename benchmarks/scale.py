@@ -43,6 +43,7 @@ from typing import IO, Any
 import urllib3
 import yaml
 
+from benchmarks import scale_phases
 from kubetune.kube.client import Kube, load_configuration
 
 REPO = Path(__file__).resolve().parents[1]
@@ -123,9 +124,15 @@ def run(args: argparse.Namespace, kubeconfig: str) -> dict[str, Any]:
         cpu_initial = sampler.cpu_seconds() - cpu_before
         print(f"{wanted} Jobs in {all_jobs:.1f}s", flush=True)
 
+        from benchmarks.scale_running import api_requests
+
+        raw = RawApi(kubeconfig)
+        operator_before = _get(f"http://127.0.0.1:{port}/metrics")
+        requests_before = api_requests(raw.text("/metrics"))
         latencies, by_study = complete_in_waves(kube, watcher, namespace, names, max_trials, pool)
         total = watcher.count()
         metrics = _get(f"http://127.0.0.1:{port}/metrics")
+        requests_after = api_requests(raw.text("/metrics"))
         return {
             "studies": args.studies,
             "parallel": args.parallel,
@@ -140,6 +147,10 @@ def run(args: argparse.Namespace, kubeconfig: str) -> dict[str, Any]:
             "reconciles": _sample(metrics, "kubetune_reconcile_duration_seconds_count"),
             "reconcile_seconds": _sample(metrics, "kubetune_reconcile_duration_seconds_sum"),
             "errors": _sample(metrics, "kubetune_reconcile_errors_total"),
+            "phases": scale_phases.phase_table(operator_before, metrics, len(latencies)),
+            "requests": scale_phases.requests_table(
+                requests_before, requests_after, len(latencies)
+            ),
         }
     finally:
         stop_operator(operator, log)
@@ -510,6 +521,13 @@ def render(r: dict[str, Any], args: argparse.Namespace) -> str:
             *lines,
             "",
             note,
+            "",
+            "Where the completions' time went (the operator's histograms over the completion "
+            "waves only; per completion = count ÷ completions):",
+            "",
+            r["phases"],
+            "",
+            r["requests"],
             "",
         ]
     )

@@ -66,9 +66,10 @@ class Controller:
             + watches
             + HOUSEKEEPING_CONNECTIONS,
             timeout_seconds=settings.request_timeout_seconds,
+            observe=observe_request,
         )
         self.cache = ObjectCache()
-        self.queue: WorkQueue[StudyKey] = WorkQueue()
+        self.queue: WorkQueue[StudyKey] = WorkQueue(on_wait=observe_queue_wait)
         self.pool = ThreadPoolExecutor(settings.api_concurrency, thread_name_prefix="kubetune-api")
         # Reconciles write through the fence; the leader elector's own Lease writes do not.
         acting = self.kube.fenced(self.is_leader)
@@ -207,7 +208,7 @@ class Controller:
                 self.queue.done(key)
 
     def _reconcile(self, key: StudyKey) -> None:
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.thread_time()
         try:
             wait = self.reconciler.reconcile(key)
         except NotLeading as refused:
@@ -221,6 +222,7 @@ class Controller:
             wait = min(self.settings.retry_seconds, self.settings.reconcile_interval_seconds)
         finally:
             metrics.RECONCILE_DURATION.observe(time.perf_counter() - started)
+            metrics.RECONCILE_CPU.observe(time.thread_time() - cpu_started)
         if wait is not None:
             self.queue.add_after(key, wait)
 
@@ -250,6 +252,14 @@ def metrics_server(
             f" {flag_of('metrics_port')} or {env_of('metrics_port')}, or 0 to turn the metrics"
             " server off"
         ) from None
+
+
+def observe_request(method: str, path: str, seconds: float) -> None:
+    metrics.API_REQUEST_DURATION.labels(method, paths.resource_of(path)).observe(seconds)
+
+
+def observe_queue_wait(seconds: float, urgent: bool) -> None:
+    metrics.QUEUE_WAIT.labels("urgent" if urgent else "normal").observe(seconds)
 
 
 def frees_a_slot(kind: Kind, event_type: str | None, obj: dict[str, Any]) -> bool:

@@ -29,6 +29,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Executor, Future
 from dataclasses import replace
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from kubetune import metrics
@@ -45,6 +46,31 @@ from kubetune.kube.plans import Plan, Plans
 from kubetune.kube.settings import OperatorSettings
 from kubetune.kube.warm import WarmStartUnavailable, load_warm_start
 from kubetune.validation import InvalidStudy
+
+
+class ReconcileStep(StrEnum):
+    """The steps of a reconcile whose wall time ``kubetune_reconcile_step_duration_seconds``
+    shows, so that a slow completion → successor can be traced to one of them."""
+
+    OBSERVE = "observe"
+    """Trials observed and settled (stops ended, verdicts confirmed: API calls)."""
+    DECIDE = "decide"
+    LAUNCH = "launch"
+    """Stops asked, Trials and their Jobs created."""
+    STATUS = "status"
+    """Trial and study status written, Events posted."""
+
+
+class StepClock:
+    """Laps of one reconcile: each ``lap`` records the time since the previous one."""
+
+    def __init__(self) -> None:
+        self._last = time.perf_counter()
+
+    def lap(self, step: ReconcileStep) -> None:
+        now = time.perf_counter()
+        metrics.RECONCILE_STEP_DURATION.labels(step).observe(now - self._last)
+        self._last = now
 
 
 def utcnow() -> datetime:
@@ -97,8 +123,11 @@ class Reconciler:
         start = previous.start_time or now
         if previous.start_time is None:
             self.actions.post(body, EventReason.STARTED, study_status.started_message(spec))
+        clock = StepClock()
         observed = self._observe_trials(key, plan, now)
+        clock.lap(ReconcileStep.OBSERVE)
         decision = self._decide(plan, observed, (now - start).total_seconds())
+        clock.lap(ReconcileStep.DECIDE)
         held = self._missing_claim(key[0], spec, decision, observed)
         if held is not None:
             decision = replace(decision, launch=[])
@@ -110,6 +139,7 @@ class Reconciler:
         created = self.actions.launch(
             key, body["metadata"]["uid"], spec, batch, observed.missing_jobs
         )
+        clock.lap(ReconcileStep.LAUNCH)
         writes: list[Future[None]] = [
             self.pool.submit(self.actions.write_trial_status, key, write)
             for write in observed.writes
@@ -143,6 +173,7 @@ class Reconciler:
         )
         for write in writes:
             write.result()  # a failed write fails the reconcile: it is retried
+        clock.lap(ReconcileStep.STATUS)
         look = self._next_look(spec, observed.wake_in, (now - start).total_seconds(), decision)
         if held is not None:
             # Nothing watches claims: look again soon, so the study resumes once it exists.
