@@ -47,7 +47,9 @@ JOB_DEFAULT_BACKOFF_LIMIT = 6
 UNWRITTEN_PENDING_REASONS = frozenset({TrialReason.CREATING_JOB, TrialReason.WAITING_FOR_POD})
 """Pending reasons not worth a first status write: a Trial without status is Pending by
 definition, and these pass within a second. Skipping them saves one write per new trial,
-which in a burst of thousands of new trials would delay the launch of successors."""
+which in a burst of thousands of new trials would delay the launch of successors. Skipped
+also when the runner's reports came first (a status with values but no phase): seen while
+the Job's completion was still on its way, the write was an extra PATCH per completion."""
 
 
 TERMINATION_REPORT_KEY = "kubetune.dev/report"
@@ -552,7 +554,7 @@ def status_patch(
     """A merge patch of the status subresource, or None when nothing the operator owns changed."""
     status = trial.get("status") or {}
     if (
-        not status
+        not status.get("phase")  # never written by the operator (the runner's values may be)
         and observation.phase is TrialPhase.PENDING
         and observation.reason in UNWRITTEN_PENDING_REASONS
     ):
