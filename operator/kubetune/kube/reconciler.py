@@ -15,7 +15,10 @@ study, its Trials, Jobs and pods as the cache holds them now, and makes the API 
    ``launch_batch`` per reconcile (the rest next time, after the other queued studies), and
    Trials whose Job is missing (the operator died between the two creates) get it;
 5. trial phases are written to the Trials' status after the launches, so that a
-   successor never queues behind status writes on the API pool;
+   successor never queues behind status writes on the API pool; a reconcile that launched
+   leaves them to the study's next reconcile (at most ``status_hold_seconds`` in a row),
+   which the work queue serves after every freed slot, so a burst of completions reaches the
+   API server as its successors' creates first and its status writes after;
 6. the study's status is written if it changed, and Events mark its milestones.
 
 This module is the order of those steps; what to do is decided by the pure ``observe``,
@@ -100,6 +103,8 @@ class Reconciler:
         )
         self.recorded: dict[StudyKey, observe.RecordedSnapshots] = {}
         """Each study's recorded trials' snapshots, rebuilt only when a trial changes."""
+        self.statuses_held: dict[StudyKey, datetime] = {}
+        """Since when each study's status writes have waited behind its launches."""
 
     def reconcile(self, key: StudyKey) -> float | None:
         """Make the API match the study's decision; returns seconds until the next look."""
@@ -108,6 +113,7 @@ class Reconciler:
             metrics.forget_study(*key)
             self.plans.forget(key)
             self.recorded.pop(key, None)
+            self.statuses_held.pop(key, None)
             return None  # ownerReferences let the garbage collector remove the rest
         plan = self.plans.get(key, body)
         now = self.clock()
@@ -140,6 +146,10 @@ class Reconciler:
             key, body["metadata"]["uid"], spec, batch, observed.missing_jobs
         )
         clock.lap(ReconcileStep.LAUNCH)
+        started = previous.start_time is not None  # else the first status is written now
+        if created and started and self._hold_statuses(key, now):
+            return observe.MIN_LOOK_SECONDS  # the writes: next, behind the freed slots
+        self.statuses_held.pop(key, None)
         writes: list[Future[None]] = [
             self.pool.submit(self.actions.write_trial_status, key, write)
             for write in observed.writes
@@ -181,6 +191,12 @@ class Reconciler:
         if more_to_launch:
             return observe.MIN_LOOK_SECONDS  # behind the studies already queued
         return look
+
+    def _hold_statuses(self, key: StudyKey, now: datetime) -> bool:
+        """Whether this launching reconcile leaves its status writes to the next one: yes
+        until they have waited ``status_hold_seconds``."""
+        since = self.statuses_held.setdefault(key, now)
+        return (now - since).total_seconds() < self.settings.status_hold_seconds
 
     def _refuse(
         self,
