@@ -1,11 +1,11 @@
 """The operator's machinery: cache, watches, work queue, worker threads, leader election.
 
 The watch threads (``watch.Watch``) call ``observe`` with every event; it updates the cache
-and queues the event's study (in the queue's priority lane when the event frees a trial slot: a Job
-finished or gone). Worker threads take studies off the queue and reconcile them, one worker
-per study at a time; each reconcile says when it wants its next look (the safety net that
-makes the operator correct even if an event is lost). Only the leader's workers act; the
-others keep their cache warm and wait.
+and queues the event's study (in the queue's priority lane when the event frees a trial slot:
+a pod or Job finished, a Job gone). Worker threads take studies off the queue and reconcile
+them, one worker per study at a time; each reconcile says when it wants its next look (the
+safety net that makes the operator correct even if an event is lost). Only the leader's
+workers act; the others keep their cache warm and wait.
 """
 
 from __future__ import annotations
@@ -263,6 +263,11 @@ def observe_queue_wait(seconds: float, urgent: bool) -> None:
 
 
 def frees_a_slot(kind: Kind, event_type: str | None, obj: dict[str, Any]) -> bool:
-    """A trial's Job finished or is gone: its study may launch a successor now."""
+    """A trial's pod or Job finished, or its Job is gone: its study may launch a successor now.
+
+    The pod's end comes first: the kubelet reports it, and the Job controller marks the Job
+    a moment later (seconds on a busy cluster); the verdict is made from the pod already."""
     deleted = event_type == WatchEventType.DELETED
-    return kind is Kind.JOB and (deleted or trial_status.job_finished(obj))
+    if kind is Kind.JOB:
+        return deleted or trial_status.job_finished(obj)
+    return kind is Kind.POD and not deleted and trial_status.pod_finished(obj)

@@ -320,11 +320,11 @@ def _derive(
         )
     pod = latest_pod(pods)
     started = started or _pod_start(pod)
-    if spec.get("stop") and (job is None or job_finished(job) or _pod_done(pod)):
+    if spec.get("stop") and (job is None or job_finished(job) or pod_finished(pod)):
         pruned = (trial["metadata"].get("annotations") or {}).get(PRUNED_ANNOTATION) == "true"
         ended = lifecycle.stopped(pruned, spec.get("stopReason") or "")
         finished = _finish_time(job, pod) or now
-        recovered = recovered_fields(status, final_report(pod)) if _pod_done(pod) else {}
+        recovered = recovered_fields(status, final_report(pod)) if pod_finished(pod) else {}
         return Observation(
             ended.phase,
             ended.reason,
@@ -344,14 +344,14 @@ def _derive(
     failure = conditions.get("Failed") or conditions.get("FailureTarget")
     if failure is not None:
         return _failed(failure, pod, objective_metrics, started, _finish_time(job, pod) or now)
-    if _pod_done(pod) and not _retry_coming(job, pods):
+    if pod_finished(pod) and not _retry_coming(job, pods):
         # The Job is marked complete or failed a moment after its pod ends; decide now
         # rather than show a phase the trial is no longer in (it used to flap to Pending).
         finished = _finish_time(job, pod) or now
         if _pod_phase(pod) == "Succeeded":
             return _completed(status, objective_metrics, pod, started, finished)
         return _failed({}, pod, objective_metrics, started, finished)
-    if pod_running(pod) or _pod_done(pod):  # a finished pod whose retry is coming
+    if pod_running(pod) or pod_finished(pod):  # a finished pod whose retry is coming
         return Observation(TrialPhase.RUNNING, TrialReason.RUNNING, "", None, started)
     if spec.get("stop"):
         return Observation(TrialPhase.PENDING, TrialReason.STOPPING, spec.get("stopReason") or "")
@@ -468,7 +468,8 @@ def _pod_phase(pod: Mapping[str, Any] | None) -> str | None:
     return None if pod is None else (pod.get("status") or {}).get("phase")
 
 
-def _pod_done(pod: Mapping[str, Any] | None) -> bool:
+def pod_finished(pod: Mapping[str, Any] | None) -> bool:
+    """The pod ended (its Job is marked complete or failed a moment later)."""
     return _pod_phase(pod) in ("Succeeded", "Failed")
 
 
