@@ -103,6 +103,10 @@ class Reconciler:
         )
         self.recorded: dict[StudyKey, observe.RecordedSnapshots] = {}
         """Each study's recorded trials' snapshots, rebuilt only when a trial changes."""
+        self.confirmed: dict[StudyKey, dict[str, str]] = {}
+        """Per study, the Job uid of each finished trial whose report a GET confirmed: the cache
+        holds that answer and only moves forward, so the next reconcile (which writes the
+        verdict when ``status_hold_seconds`` held it back) need not ask again."""
         self.statuses_held: dict[StudyKey, datetime] = {}
         """Since when each study's status writes have waited behind its launches."""
 
@@ -114,6 +118,7 @@ class Reconciler:
             self.plans.forget(key)
             self.recorded.pop(key, None)
             self.statuses_held.pop(key, None)
+            self.confirmed.pop(key, None)
             return None  # ownerReferences let the garbage collector remove the rest
         plan = self.plans.get(key, body)
         now = self.clock()
@@ -285,9 +290,12 @@ class Reconciler:
                 context = replace(context, failed_creates=failed_creates)
                 observations = observe.observe_all(objects, context)
         quiet, busy = observe.split(objects.trials, observations)
+        confirmed = self.confirmed.setdefault(key, {})
         settled = quiet + list(
-            self.pool.map(lambda item: self._settle(key, objects, context, item), busy)
+            self.pool.map(lambda item: self._settle(key, objects, context, item, confirmed), busy)
         )
+        names = {item.trial["metadata"]["name"] for item in busy}
+        self.confirmed[key] = {n: uid for n, uid in confirmed.items() if n in names}
         recorded = self.recorded.setdefault(key, observe.RecordedSnapshots())
         return observe.tally(settled, objects.jobs, context, recorded)
 
@@ -297,6 +305,7 @@ class Reconciler:
         objects: observe.StudyObjects,
         context: observe.TrialContext,
         item: observe.Settled,
+        confirmed: dict[str, str],
     ) -> observe.Settled:
         """Act on one trial before deciding: end its stop, confirm its metrics (API calls)."""
         trial, observation, wake_in = item
@@ -313,11 +322,13 @@ class Reconciler:
             # A lost pod: the Job goes, and the next reconcile recreates it for the same trial.
             self.actions.delete_job(key, name)
             return observe.Settled(trial, observation, wake_in)
-        if observation.from_metrics:
+        job_uid = str((job or {}).get("metadata", {}).get("uid") or "")
+        if observation.from_metrics and not (job_uid and confirmed.get(name) == job_uid):
             # The Job's completion can be seen before the runner's last report arrives
             # on the Trial's watch: reread, so the verdict and the values are final.
             fresh = self.actions.reread_trial(key, name)
             if fresh is not None:
                 trial = fresh
                 observation = observe.observe(trial, job, objects, context)
+                confirmed[name] = job_uid
         return observe.Settled(trial, observation, wake_in)

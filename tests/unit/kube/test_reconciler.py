@@ -360,3 +360,18 @@ def test_status_hold_seconds_zero_writes_in_the_launching_reconcile(world) -> No
 
     assert len(kube.posted("trials")) == 1
     assert len(_status_writes(kube)) == 2  # s-0 and the study
+
+
+def test_a_report_confirmed_by_a_get_is_not_read_again_while_its_verdict_waits(world) -> None:
+    kube, cache, reconciler = world
+    reconciler.reconcile(KEY)
+    _complete(kube, cache, "s-0")
+    kube.calls.clear()
+    reconciler.reconcile(KEY)  # confirms s-0's report, launches s-2, holds the writes
+    reconciler.reconcile(KEY)  # writes s-0's verdict
+    gets = [p for method, p in kube.calls if method == "GET" and p.endswith("/trials/s-0")]
+    assert len(gets) == 1
+    assert (
+        kube.objects["/apis/kubetune.dev/v1alpha1/namespaces/ns/trials/s-0"]["status"]["phase"]
+        == "Succeeded"
+    )
