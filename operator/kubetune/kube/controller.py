@@ -30,7 +30,7 @@ from kubetune.kube.leader import LeaderElector
 from kubetune.kube.reconciler import Reconciler
 from kubetune.kube.settings import OperatorSettings, env_of, flag_of
 from kubetune.kube.watch import Watch
-from kubetune.kube.workqueue import ShutDown, WorkQueue
+from kubetune.kube.workqueue import Lane, ShutDown, WorkQueue
 
 log = logging.getLogger(__name__)
 
@@ -258,8 +258,8 @@ def observe_request(method: str, path: str, seconds: float) -> None:
     metrics.API_REQUEST_DURATION.labels(method, paths.resource_of(path)).observe(seconds)
 
 
-def observe_queue_wait(seconds: float, urgent: bool) -> None:
-    metrics.QUEUE_WAIT.labels("urgent" if urgent else "normal").observe(seconds)
+def observe_queue_wait(seconds: float, lane: Lane) -> None:
+    metrics.QUEUE_WAIT.labels(lane).observe(seconds)
 
 
 def frees_a_slot(kind: Kind, event_type: str | None, obj: dict[str, Any]) -> bool:

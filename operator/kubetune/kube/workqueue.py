@@ -24,6 +24,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Hashable
+from enum import StrEnum
 from typing import Generic, TypeVar
 
 Key = TypeVar("Key", bound=Hashable)
@@ -33,11 +34,17 @@ class ShutDown(Exception):
     """The queue was shut down; workers should return."""
 
 
-WaitObserver = Callable[[float, bool], None]
-"""Told the seconds a key waited before a worker took it, and whether it was urgent."""
+class Lane(StrEnum):
+    URGENT = "urgent"
+    """A trial slot was freed: served first."""
+    NORMAL = "normal"
 
 
-def _ignore(seconds: float, urgent: bool) -> None:
+WaitObserver = Callable[[float, Lane], None]
+"""Told the seconds a key waited before a worker took it, and in which lane."""
+
+
+def _ignore(seconds: float, lane: Lane) -> None:
     pass
 
 
@@ -98,7 +105,7 @@ class WorkQueue(Generic[Key]):
                     break
                 timeout = self._delayed[0][0] - time.monotonic() if self._delayed else None
                 self._cond.wait(timeout)
-        self._on_wait(waited, lane is self._urgent)
+        self._on_wait(waited, Lane.URGENT if lane is self._urgent else Lane.NORMAL)
         return key
 
     def done(self, key: Key) -> None:

@@ -6,7 +6,7 @@ import threading
 import time
 
 from kubetune.kube.cache import Kind, ObjectCache
-from kubetune.kube.workqueue import WorkQueue
+from kubetune.kube.workqueue import Lane, WorkQueue
 
 
 def test_adds_while_queued_coalesce_into_one_item() -> None:
@@ -101,15 +101,13 @@ def test_urgent_keys_go_first_in_the_order_their_slots_were_freed() -> None:
 
 
 def test_each_wait_is_reported_with_its_lane() -> None:
-    waits: list[tuple[float, bool]] = []
-    queue: WorkQueue[str] = WorkQueue(
-        on_wait=lambda seconds, urgent: waits.append((seconds, urgent))
-    )
+    waits: list[tuple[float, Lane]] = []
+    queue: WorkQueue[str] = WorkQueue(on_wait=lambda seconds, lane: waits.append((seconds, lane)))
     queue.add("a")
     queue.add("b", urgent=True)
     queue.get()
     queue.get()
-    assert [urgent for _, urgent in waits] == [True, False]
+    assert [lane for _, lane in waits] == [Lane.URGENT, Lane.NORMAL]
     assert all(seconds >= 0 for seconds, _ in waits)
 
 
