@@ -134,6 +134,16 @@ def run(args: argparse.Namespace, kubeconfig: str) -> dict[str, Any]:
         all_jobs = watcher.time_of_count(wanted) - started
         cpu_initial = sampler.cpu_seconds() - cpu_before
         print(f"{wanted} Jobs in {all_jobs:.1f}s", flush=True)
+        if pods is not None:
+            # Completions start from a settled cluster, as on one running its trials: every
+            # pod Running and every Trial shown Running (else the first wave queues behind
+            # the start-up's pod and status writes, and its tail is the start-up's).
+            _wait(
+                lambda: _running(_get(f"http://127.0.0.1:{port}/metrics")) >= wanted,
+                f"{wanted} Trials Running",
+                900,
+            )
+            print(f"{wanted} Trials Running after {time.monotonic() - started:.1f}s", flush=True)
 
         from benchmarks.scale_running import api_requests
 
@@ -592,6 +602,15 @@ def _sample(text: str, name: str) -> float:
         if line.startswith(name + " ") or line.startswith(name + "{"):
             return float(line.rsplit(" ", 1)[1])
     return 0.0
+
+
+def _running(metrics_text: str) -> float:
+    """Trials the operator shows Running, over every study (``kubetune_trials``)."""
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in metrics_text.splitlines()
+        if line.startswith("kubetune_trials{") and 'phase="Running"' in line
+    )
 
 
 def _free_port() -> int:
