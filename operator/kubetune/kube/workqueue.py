@@ -76,6 +76,7 @@ class WorkQueue(Generic[Key]):
         elif urgent and key in self._queue:
             self._queue.remove(key)
             self._urgent.append(key)
+            self._queued[key] = time.monotonic()  # its urgent wait starts now
 
     def add_after(self, key: Key, delay_seconds: float) -> None:
         if delay_seconds <= 0:
