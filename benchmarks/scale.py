@@ -34,7 +34,7 @@ import threading
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,6 +43,8 @@ from typing import IO, Any
 import urllib3
 import yaml
 
+from benchmarks import scale_phases
+from benchmarks.scale_pods import Pods
 from kubetune.kube.client import Kube, load_configuration
 
 REPO = Path(__file__).resolve().parents[1]
@@ -61,6 +63,13 @@ def main() -> None:
     parser.add_argument("--total-trials", type=int, default=10_000)
     parser.add_argument("--workers", type=int, default=16)
     parser.add_argument("--api-concurrency", type=int, default=16)
+    parser.add_argument(
+        "--pods",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="give each Job a pod whose termination message carries the runner's final report,"
+        " as on a cluster (benchmarks.scale_pods); --no-pods: Jobs only, as before 2026-12-01",
+    )
     parser.add_argument("--kubeconfig", help="an existing test cluster (default: start one)")
     parser.add_argument("--write-docs", action="store_true")
     args = parser.parse_args()
@@ -95,7 +104,10 @@ def run(args: argparse.Namespace, kubeconfig: str) -> dict[str, Any]:
         "/api/v1/namespaces",
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}},
     )
-    watcher = JobWatcher(kubeconfig, namespace)
+    pods = Pods(kube, namespace) if args.pods else None
+    if pods is not None:
+        pods.install()
+    watcher = JobWatcher(kubeconfig, namespace, pods.job_added if pods else None)
     watcher.start()
     port = _free_port()
     operator, log = start_operator(kubeconfig, namespace, port, args.workers, args.api_concurrency)
@@ -122,10 +134,28 @@ def run(args: argparse.Namespace, kubeconfig: str) -> dict[str, Any]:
         all_jobs = watcher.time_of_count(wanted) - started
         cpu_initial = sampler.cpu_seconds() - cpu_before
         print(f"{wanted} Jobs in {all_jobs:.1f}s", flush=True)
+        if pods is not None:
+            # Completions start from a settled cluster, as on one running its trials: every
+            # pod Running and every Trial shown Running (else the first wave queues behind
+            # the start-up's pod and status writes, and its tail is the start-up's).
+            _wait(
+                lambda: _running(_get(f"http://127.0.0.1:{port}/metrics")) >= wanted,
+                f"{wanted} Trials Running",
+                900,
+            )
+            print(f"{wanted} Trials Running after {time.monotonic() - started:.1f}s", flush=True)
 
-        latencies, by_study = complete_in_waves(kube, watcher, namespace, names, max_trials, pool)
+        from benchmarks.scale_running import api_requests
+
+        raw = RawApi(kubeconfig)
+        operator_before = _get(f"http://127.0.0.1:{port}/metrics")
+        requests_before = api_requests(raw.text("/metrics"))
+        latencies, by_study = complete_in_waves(
+            kube, watcher, namespace, names, max_trials, pool, pods
+        )
         total = watcher.count()
         metrics = _get(f"http://127.0.0.1:{port}/metrics")
+        requests_after = api_requests(raw.text("/metrics"))
         return {
             "studies": args.studies,
             "parallel": args.parallel,
@@ -140,10 +170,16 @@ def run(args: argparse.Namespace, kubeconfig: str) -> dict[str, Any]:
             "reconciles": _sample(metrics, "kubetune_reconcile_duration_seconds_count"),
             "reconcile_seconds": _sample(metrics, "kubetune_reconcile_duration_seconds_sum"),
             "errors": _sample(metrics, "kubetune_reconcile_errors_total"),
+            "phases": scale_phases.phase_table(operator_before, metrics, len(latencies)),
+            "requests": scale_phases.requests_table(
+                requests_before, requests_after, len(latencies)
+            ),
         }
     finally:
         stop_operator(operator, log)
         watcher.stop()
+        if pods is not None:
+            pods.stop()
 
 
 def start_operator(
@@ -233,6 +269,7 @@ def complete_in_waves(
     names: list[str],
     max_trials: int,
     pool: ThreadPoolExecutor,
+    pods: Pods | None = None,
 ) -> tuple[list[float], dict[str, list[float]]]:
     """One completion per study per wave; each one's latency to the successor Job, in order
     and by study."""
@@ -248,8 +285,7 @@ def complete_in_waves(
         def complete(study_name: str) -> tuple[str, float]:
             index = next_to_complete[study_name]
             next_to_complete[study_name] += 1
-            finish_trial(kube, namespace, f"{study_name}-{index}")
-            return study_name, time.monotonic()
+            return study_name, finish_trial(kube, namespace, f"{study_name}-{index}", pods)
 
         done = dict(pool.map(complete, studies))
         _wait(
@@ -270,12 +306,19 @@ def complete_in_waves(
         )
 
 
-def finish_trial(kube: Kube, namespace: str, name: str) -> None:
-    """What the runner and the Job controller would do when a trial ends."""
+def finish_trial(kube: Kube, namespace: str, name: str, pods: Pods | None = None) -> float:
+    """What the runner, the kubelet and the Job controller would do when a trial ends; the
+    moment it ended: its pod's container reported terminated, or without pods the Job marked
+    complete."""
+    values = {"loss": 0.5}
     kube.patch(
         f"/apis/kubetune.dev/v1alpha1/namespaces/{namespace}/trials/{name}/status",
-        {"status": {"values": {"loss": 0.5}, "lastStep": 1}},
+        {"status": {"values": values, "lastStep": 1}},
     )
+    ended = None
+    if pods is not None:
+        pods.finish(name, values, 1)
+        ended = time.monotonic()
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     conditions = [
         {
@@ -299,6 +342,7 @@ def finish_trial(kube: Kube, namespace: str, name: str) -> None:
             }
         },
     )
+    return ended if ended is not None else time.monotonic()
 
 
 class RawApi:
@@ -340,8 +384,15 @@ class RawApi:
 class JobWatcher(threading.Thread):
     """Times every Job's ADDED event, from a raw watch (no model deserialization)."""
 
-    def __init__(self, kubeconfig: str, namespace: str) -> None:
+    def __init__(
+        self,
+        kubeconfig: str,
+        namespace: str,
+        on_added: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
         super().__init__(daemon=True)
+        self.on_added = on_added
+        """Told of each new Job (the pods' Job controller)."""
         self.raw = RawApi(kubeconfig)
         self.path = (
             f"/apis/batch/v1/namespaces/{namespace}/jobs?watch=1"
@@ -377,6 +428,8 @@ class JobWatcher(threading.Thread):
             now = time.monotonic()
             self.times.append(now)
             self.by_study.setdefault(metadata["labels"][STUDY_LABEL], []).append(now)
+        if self.on_added is not None:
+            self.on_added(event["object"])
 
     def count(self) -> int:
         with self.lock:
@@ -487,29 +540,45 @@ def render(r: dict[str, Any], args: argparse.Namespace) -> str:
     command = (
         f".venv/bin/python -m benchmarks.scale --studies {args.studies} --parallel "
         f"{args.parallel} --total-trials {args.total_trials} --workers {args.workers} "
-        f"--api-concurrency {args.api_concurrency}"
+        f"--api-concurrency {args.api_concurrency}" + ("" if args.pods else " --no-pods")
     )
     machine = f"{os.cpu_count()} CPUs (shared with the control plane), {sys.platform}"
+    pods = ", each with a pod it runs and ends" if args.pods else ", no pods"
     note = (
         f"Each wave completes one trial of every study at the same instant ({r['studies']} "
         "completions at once), the worst case for latency: the last study of a wave waits "
         f"until the operator and the API server have got through the wave's {r['studies']} "
         "reconciles, which is where the p99 comes from (the script prints each wave's p50 and "
-        "max). Each completion costs the operator a fresh GET of the Trial (these Jobs have "
-        "no pod, so no termination message carries the runner's final report, which saves "
-        "the GET on a real cluster), a Trial and a Job POST and two status patches, on an API "
-        "server sharing the same 2 cores."
+        "max). "
+        + (
+            "Each Job has a pod (`benchmarks.scale_pods`: created and reported Running by the "
+            "script, as the Job controller and a kubelet would), and a completion ends its "
+            "container with the runner's final report as the termination message, so the "
+            "operator reads the result from its pod watch with no GET, as on a cluster; a "
+            "completion's latency runs from that pod status write to the successor's Job."
+            if args.pods
+            else "Each completion costs the operator a fresh GET of the Trial (these Jobs have "
+            "no pod, so no termination message carries the runner's final report, which saves "
+            "the GET on a real cluster)."
+        )
     )
     return "\n".join(
         [
             "## Operator scale",
             "",
             f"`{command}` — control plane without nodes, Jobs with `spec.managedBy` completed "
-            f"by the script; {machine}; {datetime.now(UTC):%Y-%m-%d}.",
+            f"by the script{pods}; {machine}; {datetime.now(UTC):%Y-%m-%d}.",
             "",
             *lines,
             "",
             note,
+            "",
+            "Where the completions' time went (the operator's histograms over the completion "
+            "waves only; per completion = count ÷ completions):",
+            "",
+            r["phases"],
+            "",
+            r["requests"],
             "",
         ]
     )
@@ -533,6 +602,15 @@ def _sample(text: str, name: str) -> float:
         if line.startswith(name + " ") or line.startswith(name + "{"):
             return float(line.rsplit(" ", 1)[1])
     return 0.0
+
+
+def _running(metrics_text: str) -> float:
+    """Trials the operator shows Running, over every study (``kubetune_trials``)."""
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in metrics_text.splitlines()
+        if line.startswith("kubetune_trials{") and 'phase="Running"' in line
+    )
 
 
 def _free_port() -> int:

@@ -75,6 +75,36 @@ RECONCILE_DURATION = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
     registry=REGISTRY,
 )
+RECONCILE_STEP_DURATION = Histogram(
+    "kubetune_reconcile_step_duration_seconds",
+    "Wall time of each step of a reconcile (``ReconcileStep``): where a completion's wait for "
+    "its successor goes.",
+    ["step"],
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+    registry=REGISTRY,
+)
+RECONCILE_CPU = Histogram(
+    "kubetune_reconcile_cpu_seconds",
+    "CPU time of the worker thread during one reconcile (its API calls on the pool excluded).",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+    registry=REGISTRY,
+)
+QUEUE_WAIT = Histogram(
+    "kubetune_queue_wait_seconds",
+    "Time a study waited in the work queue before a worker took it, by lane (``urgent``: a "
+    "trial slot was freed; ``normal``: anything else that changed).",
+    ["lane"],
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+    registry=REGISTRY,
+)
+API_REQUEST_DURATION = Histogram(
+    "kubetune_api_request_duration_seconds",
+    "Round trip of one API request the operator made (watches excluded), by verb and "
+    "resource (``trials/status`` for a subresource).",
+    ["verb", "resource"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+    registry=REGISTRY,
+)
 RECONCILE_ERRORS = Counter(
     "kubetune_reconcile_errors", "Reconciles that raised an error.", registry=REGISTRY
 )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -44,6 +45,14 @@ class NotLeading(RuntimeError):
 
 def _always() -> bool:
     return True
+
+
+RequestObserver = Callable[[str, str, float], None]
+"""Told of every request but watches: method, path, seconds from sending to the parsed answer."""
+
+
+def _ignore(method: str, path: str, seconds: float) -> None:
+    pass
 
 
 class ApiError(RuntimeError):
@@ -112,11 +121,13 @@ class Kube:
         configuration: kubernetes.client.Configuration,
         pool_size: int,
         timeout_seconds: float,
+        observe: RequestObserver = _ignore,
     ) -> None:
         configuration.connection_pool_maxsize = pool_size
         self._api = kubernetes.client.ApiClient(configuration)
         self.timeout = timeout_seconds
         self._may_write: Callable[[], bool] = _always
+        self._observe = observe
 
     def fenced(self, may_write: Callable[[], bool]) -> Kube:
         """A view on the same connections whose writes first ask ``may_write`` (the leader
@@ -136,8 +147,22 @@ class Kube:
     ) -> dict[str, Any]:
         if method not in READ_METHODS and not self._may_write():
             raise NotLeading(f"{method} {path} refused: this replica no longer leads")
+        started = time.perf_counter()
+        try:
+            return self._request(method, path, body, query, content_type)
+        finally:
+            self._observe(method, path, time.perf_counter() - started)
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        body: Any,
+        query: list[tuple[str, str]] | None,
+        content_type: str,
+    ) -> dict[str, Any]:
         headers = {"Accept": "application/json", "Content-Type": content_type}
-        method, url, headers, body, _ = self._api.param_serialize(
+        http_method, url, headers, body, _ = self._api.param_serialize(
             method,
             path,
             query_params=query or [],
@@ -147,7 +172,7 @@ class Kube:
         )
         try:
             response = self._api.call_api(
-                method, url, header_params=headers, body=body, _request_timeout=self.timeout
+                http_method, url, header_params=headers, body=body, _request_timeout=self.timeout
             )
         except ApiException as error:  # connection-level failures
             raise ApiError(error.status or 0, error.reason or "", str(error.body or "")) from None

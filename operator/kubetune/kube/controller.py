@@ -1,11 +1,11 @@
 """The operator's machinery: cache, watches, work queue, worker threads, leader election.
 
 The watch threads (``watch.Watch``) call ``observe`` with every event; it updates the cache
-and queues the event's study (in the queue's priority lane when the event frees a trial slot: a Job
-finished or gone). Worker threads take studies off the queue and reconcile them, one worker
-per study at a time; each reconcile says when it wants its next look (the safety net that
-makes the operator correct even if an event is lost). Only the leader's workers act; the
-others keep their cache warm and wait.
+and queues the event's study (in the queue's priority lane when the event frees a trial slot:
+a pod or Job finished, a Job gone). Worker threads take studies off the queue and reconcile
+them, one worker per study at a time; each reconcile says when it wants its next look (the
+safety net that makes the operator correct even if an event is lost). Only the leader's
+workers act; the others keep their cache warm and wait.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from kubetune.kube.leader import LeaderElector
 from kubetune.kube.reconciler import Reconciler
 from kubetune.kube.settings import OperatorSettings, env_of, flag_of
 from kubetune.kube.watch import Watch
-from kubetune.kube.workqueue import ShutDown, WorkQueue
+from kubetune.kube.workqueue import Lane, ShutDown, WorkQueue
 
 log = logging.getLogger(__name__)
 
@@ -66,9 +66,10 @@ class Controller:
             + watches
             + HOUSEKEEPING_CONNECTIONS,
             timeout_seconds=settings.request_timeout_seconds,
+            observe=observe_request,
         )
         self.cache = ObjectCache()
-        self.queue: WorkQueue[StudyKey] = WorkQueue()
+        self.queue: WorkQueue[StudyKey] = WorkQueue(on_wait=observe_queue_wait)
         self.pool = ThreadPoolExecutor(settings.api_concurrency, thread_name_prefix="kubetune-api")
         # Reconciles write through the fence; the leader elector's own Lease writes do not.
         acting = self.kube.fenced(self.is_leader)
@@ -207,7 +208,7 @@ class Controller:
                 self.queue.done(key)
 
     def _reconcile(self, key: StudyKey) -> None:
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.thread_time()
         try:
             wait = self.reconciler.reconcile(key)
         except NotLeading as refused:
@@ -221,6 +222,7 @@ class Controller:
             wait = min(self.settings.retry_seconds, self.settings.reconcile_interval_seconds)
         finally:
             metrics.RECONCILE_DURATION.observe(time.perf_counter() - started)
+            metrics.RECONCILE_CPU.observe(time.thread_time() - cpu_started)
         if wait is not None:
             self.queue.add_after(key, wait)
 
@@ -252,7 +254,20 @@ def metrics_server(
         ) from None
 
 
+def observe_request(method: str, path: str, seconds: float) -> None:
+    metrics.API_REQUEST_DURATION.labels(method, paths.resource_of(path)).observe(seconds)
+
+
+def observe_queue_wait(seconds: float, lane: Lane) -> None:
+    metrics.QUEUE_WAIT.labels(lane).observe(seconds)
+
+
 def frees_a_slot(kind: Kind, event_type: str | None, obj: dict[str, Any]) -> bool:
-    """A trial's Job finished or is gone: its study may launch a successor now."""
+    """A trial's pod or Job finished, or its Job is gone: its study may launch a successor now.
+
+    The pod's end comes first: the kubelet reports it, and the Job controller marks the Job
+    a moment later (seconds on a busy cluster); the verdict is made from the pod already."""
     deleted = event_type == WatchEventType.DELETED
-    return kind is Kind.JOB and (deleted or trial_status.job_finished(obj))
+    if kind is Kind.JOB:
+        return deleted or trial_status.job_finished(obj)
+    return kind is Kind.POD and not deleted and trial_status.pod_finished(obj)

@@ -61,3 +61,19 @@ def lease(namespace: str, name: str) -> str:
 
 def leases(namespace: str) -> str:
     return f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases"
+
+
+def resource_of(path: str) -> str:
+    """The resource a request path names, ``plural[/subresource]``: a metric label that stays
+    bounded whatever the namespaces and object names (``/apis/g/v/namespaces/ns/trials/t/status``
+    is ``trials/status``)."""
+    parts = [p for p in path.split("?", 1)[0].split("/") if p]
+    if parts[:1] == ["api"]:
+        parts = parts[2:]
+    elif parts[:1] == ["apis"]:
+        parts = parts[3:]
+    if parts[:1] == ["namespaces"] and len(parts) > 2:
+        parts = parts[2:]
+    if not parts:
+        return ""
+    return f"{parts[0]}/{parts[2]}" if len(parts) > 2 else parts[0]

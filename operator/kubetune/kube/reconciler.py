@@ -15,7 +15,10 @@ study, its Trials, Jobs and pods as the cache holds them now, and makes the API 
    ``launch_batch`` per reconcile (the rest next time, after the other queued studies), and
    Trials whose Job is missing (the operator died between the two creates) get it;
 5. trial phases are written to the Trials' status after the launches, so that a
-   successor never queues behind status writes on the API pool;
+   successor never queues behind status writes on the API pool; a reconcile that launched
+   leaves them to the study's next reconcile (at most ``status_hold_seconds`` in a row),
+   which the work queue serves after every freed slot, so a burst of completions reaches the
+   API server as its successors' creates first and its status writes after;
 6. the study's status is written if it changed, and Events mark its milestones.
 
 This module is the order of those steps; what to do is decided by the pure ``observe``,
@@ -29,6 +32,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Executor, Future
 from dataclasses import replace
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from kubetune import metrics
@@ -46,6 +50,31 @@ from kubetune.kube.plans import Plan, Plans
 from kubetune.kube.settings import OperatorSettings
 from kubetune.kube.warm import WarmStartUnavailable, load_warm_start
 from kubetune.validation import InvalidStudy
+
+
+class ReconcileStep(StrEnum):
+    """The steps of a reconcile whose wall time ``kubetune_reconcile_step_duration_seconds``
+    shows, so that a slow completion → successor can be traced to one of them."""
+
+    OBSERVE = "observe"
+    """Trials observed and settled (stops ended, verdicts confirmed: API calls)."""
+    DECIDE = "decide"
+    LAUNCH = "launch"
+    """Stops asked, Trials and their Jobs created."""
+    STATUS = "status"
+    """Trial and study status written, Events posted."""
+
+
+class StepClock:
+    """Laps of one reconcile: each ``lap`` records the time since the previous one."""
+
+    def __init__(self) -> None:
+        self._last = time.perf_counter()
+
+    def lap(self, step: ReconcileStep) -> None:
+        now = time.perf_counter()
+        metrics.RECONCILE_STEP_DURATION.labels(step).observe(now - self._last)
+        self._last = now
 
 
 def utcnow() -> datetime:
@@ -75,6 +104,12 @@ class Reconciler:
         )
         self.recorded: dict[StudyKey, observe.RecordedSnapshots] = {}
         """Each study's recorded trials' snapshots, rebuilt only when a trial changes."""
+        self.confirmed: dict[StudyKey, dict[str, str]] = {}
+        """Per study, the Job uid of each finished trial whose report a GET confirmed: the cache
+        holds that answer and only moves forward, so the next reconcile (which writes the
+        verdict when ``status_hold_seconds`` held it back) need not ask again."""
+        self.statuses_held: dict[StudyKey, datetime] = {}
+        """Since when each study's status writes have waited behind its launches."""
 
     def reconcile(self, key: StudyKey) -> float | None:
         """Make the API match the study's decision; returns seconds until the next look."""
@@ -83,6 +118,8 @@ class Reconciler:
             metrics.forget_study(*key)
             self.plans.forget(key)
             self.recorded.pop(key, None)
+            self.statuses_held.pop(key, None)
+            self.confirmed.pop(key, None)
             return None  # ownerReferences let the garbage collector remove the rest
         plan = self.plans.get(key, body)
         now = self.clock()
@@ -98,11 +135,14 @@ class Reconciler:
         start = previous.start_time or now
         if previous.start_time is None:
             self.actions.post(body, EventReason.STARTED, study_status.started_message(spec))
+        clock = StepClock()
         observed = self._observe_trials(key, plan, now)
         if self._cache_lags(key, observed, previous):
             observed = self._observe_trials(key, plan, now)
+        clock.lap(ReconcileStep.OBSERVE)
         issued = previous.next_trial_index or 0
         decision = self._decide(plan, observed, (now - start).total_seconds(), issued)
+        clock.lap(ReconcileStep.DECIDE)
         generation = int(body["metadata"].get("generation") or 0)
         kept = study_status.kept_ending(previous, generation)
         if kept is not None and decision.ending is None:
@@ -118,6 +158,11 @@ class Reconciler:
         created = self.actions.launch(
             key, body["metadata"]["uid"], spec, batch, observed.missing_jobs
         )
+        clock.lap(ReconcileStep.LAUNCH)
+        started = previous.start_time is not None  # else the first status is written now
+        if created and started and self._hold_statuses(key, now):
+            return observe.MIN_LOOK_SECONDS  # the writes: next, behind the freed slots
+        self.statuses_held.pop(key, None)
         writes: list[Future[Any]] = [
             self.pool.submit(self.actions.write_trial_status, key, write)
             for write in observed.writes
@@ -158,6 +203,7 @@ class Reconciler:
         )
         for write in writes:
             write.result()  # a failed write fails the reconcile: it is retried
+        clock.lap(ReconcileStep.STATUS)
         look = self._next_look(spec, observed.wake_in, (now - start).total_seconds(), decision)
         if held is not None:
             # Nothing watches claims: look again soon, so the study resumes once it exists.
@@ -165,6 +211,12 @@ class Reconciler:
         if more_to_launch:
             return observe.MIN_LOOK_SECONDS  # behind the studies already queued
         return look
+
+    def _hold_statuses(self, key: StudyKey, now: datetime) -> bool:
+        """Whether this launching reconcile leaves its status writes to the next one: yes
+        until they have waited ``status_hold_seconds``."""
+        since = self.statuses_held.setdefault(key, now)
+        return (now - since).total_seconds() < self.settings.status_hold_seconds
 
     def _refuse(
         self,
@@ -272,9 +324,12 @@ class Reconciler:
                 context = replace(context, failed_creates=failed_creates)
                 observations = observe.observe_all(objects, context)
         quiet, busy = observe.split(objects.trials, observations)
+        confirmed = self.confirmed.setdefault(key, {})
         settled = quiet + list(
-            self.pool.map(lambda item: self._settle(key, objects, context, item), busy)
+            self.pool.map(lambda item: self._settle(key, objects, context, item, confirmed), busy)
         )
+        names = {item.trial["metadata"]["name"] for item in busy}
+        self.confirmed[key] = {n: uid for n, uid in confirmed.items() if n in names}
         recorded = self.recorded.setdefault(key, observe.RecordedSnapshots())
         return observe.tally(settled, objects.jobs, context, recorded)
 
@@ -284,6 +339,7 @@ class Reconciler:
         objects: observe.StudyObjects,
         context: observe.TrialContext,
         item: observe.Settled,
+        confirmed: dict[str, str],
     ) -> observe.Settled:
         """Act on one trial before deciding: end its stop, confirm its metrics (API calls)."""
         trial, observation, wake_in = item
@@ -305,11 +361,13 @@ class Reconciler:
                 trial = self.actions.write_trial_status(key, write) or trial
             self.actions.delete_job(key, name)
             return observe.Settled(trial, observation, wake_in)
-        if observation.from_metrics:
+        job_uid = str((job or {}).get("metadata", {}).get("uid") or "")
+        if observation.from_metrics and not (job_uid and confirmed.get(name) == job_uid):
             # The Job's completion can be seen before the runner's last report arrives
             # on the Trial's watch: reread, so the verdict and the values are final.
             fresh = self.actions.reread_trial(key, name)
             if fresh is not None:
                 trial = fresh
                 observation = observe.observe(trial, job, objects, context)
+                confirmed[name] = job_uid
         return observe.Settled(trial, observation, wake_in)

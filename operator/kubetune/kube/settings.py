@@ -41,6 +41,12 @@ class OperatorSettings:
     right after the others queued, so a study launching hundreds of trials (created one after
     the other, to never leave a gap in the indices) does not hold a worker while other
     studies wait to launch or to show their trials Running."""
+    status_hold_seconds: float = 5.0
+    """Longest a study's status writes wait behind launches. A reconcile that launched trials
+    leaves its Trial and study status writes to the study's next reconcile, which the work
+    queue serves after every study with a freed slot: in a burst of completions the API
+    server gets every successor's creates first and the status writes after. 0 writes them
+    in the launching reconcile."""
     request_timeout_seconds: float = 30.0
     """Longest a single API call may take."""
     reconcile_interval_seconds: float = 30.0
@@ -84,6 +90,8 @@ class OperatorSettings:
         for name in ("workers", "api_concurrency", "launch_batch"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
+        if self.status_hold_seconds < 0:
+            raise ValueError("status_hold_seconds must not be negative")
         if self.lease_renew_seconds >= self.lease_duration_seconds:
             raise ValueError("lease_renew_seconds must be shorter than lease_duration_seconds")
 

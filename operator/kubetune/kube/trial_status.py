@@ -48,7 +48,9 @@ JOB_DEFAULT_BACKOFF_LIMIT = 6
 UNWRITTEN_PENDING_REASONS = frozenset({TrialReason.CREATING_JOB, TrialReason.WAITING_FOR_POD})
 """Pending reasons not worth a first status write: a Trial without status is Pending by
 definition, and these pass within a second. Skipping them saves one write per new trial,
-which in a burst of thousands of new trials would delay the launch of successors."""
+which in a burst of thousands of new trials would delay the launch of successors. Skipped
+also when the runner's reports came first (a status with values but no phase): seen while
+the Job's completion was still on its way, the write was an extra PATCH per completion."""
 
 
 TERMINATION_REPORT_KEY = "kubetune.dev/report"
@@ -339,11 +341,11 @@ def _derive(
         )
     pod = latest_pod(pods)
     started = started or _pod_start(pod)
-    if spec.get("stop") and (job is None or job_finished(job) or _pod_done(pod)):
+    if spec.get("stop") and (job is None or job_finished(job) or pod_finished(pod)):
         pruned = (trial["metadata"].get("annotations") or {}).get(PRUNED_ANNOTATION) == "true"
         ended = lifecycle.stopped(pruned, spec.get("stopReason") or "")
         finished = _finish_time(job, pod) or now
-        recovered = recovered_fields(status, final_report(pod)) if _pod_done(pod) else {}
+        recovered = recovered_fields(status, final_report(pod)) if pod_finished(pod) else {}
         return Observation(
             ended.phase,
             ended.reason,
@@ -363,14 +365,14 @@ def _derive(
     failure = conditions.get("Failed") or conditions.get("FailureTarget")
     if failure is not None:
         return _failed(failure, pod, objective_metrics, started, _finish_time(job, pod) or now)
-    if _pod_done(pod) and not _retry_coming(job, pods):
+    if pod_finished(pod) and not _retry_coming(job, pods):
         # The Job is marked complete or failed a moment after its pod ends; decide now
         # rather than show a phase the trial is no longer in (it used to flap to Pending).
         finished = _finish_time(job, pod) or now
         if _pod_phase(pod) == "Succeeded":
             return _completed(status, objective_metrics, pod, started, finished)
         return _failed({}, pod, objective_metrics, started, finished)
-    if pod_running(pod) or _pod_done(pod):  # a finished pod whose retry is coming
+    if pod_running(pod) or pod_finished(pod):  # a finished pod whose retry is coming
         return Observation(TrialPhase.RUNNING, TrialReason.RUNNING, "", None, started)
     if spec.get("stop"):
         return Observation(TrialPhase.PENDING, TrialReason.STOPPING, spec.get("stopReason") or "")
@@ -487,7 +489,8 @@ def _pod_phase(pod: Mapping[str, Any] | None) -> str | None:
     return None if pod is None else (pod.get("status") or {}).get("phase")
 
 
-def _pod_done(pod: Mapping[str, Any] | None) -> bool:
+def pod_finished(pod: Mapping[str, Any] | None) -> bool:
+    """The pod ended (its Job is marked complete or failed a moment later)."""
     return _pod_phase(pod) in ("Succeeded", "Failed")
 
 
@@ -577,7 +580,7 @@ def status_patch(
     """A merge patch of the status subresource, or None when nothing the operator owns changed."""
     status = trial.get("status") or {}
     if (
-        not status
+        not status.get("phase")  # never written by the operator (the runner's values may be)
         and observation.phase is TrialPhase.PENDING
         and observation.reason in UNWRITTEN_PENDING_REASONS
     ):

@@ -6,9 +6,15 @@ study is never reconciled by two workers at once (an event during its reconcile 
 dirty, and it runs again right after); ``add_after`` schedules the next look at a
 deadline (a stop grace period ending, a timeout) without a thread per study.
 
-``add(key, urgent=True)`` is a priority lane: the key goes to the front of the queue (or
-moves there). The controller uses it for studies with a slot just freed, so that launching
-a successor never waits behind reconciles that only have statuses to write.
+``add(key, urgent=True)`` is a priority lane: the key goes to the urgent lane (or moves
+there), which is served before the normal one. The controller uses it for studies with a slot
+just freed, so that launching a successor never waits behind reconciles that only have
+statuses to write. Each lane is first-in first-out: among freed slots, the one freed first is
+served first (a last-in first-out lane made the studies whose trials ended first in a burst
+wait for the whole burst).
+
+``on_wait`` is told how long each key waited in the queue, and in which lane, when a worker
+takes it: the operator's ``kubetune_queue_wait_seconds``.
 """
 
 from __future__ import annotations
@@ -17,7 +23,8 @@ import heapq
 import threading
 import time
 from collections import deque
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
+from enum import StrEnum
 from typing import Generic, TypeVar
 
 Key = TypeVar("Key", bound=Hashable)
@@ -27,11 +34,27 @@ class ShutDown(Exception):
     """The queue was shut down; workers should return."""
 
 
+class Lane(StrEnum):
+    URGENT = "urgent"
+    """A trial slot was freed: served first."""
+    NORMAL = "normal"
+
+
+WaitObserver = Callable[[float, Lane], None]
+"""Told the seconds a key waited before a worker took it, and in which lane."""
+
+
+def _ignore(seconds: float, lane: Lane) -> None:
+    pass
+
+
 class WorkQueue(Generic[Key]):
-    def __init__(self) -> None:
+    def __init__(self, on_wait: WaitObserver = _ignore) -> None:
         self._cond = threading.Condition()
+        self._urgent: deque[Key] = deque()
         self._queue: deque[Key] = deque()
-        self._queued: set[Key] = set()
+        self._queued: dict[Key, float] = {}  # when each queued key was queued
+        self._on_wait = on_wait
         self._processing: set[Key] = set()
         self._dirty: dict[Key, bool] = {}  # added while processing: urgent?
         self._delayed: list[tuple[float, int, Key]] = []
@@ -47,15 +70,13 @@ class WorkQueue(Generic[Key]):
         if key in self._processing:
             self._dirty[key] = self._dirty.get(key, False) or urgent
         elif key not in self._queued:
-            self._queued.add(key)
-            if urgent:
-                self._queue.appendleft(key)
-            else:
-                self._queue.append(key)
+            self._queued[key] = time.monotonic()
+            (self._urgent if urgent else self._queue).append(key)
             self._cond.notify()
-        elif urgent:
+        elif urgent and key in self._queue:
             self._queue.remove(key)
-            self._queue.appendleft(key)
+            self._urgent.append(key)
+            self._queued[key] = time.monotonic()  # its urgent wait starts now
 
     def add_after(self, key: Key, delay_seconds: float) -> None:
         if delay_seconds <= 0:
@@ -77,13 +98,16 @@ class WorkQueue(Generic[Key]):
                 if self._shut_down:
                     raise ShutDown
                 self._promote_due()
-                if self._queue:
-                    key = self._queue.popleft()
-                    self._queued.discard(key)
+                lane = self._urgent or self._queue
+                if lane:
+                    key = lane.popleft()
+                    waited = time.monotonic() - self._queued.pop(key)
                     self._processing.add(key)
-                    return key
+                    break
                 timeout = self._delayed[0][0] - time.monotonic() if self._delayed else None
                 self._cond.wait(timeout)
+        self._on_wait(waited, Lane.URGENT if lane is self._urgent else Lane.NORMAL)
+        return key
 
     def done(self, key: Key) -> None:
         with self._cond:
@@ -101,7 +125,7 @@ class WorkQueue(Generic[Key]):
 
     def __len__(self) -> int:
         with self._cond:
-            return len(self._queue)
+            return len(self._urgent) + len(self._queue)
 
     def shut_down(self) -> None:
         with self._cond:

@@ -241,8 +241,9 @@ def test_a_study_held_for_its_claim_launches_once_the_claim_exists(world) -> Non
     reconciler.reconcile(KEY)
     kube.objects[CLAIM_PATH] = {"metadata": {"name": "ckpt", "namespace": "ns"}}
     reconciler.reconcile(KEY)
-
     assert sorted(cache.get(Kind.JOB, KEY)) == ["s-0", "s-1"]
+    reconciler.reconcile(KEY)  # the status writes follow the launches (status_hold_seconds)
+
     status = kube.objects[STUDY_PATH]["status"]
     (running,) = [c for c in status["conditions"] if c["type"] == "Running"]
     assert (status["phase"], running["reason"]) == ("Running", "TrialsRunning")
@@ -271,9 +272,106 @@ def test_a_big_launch_is_made_in_batches_behind_the_other_studies(world) -> None
             JobEvents(kube, 10.0),  # type: ignore[arg-type]
             clock=lambda: NOW,
         )
-        waits = [reconciler.reconcile(KEY) for _ in range(3)]
+        waits = [reconciler.reconcile(KEY) for _ in range(4)]
 
     assert len(kube.posted("trials")) == 50
     assert sorted(cache.get(Kind.TRIAL, KEY), key=lambda n: int(n.split("-")[1]))[-1] == "s-49"
     assert waits[0] == waits[1] == observe.MIN_LOOK_SECONDS  # more to launch: soon, not now
-    assert waits[2] > observe.MIN_LOOK_SECONDS
+    assert waits[2] == observe.MIN_LOOK_SECONDS  # launched the last ten: the writes come next
+    assert waits[3] > observe.MIN_LOOK_SECONDS
+
+
+def _complete(kube: FakeKube, cache: ObjectCache, name: str) -> None:
+    """The runner reported and the Job completed (no pod: the GET confirms the report)."""
+    trial = kube.objects[f"/apis/kubetune.dev/v1alpha1/namespaces/ns/trials/{name}"]
+    trial["status"] = {"values": {"loss": 0.5}, "lastStep": 1}
+    trial["metadata"]["resourceVersion"] = "900"
+    cache.apply(Kind.TRIAL, None, trial)
+    job = kube.objects[f"/apis/batch/v1/namespaces/ns/jobs/{name}"]
+    job["status"] = {"conditions": [{"type": "Complete", "status": "True"}]}
+    job["metadata"]["resourceVersion"] = "901"
+    cache.apply(Kind.JOB, None, job)
+
+
+def _status_writes(kube: FakeKube) -> list[str]:
+    return [p for method, p in kube.calls if method == "PATCH" and p.endswith("/status")]
+
+
+def test_a_successor_is_launched_first_and_the_statuses_written_by_the_next_reconcile(
+    world,
+) -> None:
+    kube, cache, reconciler = world
+    reconciler.reconcile(KEY)
+    _complete(kube, cache, "s-0")
+    kube.calls.clear()
+
+    wait = reconciler.reconcile(KEY)
+    assert len(kube.posted("trials")) == 1 and len(kube.posted("jobs")) == 1  # s-2
+    assert _status_writes(kube) == []
+    assert wait == observe.MIN_LOOK_SECONDS  # soon: in the normal lane, behind freed slots
+
+    reconciler.reconcile(KEY)
+    trial = kube.objects["/apis/kubetune.dev/v1alpha1/namespaces/ns/trials/s-0"]
+    assert trial["status"]["phase"] == "Succeeded"
+    assert kube.objects[STUDY_PATH]["status"]["trials"]["succeeded"] == 1
+    assert len(kube.posted("trials")) == 1  # nothing launched twice
+
+
+def test_status_writes_wait_behind_launches_no_longer_than_status_hold_seconds(world) -> None:
+    kube, cache, _ = world
+    moments = iter([NOW, NOW, NOW + timedelta(seconds=5)])
+    with ThreadPoolExecutor(4) as pool:
+        reconciler = Reconciler(
+            kube,  # type: ignore[arg-type]
+            cache,
+            OperatorSettings(status_hold_seconds=5),
+            pool,
+            EventRecorder(kube, pool),  # type: ignore[arg-type]
+            JobEvents(kube, 10.0),  # type: ignore[arg-type]
+            clock=lambda: next(moments),
+        )
+        reconciler.reconcile(KEY)  # the first launch writes the study's first status
+        _complete(kube, cache, "s-0")
+        reconciler.reconcile(KEY)  # launches s-2, holds the writes
+        _complete(kube, cache, "s-1")
+        kube.calls.clear()
+        reconciler.reconcile(KEY)  # launches s-3, but the writes have waited 5 s: now
+
+    assert len(kube.posted("trials")) == 1
+    assert len(_status_writes(kube)) == 3  # s-0, s-1 and the study
+
+
+def test_status_hold_seconds_zero_writes_in_the_launching_reconcile(world) -> None:
+    kube, cache, _ = world
+    with ThreadPoolExecutor(4) as pool:
+        reconciler = Reconciler(
+            kube,  # type: ignore[arg-type]
+            cache,
+            OperatorSettings(status_hold_seconds=0),
+            pool,
+            EventRecorder(kube, pool),  # type: ignore[arg-type]
+            JobEvents(kube, 10.0),  # type: ignore[arg-type]
+            clock=lambda: NOW,
+        )
+        reconciler.reconcile(KEY)
+        _complete(kube, cache, "s-0")
+        kube.calls.clear()
+        reconciler.reconcile(KEY)
+
+    assert len(kube.posted("trials")) == 1
+    assert len(_status_writes(kube)) == 2  # s-0 and the study
+
+
+def test_a_report_confirmed_by_a_get_is_not_read_again_while_its_verdict_waits(world) -> None:
+    kube, cache, reconciler = world
+    reconciler.reconcile(KEY)
+    _complete(kube, cache, "s-0")
+    kube.calls.clear()
+    reconciler.reconcile(KEY)  # confirms s-0's report, launches s-2, holds the writes
+    reconciler.reconcile(KEY)  # writes s-0's verdict
+    gets = [p for method, p in kube.calls if method == "GET" and p.endswith("/trials/s-0")]
+    assert len(gets) == 1
+    assert (
+        kube.objects["/apis/kubetune.dev/v1alpha1/namespaces/ns/trials/s-0"]["status"]["phase"]
+        == "Succeeded"
+    )

@@ -307,6 +307,9 @@ def test_a_new_trial_waiting_for_its_pod_is_not_written_but_a_pod_reason_is() ->
     patch = status_patch(fresh, observe(fresh, job(), [unschedulable]), 1, "loss", NOW)
     assert patch is not None and patch["status"]["reason"] == "WaitingForGPU"
 
+    reported_first = trial(values={"loss": 0.5}, lastStep=1)  # the runner's patch came first
+    assert status_patch(reported_first, observe(reported_first, job(), []), 1, "loss", NOW) is None
+
     seen_before = trial(phase="Pending", reason="Scheduling")  # e.g. its pod was deleted
     patch = status_patch(seen_before, observe(seen_before, job(), []), 1, "loss", NOW)
     assert patch is not None and patch["status"]["reason"] == "WaitingForPod"

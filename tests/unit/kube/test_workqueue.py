@@ -6,7 +6,7 @@ import threading
 import time
 
 from kubetune.kube.cache import Kind, ObjectCache
-from kubetune.kube.workqueue import WorkQueue
+from kubetune.kube.workqueue import Lane, WorkQueue
 
 
 def test_adds_while_queued_coalesce_into_one_item() -> None:
@@ -88,13 +88,27 @@ def test_objects_without_a_study_label_are_not_cached() -> None:
     assert cache.apply(Kind.POD, None, _trial("other", "1", study="")) is None
 
 
-def test_an_urgent_key_goes_to_the_front_even_if_already_queued() -> None:
+def test_urgent_keys_go_first_in_the_order_their_slots_were_freed() -> None:
+    """Even one already queued moves ahead; among urgent keys the first freed is served
+    first, so a burst of completions does not make its earliest ones wait longest."""
     queue: WorkQueue[str] = WorkQueue()
     for key in ("a", "b", "c"):
         queue.add(key)
     queue.add("c", urgent=True)
     queue.add("d", urgent=True)
-    assert [queue.get() for _ in range(4)] == ["d", "c", "a", "b"]
+    queue.add("d", urgent=True)  # already in the urgent lane: stays where it is
+    assert [queue.get() for _ in range(4)] == ["c", "d", "a", "b"]
+
+
+def test_each_wait_is_reported_with_its_lane() -> None:
+    waits: list[tuple[float, Lane]] = []
+    queue: WorkQueue[str] = WorkQueue(on_wait=lambda seconds, lane: waits.append((seconds, lane)))
+    queue.add("a")
+    queue.add("b", urgent=True)
+    queue.get()
+    queue.get()
+    assert [lane for _, lane in waits] == [Lane.URGENT, Lane.NORMAL]
+    assert all(seconds >= 0 for seconds, _ in waits)
 
 
 def test_urgency_added_while_processing_is_kept_for_the_rerun() -> None:
