@@ -157,7 +157,9 @@ def test_the_index_of_a_deleted_running_trial_is_never_given_again(world: World)
     world.operator().reconcile(KEY)  # trials 0 and 1 run
     world.delete_trial("s-1")  # the highest index: the next one the old code gave out
 
-    world.operator().reconcile(KEY)  # a restarted operator, as the hardest case
+    operator = world.operator()  # a restarted operator, as the hardest case
+    operator.reconcile(KEY)  # launches trial 2; successors first: its writes wait
+    operator.reconcile(KEY)  # nothing to launch: the status is written
 
     assert world.trial_names() == ["s-0", "s-2"]
     status = world.status()
