@@ -173,7 +173,7 @@ def test_several_objectives_are_scaled_linearly_up_to_the_clip(losses: list[floa
     assert (np.diff(scaled[np.argsort(y, kind="stable")]) >= -1e-9).all()  # order kept
     kept = scaled < scaled.max() - 1e-9  # below the clip, whatever the clip is
     low, high = np.argmin(np.where(kept, y, np.inf)), np.argmax(np.where(kept, y, -np.inf))
-    if kept.any() and y[high] > y[low]:
+    if kept.any() and y[high] - y[low] > 1e-6 * (1.0 + np.abs(y).max()):
         slope = (scaled[high] - scaled[low]) / (y[high] - y[low])
         assert slope > 0
         line = scaled[low] + slope * (y[kept] - y[low])
