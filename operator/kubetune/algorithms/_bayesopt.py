@@ -71,11 +71,6 @@ from kubetune.space import SearchSpace
 # Losses more than this many robust standard deviations above the median are compressed
 # logarithmically (and capped), so one diverged trial does not flatten the model elsewhere.
 _TAIL = 2.0
-_Q10_DEVIATIONS = 1.28
-"""How many standard deviations a normal distribution's 10th percentile lies below its median."""
-_LINEAR_CAP = 10.0
-"""With several objectives, losses beyond this many robust standard deviations above the
-median are clipped to it (far from any front; keeps diverged trials from setting the scale)."""
 _STARTS = 8  # L-BFGS-B starts per acquisition search
 _LOCAL_PER_INCUMBENT = 64
 _INCUMBENTS = 5
@@ -260,10 +255,7 @@ class BayesOpt(Suggester[BayesOptSettings]):
             params = fit_kernel(inputs[fit_rows], target[fit_rows], categorical)
             return GaussianProcess(inputs, target, params, categorical)
 
-        # One objective: only the ranks near the best matter, so the tail is compressed; several:
-        # hypervolume is measured in the losses' own units, so they are only scaled.
-        scale = _warp if observed.losses.shape[1] == 1 else _scale_linearly
-        objectives = tuple(model(scale(column)) for column in observed.losses.T)
+        objectives = tuple(model(_warp(column)) for column in observed.losses.T)
         standardized = [_standardize_margins(column) for column in observed.margins.T]
         constraints = tuple(model(target) for target, _ in standardized)
         return _Models(objectives, constraints, tuple(limit for _, limit in standardized))
@@ -456,39 +448,17 @@ def _standardize_margins(margins: np.ndarray) -> tuple[np.ndarray, float]:
 def _warp(y: np.ndarray) -> np.ndarray:
     """Standardized losses with the bad (upper) tail compressed; ranks are preserved.
 
-    Centre and scale are ``_robust_units``'s, so any number of diverged trials cannot stretch
-    the scale of the good ones.
+    Centre and scale come from the better half (median and 10th percentile, never
+    interpolated), so any number of diverged trials cannot stretch the scale of the good ones.
     """
-    u = _robust_units(y)
+    median, q10, best = np.quantile(y, [0.5, 0.1, 0.0], method="lower")
+    scale = float(median - q10) / 1.28 or float(median - best) or float(np.std(y)) or 1.0
+    u = (y - median) / scale
     u = np.where(u > _TAIL, _TAIL + np.log1p(np.maximum(u - _TAIL, 0.0)), u)
     # Beyond ~3 robust sds every loss is simply "very bad": one 1e12 must not squash the rest.
     u = np.minimum(u, _TAIL + 1.0)
     sd = float(np.std(u)) or 1.0
     return np.asarray((u - float(np.mean(u))) / sd)
-
-
-def _scale_linearly(y: np.ndarray) -> np.ndarray:
-    """Standardized losses of one of several objectives: a linear map, so the hypervolume the
-    acquisition computes in the models' units is the losses' own up to a constant factor.
-
-    ``_warp``'s log compression of the bad tail would shrink the boxes of the front's extremes
-    and with them the value of extending the front there (on DTLZ2, 3 seeds, median
-    hypervolume after 100 trials 2.446 warped, 2.515 linear). Only losses more than
-    ``_LINEAR_CAP`` robust standard deviations above the median are clipped, so one diverged
-    trial still cannot flatten the others.
-    """
-    u = np.minimum(_robust_units(y), _LINEAR_CAP)
-    sd = float(np.std(u)) or 1.0
-    return np.asarray((u - float(np.mean(u))) / sd)
-
-
-def _robust_units(y: np.ndarray) -> np.ndarray:
-    """Losses in robust standard deviations from their median, the scale read from the better
-    half (median and 10th percentile, never interpolated), so any number of diverged trials
-    cannot stretch the scale of the good ones."""
-    median, q10, best = np.quantile(y, [0.5, 0.1, 0.0], method="lower")
-    scale = float(median - q10) / _Q10_DEVIATIONS or float(median - best) or float(np.std(y))
-    return np.asarray((y - median) / (scale or 1.0))
 
 
 def _subset(points: np.ndarray, order: np.ndarray, size: int) -> np.ndarray:

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from model_based_checks import LOSS, float_space, spaces
 
 from kubetune.algorithms import create
-from kubetune.algorithms._bayesopt import _observe, _scale_linearly
+from kubetune.algorithms._bayesopt import _observe
 from kubetune.algorithms._geometry import Geometry
 from kubetune.api.study import Constraint, Direction, Objective
 from kubetune.history import History, TrialRecord, TrialState
@@ -156,54 +156,3 @@ def test_constraints_find_a_better_feasible_value_than_random_search() -> None:
     # Each seed a coin flip under "no better than random": five wins have probability 1/32.
     assert all(a < b for a, b in zip(ours, baseline, strict=True)), (ours, baseline)
     assert np.median(ours) <= 0.5 * np.median(baseline), (ours, baseline)
-
-
-@settings(max_examples=50, deadline=None)
-@given(
-    st.lists(
-        st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False), min_size=3, max_size=40
-    ).filter(lambda v: np.ptp(v) > 1e-3 * (1.0 + np.abs(v).max()))
-)
-def test_several_objectives_are_scaled_linearly_up_to_the_clip(losses: list[float]) -> None:
-    """Where no loss is clipped, each objective's model targets are an increasing affine map of
-    the losses, so hypervolume in the models' units is the losses' own times a constant."""
-    y = np.array(losses)
-    scaled = _scale_linearly(y)
-    assert np.isfinite(scaled).all()
-    assert (np.diff(scaled[np.argsort(y, kind="stable")]) >= -1e-9).all()  # order kept
-    kept = scaled < scaled.max() - 1e-9  # below the clip, whatever the clip is
-    low, high = np.argmin(np.where(kept, y, np.inf)), np.argmax(np.where(kept, y, -np.inf))
-    if kept.any() and y[high] - y[low] > 1e-6 * (1.0 + np.abs(y).max()):
-        slope = (scaled[high] - scaled[low]) / (y[high] - y[low])
-        assert slope > 0
-        line = scaled[low] + slope * (y[kept] - y[low])
-        np.testing.assert_allclose(scaled[kept], line, atol=1e-6 * (1 + np.abs(scaled).max()))
-
-
-def test_a_diverged_trial_does_not_flatten_the_other_objective_values() -> None:
-    good = np.linspace(0.0, 1.0, 12)
-    for outliers in (1, 4):
-        scaled = _scale_linearly(np.concatenate([good, np.full(outliers, 1e12)]))
-        assert (np.diff(scaled[:12]) > 0).all()
-        assert scaled[11] - scaled[0] > 0.1 * (scaled.max() - scaled[0])
-        np.testing.assert_allclose(np.diff(scaled[:12]), np.diff(scaled[:12])[0])  # still linear
-
-
-def test_the_objective_models_of_several_objectives_see_linearly_scaled_losses() -> None:
-    """Unlike one objective's warp, whose log tail would shrink the front's extremes."""
-    space = float_space(2)
-    rng = np.random.default_rng(4)
-    records = []
-    for i, params in enumerate(space.sample(rng, 16)):
-        x = np.array([float(params["x0"]), float(params["x1"])])  # type: ignore[arg-type]
-        values = {"f1": float(np.exp(6 * x[0])), "f2": float(1 - x[0] + x[1])}
-        records.append(TrialRecord(i, params, TrialState.COMPLETE, values))
-    history = History(
-        tuple(records), (THREE[0], Objective(metric="f2", direction=Direction.MINIMIZE))
-    )
-    suggester = create("bayesopt", space, {}, 0)
-    observed, _ = _observe(Geometry.of(space), history, [])
-    models = suggester._fit(observed)  # type: ignore[attr-defined]
-    for gp, column in zip(models.objectives, observed.losses.T, strict=True):
-        slope, intercept = np.polyfit(column, gp.y, 1)
-        np.testing.assert_allclose(gp.y, slope * column + intercept, atol=1e-9)
