@@ -612,11 +612,12 @@ def markdown(
 def _run(jobs: list[Any], log: Path, workers: int, resume: bool) -> list[dict[str, Any]]:
     """Run the jobs not yet in the log (with ``resume``), appending each result as it ends."""
     log.parent.mkdir(parents=True, exist_ok=True)
-    results = [json.loads(line) for line in log.read_text().splitlines()] if resume else []
+    reuse = resume and log.exists()  # --resume on a first run starts the log
+    results = [json.loads(line) for line in log.read_text().splitlines()] if reuse else []
     # A run is deterministic in its seed, so a longer recorded run covers a shorter job.
     recorded = {(r["sampler"], r["problem"], r["seed"]): len(r["values"]) for r in results}
     jobs = [j for j in jobs if recorded.get((j[0], j[1], j[3]), -1) < j[2]]
-    with ProcessPoolExecutor(workers) as pool, log.open("a" if resume else "w") as out:
+    with ProcessPoolExecutor(workers) as pool, log.open("a" if reuse else "w") as out:
         for done, result in enumerate(pool.map(_job, jobs), 1):
             results.append(result)
             out.write(json.dumps(result) + "\n")
