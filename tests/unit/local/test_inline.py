@@ -124,14 +124,25 @@ def test_metrics_and_no_parse_options_are_honoured(tmp_path: Path) -> None:
 
 
 IGNORES_STOP_FILE = """\
-import signal, sys, time
-print("loss=0.1", flush=True)
+import pathlib, signal, sys, time
 def ended(signum, frame):
     print("terminated", flush=True)
     sys.exit(3)
 signal.signal(signal.SIGTERM, ended)
+print("loss=0.1", flush=True)
+pathlib.Path(sys.argv[3]).touch()  # the handler is in place: the other trial may end
 time.sleep(600)
 """
+ENDS_ONCE_READY = """\
+import os, sys, time
+if "0.1" not in sys.argv[1]:
+    exec(sys.argv[2])
+while not os.path.exists(sys.argv[3]):
+    time.sleep(0.01)
+print("loss=0.2")
+"""
+"""Trial 0 ends the study only once trial 1 has its SIGTERM handler in place: a SIGTERM
+before that would end trial 1 without the line the test looks for."""
 
 
 @pytest.mark.timeout(120)
@@ -146,9 +157,8 @@ def test_a_stopped_inline_trial_is_ended_by_the_backend_without_waiting_out_the_
         budget={"maxTrials": 4, "parallelTrials": 2},
     )
     container = document["spec"]["trialTemplate"]["job"]["template"]["spec"]["containers"][0]
-    program = "import sys; print('loss=0.2') if '0.1' in sys.argv[1] else exec(sys.argv[2])"
-    container["command"] = ["kubetune-runner", "--", PYTHON, "-c", program]
-    container["args"] = ["${params.x}", IGNORES_STOP_FILE]
+    container["command"] = ["kubetune-runner", "--", PYTHON, "-c", ENDS_ONCE_READY]
+    container["args"] = ["${params.x}", IGNORES_STOP_FILE, str(tmp_path / "handler-in-place")]
     study = run_study(document, tmp_path, stop_grace_seconds=600)
     trials = {t.index: t for t in study.store.load_trials()}
     assert trials[0].phase is TrialPhase.SUCCEEDED
