@@ -3,7 +3,10 @@
 Both backends — the operator reconciling cluster objects and the laptop runner managing
 subprocesses — call the same ``Planner.decide`` with what they observed and carry out the
 ``Decision`` it returns. Nothing here does I/O or keeps state between calls: every decision is
-recomputed from the trials, which is what makes the operator safe to kill at any moment.
+recomputed from the trials, which is what makes the operator safe to kill at any moment. The
+one thing a planner remembers is a cache: what it derived from each trial it was shown, kept
+while the backend shows it the same (immutable) snapshot again, so a decision at 1,000 trials
+costs what the trials that changed cost.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from kubetune.history import (
     feasibility,
 )
 from kubetune.space import SearchSpace
-from kubetune.summary import Summary, summarize
+from kubetune.summary import Summary, TrialFacts, summarize, trial_facts
 from kubetune.warmstart import NO_WARM_START, WarmStart
 
 
@@ -68,6 +71,16 @@ class TrialSnapshot:
     stop_requested: bool = False
     attributes: Mapping[str, AttributeValue] = field(default_factory=dict)
     """What the algorithm attached when it suggested this trial; back in every history."""
+
+
+@dataclass(frozen=True)
+class _Derived:
+    """What a planner derived from one snapshot: its record for the algorithm and its facts
+    for the summary. Valid while the backend hands over that same snapshot object."""
+
+    snapshot: TrialSnapshot
+    record: TrialRecord
+    facts: TrialFacts
 
 
 @dataclass(frozen=True)
@@ -154,27 +167,36 @@ class Planner:
             declaration is not None and declaration.capabilities.reads_intermediate
         )
         """Whether deciding reads trials' intermediate values (else only their last step)."""
+        self._derived: dict[int, _Derived] = {}
+        """By trial index: what was derived from the snapshot last shown for it."""
+
+    def _derive(self, trial: TrialSnapshot) -> _Derived:
+        """The record and facts of a snapshot, derived once per snapshot object: both
+        backends keep a finished trial's snapshot and hand the same object back."""
+        derived = self._derived.get(trial.index)
+        if derived is None or derived.snapshot is not trial:
+            record = TrialRecord(
+                index=trial.index,
+                params=trial.params,
+                state=_STATES[trial.phase],
+                values=trial.values,
+                intermediate=trial.intermediate,
+                budget=trial.budget,
+                attributes=trial.attributes,
+            )
+            derived = _Derived(trial, record, trial_facts(self.spec, trial))
+            self._derived[trial.index] = derived
+        return derived
 
     def history(self, trials: Sequence[TrialSnapshot], issued: int = 0) -> History:
         """``issued``: indices below it were given out, to trials that may be gone since."""
-        records = tuple(
-            TrialRecord(
-                index=t.index,
-                params=t.params,
-                state=_STATES[t.phase],
-                values=t.values,
-                intermediate=t.intermediate,
-                budget=t.budget,
-                attributes=t.attributes,
-            )
-            for t in sorted(trials, key=lambda t: t.index)
-        )
+        records = tuple(self._derive(t).record for t in sorted(trials, key=lambda t: t.index))
         return History(
             self.warm.trials + records, self.objectives, tuple(self.spec.constraints), issued
         )
 
     def summarize(self, trials: Sequence[TrialSnapshot]) -> Summary:
-        return summarize(self.spec, trials)
+        return summarize(self.spec, trials, lambda t: self._derive(t).facts)
 
     def decide(
         self,
@@ -188,13 +210,12 @@ class Planner:
         index is never reused. A deleted trial is forgotten otherwise: it is not in
         ``trials``, so it frees its place in ``maxTrials`` and its values count nowhere."""
         summary = self.summarize(trials)
-        active = [t for t in trials if t.phase.is_active()]
         ending = self._ending(trials, summary, elapsed_seconds)
         if ending is not None:
             stops = [
                 StopDecision(t.index, f"the study ended: {ending.outcome}", pruned=False)
-                for t in active
-                if not t.stop_requested
+                for t in trials
+                if t.phase.is_active() and not t.stop_requested
             ]
             return Decision([], stops, ending)
 
@@ -202,10 +223,10 @@ class Planner:
         stops = self._early_stops(history, trials)
         launch: list[NewTrial] = []
         budget = self.spec.budget
-        free = min(budget.parallel_trials - len(active), budget.max_trials - len(trials))
+        free = min(budget.parallel_trials - summary.active, budget.max_trials - len(trials))
         if free > 0 and not suspended:
             launch = self._new_trials(history, free)
-            if not launch and not active:
+            if not launch and not summary.active:
                 message = self.suggester.finished_message(history)
                 ending = Ending(
                     Outcome.SEARCH_SPACE_EXHAUSTED,
@@ -271,6 +292,8 @@ class Planner:
         decisions = self.suggester.stops(history)
         if self.rule is not None:
             decisions += self.rule.decide(history)
+        if not decisions:
+            return []
         open_ = {t.index for t in trials if t.phase.is_active() and not t.stop_requested}
         chosen: dict[int, StopDecision] = {}
         for decision in decisions:

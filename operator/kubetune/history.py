@@ -54,6 +54,16 @@ class TrialRecord:
     budget: float | None = None
     attributes: Mapping[str, AttributeValue] = field(default_factory=dict)
 
+    def key(self, space: SearchSpace) -> tuple[tuple[str, Value], ...]:
+        """``space.canonical(params)``, remembered on the record: a record never changes,
+        and the planner hands algorithms the same record objects decision after decision
+        (at 1,000 trials the keys were a third of a decision's cost)."""
+        kept: tuple[SearchSpace, tuple[tuple[str, Value], ...]] | None = self.__dict__.get("_key")
+        if kept is None or kept[0] is not space:
+            kept = (space, space.canonical(self.params))
+            object.__setattr__(self, "_key", kept)
+        return kept[1]
+
     @property
     def is_warm(self) -> bool:
         """An earlier result (``spec.warmStart``), not a trial of this study: indices -1, -2, ...
@@ -144,7 +154,7 @@ class History:
 
     def taken(self, space: SearchSpace) -> set[tuple[tuple[str, Value], ...]]:
         """Canonical keys of every parameter set already used, running or finished."""
-        return {space.canonical(t.params) for t in self.trials}
+        return {t.key(space) for t in self.trials}
 
 
 def objective_losses(

@@ -14,10 +14,10 @@ wherever a study is looked at. Pure: no I/O.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import numpy as np
 
@@ -85,20 +85,51 @@ class Summary:
         return self.best_index is not None or bool(self.pareto_indices)
 
 
-def summarize(spec: StudySpec, trials: Sequence[ObservedTrial]) -> Summary:
-    """Counts, and the best trial or the front of the feasible succeeded trials."""
+@dataclass(frozen=True)
+class TrialFacts:
+    """What a summary reads of one trial, derived from it alone (and the spec).
+
+    A trial observed once does not change, so a caller that sees the same trial object again
+    may hand back the facts it kept (``Planner`` does: at 1,000 trials recomputing them was
+    most of a decision's cost, on the path between one trial's end and its successor's start).
+    """
+
+    scored: tuple[float, ...] | None
+    """Its losses when it succeeded, reported every objective and keeps every constraint:
+    the trials that can be the best or join the front."""
+    last_step: int
+    """The last step it reported an intermediate value for (0: none)."""
+
+
+def trial_facts(spec: StudySpec, trial: ObservedTrial) -> TrialFacts:
+    scored = None
+    if trial.phase is TrialPhase.SUCCEEDED:
+        scored = objective_losses(trial.values, spec.objective_list)
+        if scored is not None and not feasibility(trial.values, spec.constraints).feasible:
+            scored = None
+    return TrialFacts(scored, last_step(trial))
+
+
+Observed = TypeVar("Observed", bound=ObservedTrial)
+
+
+def summarize(
+    spec: StudySpec,
+    trials: Sequence[Observed],
+    facts: Callable[[Observed], TrialFacts] | None = None,
+) -> Summary:
+    """Counts, and the best trial or the front of the feasible succeeded trials.
+
+    ``facts``: each trial's ``TrialFacts``, from a caller that keeps them (default: derived
+    here, every call)."""
+    facts_of: Callable[[Observed], TrialFacts] = facts or (lambda t: trial_facts(spec, t))
     counts = {phase: 0 for phase in TrialPhase}
     for trial in trials:
         counts[trial.phase] += 1
     objectives = spec.objective_list
-    scored = [
-        (losses, trial)
-        for trial in sorted(trials, key=lambda t: t.index)
-        if trial.phase is TrialPhase.SUCCEEDED
-        and (losses := objective_losses(trial.values, objectives)) is not None
-        and feasibility(trial.values, spec.constraints).feasible
-    ]
-    saved = saved_steps(spec, trials)
+    known = [(trial, facts_of(trial)) for trial in sorted(trials, key=lambda t: t.index)]
+    scored = [(fact.scored, trial) for trial, fact in known if fact.scored is not None]
+    saved = _saved_steps(spec, [(trial.phase, fact.last_step) for trial, fact in known])
     if len(objectives) == 1 and scored:
         # The earliest of equally good trials wins: min keeps the first of equal losses.
         _, best = min(scored, key=lambda pair: pair[0])
@@ -150,8 +181,9 @@ def _cached_hypervolume(data: bytes, shape: tuple[int, ...], reference: tuple[fl
     return hypervolume(np.frombuffer(data).reshape(shape), reference)
 
 
-def saved_steps(spec: StudySpec, trials: Sequence[ObservedTrial]) -> int:
-    """Steps early stopping saved, measured against a full-length trial.
+def _saved_steps(spec: StudySpec, trials: Sequence[tuple[TrialPhase, int]]) -> int:
+    """Steps early stopping saved, measured against a full-length trial, from each trial's
+    phase and last step.
 
     A full-length trial runs to ``budget.resource.max`` when the study declares a resource,
     else as far as the longest trial that finished on its own.
@@ -159,8 +191,8 @@ def saved_steps(spec: StudySpec, trials: Sequence[ObservedTrial]) -> int:
     resource = spec.budget.resource
     full = resource.max if resource is not None else 0.0
     if resource is None:
-        full = max((last_step(t) for t in trials if t.phase is TrialPhase.SUCCEEDED), default=0)
-    return int(sum(max(0.0, full - last_step(t)) for t in trials if t.phase is TrialPhase.PRUNED))
+        full = max((step for phase, step in trials if phase is TrialPhase.SUCCEEDED), default=0)
+    return int(sum(max(0.0, full - step) for phase, step in trials if phase is TrialPhase.PRUNED))
 
 
 def last_step(trial: ObservedTrial) -> int:
