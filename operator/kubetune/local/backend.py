@@ -285,6 +285,7 @@ class LocalStudy:
             time.sleep(0.05)
         self.processes.clear()
         self._save_spec()
+        self.store.close()
 
     # -- carrying out ----------------------------------------------------------------------
 
@@ -344,8 +345,7 @@ class LocalStudy:
             self._finish(trial, now, failed)
             return
         self.processes[new.index] = process
-        trial.pid = process.popen.pid
-        self.store.save(trial)
+        trial.pid = process.popen.pid  # on disk with its end: a write now would only slow the loop
 
     def _handoff(self, trial: LocalTrial, directory: Path) -> Handoff | None:
         """The trial's checkpoint directories, when the study keeps checkpoints; a restore

@@ -41,7 +41,7 @@ from typing import IO, Any
 from kubetune import lifecycle
 from kubetune.api.study import Objective
 from kubetune.local.checkpoints import Handoff
-from kubetune.local.inline import RUNNER_COMMAND, RUNNER_PACKAGE, InlineRun, OutputPump, inline_run
+from kubetune.local.inline import RUNNER_COMMAND, RUNNER_PACKAGE, OutputPump, inline_run
 from kubetune.template import render_container
 
 RUNNER_BOOTSTRAP = (
@@ -245,34 +245,33 @@ def launch(
     log = (trial_dir / "output.log").open("ab")
     argv = command_line(rendered)
     inline = inline_run(argv)
+    pump = None
+    stdout: int | IO[bytes] = log
+    if inline is not None and inline.parse:
+        # The pump's thread starts before the program, while this process has the CPU: once
+        # the program is starting, a thread start waited ~1.5 ms for it (2 cores, 2 trials).
+        source, stdout = os.pipe()
+        metrics = [o.metric for o in objectives]
+        pump = OutputPump(os.fdopen(source, "rb"), log, trial_dir.resolve(), inline, metrics)
     try:
         popen = subprocess.Popen(
             inline.command if inline else fast_runner(argv),
             cwd=workdir,
             env=env,
             stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE if inline and inline.parse else log,
+            stdout=stdout,
             stderr=log if inline else subprocess.STDOUT,
             start_new_session=True,
         )
     except OSError:
         log.close()
+        if pump is not None:
+            pump.close()
         raise
+    finally:
+        if pump is not None:
+            assert isinstance(stdout, int)
+            os.close(stdout)  # the program holds it now: its end is the output's end
     if inline is None:
         return TrialProcess(index, popen, log)
-    pump = _pump(popen, log, trial_dir, inline, objectives)
     return TrialProcess(index, popen, log, inline=True, pump=pump)
-
-
-def _pump(
-    popen: subprocess.Popen[bytes],
-    log: IO[bytes],
-    trial_dir: Path,
-    inline: InlineRun,
-    objectives: Sequence[Objective],
-) -> OutputPump | None:
-    """Reads the program's stdout for the wrapper it replaces, unless it runs ``--no-parse``."""
-    if popen.stdout is None:
-        return None
-    metrics = [o.metric for o in objectives]
-    return OutputPump(popen.stdout, log, trial_dir.resolve(), inline, metrics)

