@@ -12,6 +12,11 @@ CRD's ``enum`` and ``kubetune validate``), the CRD's typed settings, the capabil
 ``kubetune.validation`` and the docs table. ``kubetune.api`` sits *below* this package and
 cannot import it, so ``AlgorithmSpec.name`` is a plain string there: the CRD generator is
 handed the registry's names (``kubetune crds``), and validation looks the name up here.
+
+**SciPy is imported where it is used**, inside the functions that compute with it, never at a
+module's top: importing the registry imports every algorithm module, and SciPy's import
+(``special``, ``linalg``, ``optimize``, ``stats.qmc``: ~0.75 s) was most of the start of every
+``kubetune`` command, a random search's included (``tests/unit/test_packaging.py`` holds it).
 """
 
 from __future__ import annotations

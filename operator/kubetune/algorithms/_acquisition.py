@@ -13,7 +13,6 @@ import enum
 import math
 
 import numpy as np
-from scipy import special
 
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 _SQRT_HALF_PI = math.sqrt(0.5 * math.pi)
@@ -28,6 +27,8 @@ class Acquisition(enum.StrEnum):
 
 def log_h(z: np.ndarray) -> np.ndarray:
     """log(phi(z) + z * Phi(z)), accurate for very negative z."""
+    from scipy import special
+
     z = np.asarray(z, dtype=float)
     out = np.empty_like(z)
     near = z > -1.0
@@ -52,6 +53,8 @@ def evaluate(
     dvar: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Acquisition values (m,) and, when mean/var gradients are given, their gradients (m, d)."""
+    from scipy import special
+
     sd = np.sqrt(var)
     if kind is Acquisition.UCB:
         value = -(mean - beta * sd)
@@ -76,6 +79,8 @@ def evaluate(
 
 def log_feasibility(mean: np.ndarray, var: np.ndarray, limit: float) -> np.ndarray:
     """log P(g <= limit) for g ~ N(mean, var) (m,): the log probability a constraint holds."""
+    from scipy import special
+
     return np.asarray(special.log_ndtr((limit - mean) / np.sqrt(var)))
 
 
@@ -83,6 +88,8 @@ def log_feasibility_with_gradient(
     mean: np.ndarray, var: np.ndarray, limit: float, dmean: np.ndarray, dvar: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """``log_feasibility`` and its gradient (m, d), given those of the mean and variance."""
+    from scipy import special
+
     sd = np.sqrt(var)
     z = (limit - mean) / sd
     log_p = special.log_ndtr(z)

@@ -34,8 +34,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from pydantic import Field
-from scipy import optimize
-from scipy.stats import qmc
 
 from kubetune.algorithms._acquisition import Acquisition
 from kubetune.algorithms._ehvi import cells
@@ -321,6 +319,8 @@ class BayesOpt(Suggester[BayesOptSettings]):
         problems, 10 seeds: better on Levy-6 and Styblinski-Tang, but it loses the
         near-incumbent precision (Hartmann6 regret after 50 trials 0.0096 against 0.0005).
         """
+        from scipy.stats import qmc
+
         geometry = self.geometry
         dims = geometry.dims
         sobol = qmc.Sobol(d=dims, scramble=True, seed=rng)
@@ -348,6 +348,8 @@ class BayesOpt(Suggester[BayesOptSettings]):
         All starts are optimized in one call: the objective is their summed score, which is
         separable, so each start still follows its own gradient.
         """
+        from scipy import optimize
+
         free = relaxed[None, :] & ~np.isnan(starts)
         if not free.any():
             return starts

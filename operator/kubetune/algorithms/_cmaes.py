@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from pydantic import Field
-from scipy import special
 
 from kubetune.algorithms._geometry import Geometry
 from kubetune.algorithms._random import RandomSearch
@@ -187,6 +186,8 @@ class CmaEs(Suggester[CmaEsSettings]):
 
     def _margin(self, state: _State) -> np.ndarray:
         """Per-coordinate sampling scale: 1, or more for discrete coordinates near freezing."""
+        from scipy import special
+
         scale = np.ones(state.dims)
         if not self.settings.margin or not len(self.discrete):
             return scale

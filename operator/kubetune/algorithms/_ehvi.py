@@ -30,7 +30,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special
 
 from kubetune.algorithms._acquisition import log_h
 from kubetune.hypervolume import pareto_mask
@@ -144,6 +143,8 @@ def _standardized(
 
 def _log_overlap(mean: np.ndarray, sd: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
     """log E[(high - max(low, Y))+] for Y ~ N(mean, sd^2), candidates by intervals (M, I)."""
+    from scipy import special
+
     z_low, z_high = _standardized(mean, sd, low, high)
     log_h_high = log_h(z_high)
     log_h_low = np.full_like(z_low, -np.inf)
@@ -192,6 +193,8 @@ def _log1mexp(x: np.ndarray) -> np.ndarray:
 def _log_ndtr_difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """log(Phi(b) - Phi(a)) for a <= b (a may be -inf), using the lower tail on the side
     where it is small so neither end cancels."""
+    from scipy import special
+
     flip = a > 0
     upper = np.where(flip, -a, b)
     lower = np.where(flip, -b, a)

@@ -22,9 +22,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.linalg
-import scipy.linalg.lapack
-import scipy.optimize
 
 _SQRT5 = math.sqrt(5.0)
 _MIN_NOISE = 1e-6
@@ -84,6 +81,9 @@ def _cholesky(k: np.ndarray) -> np.ndarray:
 
 
 def _inverse_from_cholesky(chol: np.ndarray) -> np.ndarray:
+    import scipy.linalg
+    import scipy.linalg.lapack
+
     inverse, info = scipy.linalg.lapack.dpotri(chol, lower=1)
     if info != 0:
         return np.asarray(scipy.linalg.cho_solve((chol, True), np.eye(len(chol))))
@@ -97,6 +97,8 @@ class GaussianProcess:
     def __init__(
         self, x: np.ndarray, y: np.ndarray, params: KernelParams, categorical: np.ndarray
     ) -> None:
+        import scipy.linalg
+
         self.x, self.y, self.params, self.categorical = x, y, params, categorical
         self.inv_sq = 1.0 / params.lengthscales**2
         k = params.signal * _matern(_scaled_sq_dist(x, x, self.inv_sq, categorical))
@@ -112,6 +114,8 @@ class GaussianProcess:
 
     def predict(self, xq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Posterior mean and variance (of the latent function) at query points (m, d)."""
+        import scipy.linalg
+
         k = self.params.signal * _matern(_scaled_sq_dist(xq, self.x, self.inv_sq, self.categorical))
         mean = k @ self.alpha
         v = scipy.linalg.solve_triangular(self.chol, k.T, lower=True, check_finite=False)
@@ -128,6 +132,8 @@ class GaussianProcess:
         uncertain: its variance is 0 at the incumbent and small near it, where ``predict``'s
         variance never drops below the noise floor.
         """
+        import scipy.linalg
+
         if gradient:
             mean, var, dmean, dvar = self.predict_with_gradient(xq)
         else:
@@ -161,6 +167,8 @@ class GaussianProcess:
         self, xq: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Mean, variance and their gradients (m, d) in the numeric coordinates."""
+        import scipy.linalg
+
         r2 = _scaled_sq_dist(xq, self.x, self.inv_sq, self.categorical)
         r = np.sqrt(r2)
         decay = np.exp(-_SQRT5 * r)
@@ -180,12 +188,16 @@ class GaussianProcess:
 
 def fit_kernel(x: np.ndarray, y: np.ndarray, categorical: np.ndarray) -> KernelParams:
     """MAP kernel parameters for features ``x`` (n, d) and standardized outputs ``y`` (n,)."""
+    import scipy.optimize
+
     n, dims = x.shape
     sq = _pairwise_sq(x, x, categorical)
     sq_flat = sq.reshape(n * n, dims)
     eye = np.eye(n)
 
     def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        import scipy.linalg
+
         log_ls, log_signal, log_noise = theta[:dims], theta[dims], theta[dims + 1]
         inv_sq = np.exp(-2.0 * log_ls)
         signal, noise = math.exp(log_signal), math.exp(log_noise)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from scipy.stats import qmc
 
 from kubetune.algorithms.base import (
     Algorithm,
@@ -31,6 +30,8 @@ points, per wanted suggestion."""
 
 class SobolSearch(Suggester[NoSettings]):
     def suggest(self, history: History, n: int) -> list[Suggestion]:
+        from scipy.stats import qmc
+
         start = next_index(history)
         engine = qmc.Sobol(d=self.space.dims, scramble=True, seed=np.random.default_rng(self.seed))
         if start:

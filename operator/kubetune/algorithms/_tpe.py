@@ -30,7 +30,6 @@ from collections.abc import Iterator
 
 import numpy as np
 from pydantic import Field
-from scipy import special
 
 from kubetune.algorithms._geometry import Geometry
 from kubetune.algorithms._sobol import SobolSearch
@@ -254,6 +253,8 @@ class _Parzen:
             self.categories[int(dim)] = probs / probs.sum(1, keepdims=True)
 
     def sample(self, rng: np.random.Generator, count: int) -> np.ndarray:
+        from scipy import special
+
         component = rng.choice(len(self.centers), size=count, p=np.exp(self.log_weights))
         mu = np.nan_to_num(self.centers[component], nan=0.5)
         sigma = np.where(self.inactive[component], 1e3, self.sigma[component])
@@ -288,6 +289,8 @@ class _Parzen:
     def _terms(self, x: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
         """Per active coordinate: (dim, log density of each point under each component (c, k)),
         zero for points that leave the coordinate inactive."""
+        from scipy import special
+
         geometry = self.geometry
         mu, sigma = np.nan_to_num(self.centers, nan=0.5), self.sigma
         log_norm = np.log(special.ndtr((1.0 - mu) / sigma) - special.ndtr(-mu / sigma))

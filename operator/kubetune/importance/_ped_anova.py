@@ -15,7 +15,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special
 
 from kubetune.space import Parameter, SearchSpace
 
@@ -110,6 +109,8 @@ def _kernel_counts(active: np.ndarray, bandwidth: float, cells: int) -> np.ndarr
     Values are first counted in bins a tenth of a cell wide (the narrowest kernel is a cell)
     and the kernel is placed at each bin's centre, so 10,000 trials cost no more than 500.
     """
+    from scipy import special
+
     if active.size == 0:
         return np.zeros(cells)
     bins = cells * KERNEL_BINS_PER_CELL

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -84,3 +86,14 @@ def test_no_runtime_type_asserts_in_algorithms_or_rules() -> None:
             text = source.read_text()
             assert "assert isinstance" not in text, source
             assert not re.search(r"^\s*assert ", text, re.M), source
+
+
+def test_importing_the_registry_leaves_scipy_to_the_algorithms_that_compute() -> None:
+    """SciPy takes ~0.75 s to import; every algorithm module comes with the registry, so a
+    module that imported it at its top made every `kubetune` command, and a random search,
+    wait for it (docs/benchmarks.md, local overhead)."""
+    probe = "import sys, kubetune.cli; print([m for m in sys.modules if m.startswith('scipy')])"
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], check=True, capture_output=True, text=True
+    ).stdout.strip()
+    assert loaded == "[]"
