@@ -124,11 +124,16 @@ def log_ehvi_with_gradient(
     value = _logsumexp(total)
     weights = np.exp(total - value[:, None])  # each cell's share of the improvement
     dmean, dvar = np.empty_like(mean), np.empty_like(mean)
-    for j, (dlog_mean, dlog_sd) in enumerate(terms):
-        # Each interval's share: the summed weights of the cells built on it.
+    for j, (log_mean_ratio, log_high_ratio, log_low_ratio) in enumerate(terms):
+        # Each interval's share: the summed weights of the cells built on it. The products
+        # are taken in log space: a ratio can overflow where its share is all but 0.
         share = weights @ (region.index[:, j, None] == np.arange(len(region.lows[j]))[None, :])
-        dmean[:, j] = (share * dlog_mean).sum(1)
-        dvar[:, j] = (share * dlog_sd).sum(1) / (2.0 * sd[:, j])
+        with np.errstate(divide="ignore"):
+            log_share = np.log(share)
+        dmean[:, j] = -np.exp(log_share + log_mean_ratio).sum(1)
+        dvar[:, j] = (
+            np.exp(log_share + log_high_ratio).sum(1) - np.exp(log_share + log_low_ratio).sum(1)
+        ) / (2.0 * sd[:, j])
     return value, dmean, dvar
 
 
@@ -160,17 +165,24 @@ def _log_overlap(mean: np.ndarray, sd: np.ndarray, low: np.ndarray, high: np.nda
 
 def _overlap_gradient(
     mean: np.ndarray, sd: np.ndarray, low: np.ndarray, high: np.ndarray, log_value: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Derivatives of ``_log_overlap`` (its value given) by the mean and by the standard
-    deviation: -(Phi(b) - Phi(a)) and phi(b) - phi(a), each divided by the overlap."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Derivatives of ``_log_overlap`` (its value given), as logs of their parts: by the mean,
+    -(Phi(b) - Phi(a)), and by the standard deviation, phi(b) - phi(a), each divided by the
+    overlap. An empty overlap (log -inf) has parts of log -inf: its share of the improvement
+    is 0, and it must add 0, not inf times 0."""
     z_low, z_high = _standardized(mean, sd, low, high)
     finite = np.isfinite(z_low)
-    dlog_mean = -np.exp(_log_ndtr_difference(z_low, z_high) - log_value)
+    usable = np.isfinite(log_value)
+    base = np.where(usable, log_value, 0.0)
+    log_mean = _log_ndtr_difference(z_low, z_high)
     log_phi_high = -0.5 * z_high * z_high - _LOG_SQRT_2PI
     z_finite = np.where(finite, z_low, 0.0)
     log_phi_low = np.where(finite, -0.5 * z_finite * z_finite - _LOG_SQRT_2PI, -np.inf)
-    dlog_sd = np.exp(log_phi_high - log_value) - np.exp(log_phi_low - log_value)
-    return dlog_mean, dlog_sd
+
+    def ratio(log_part: np.ndarray) -> np.ndarray:
+        return np.where(usable, log_part - base, -np.inf)
+
+    return ratio(log_mean), ratio(log_phi_high), ratio(log_phi_low)
 
 
 def _logsumexp(terms: np.ndarray) -> np.ndarray:

@@ -3,6 +3,8 @@ and for constraints, against exact hypervolumes, Monte-Carlo estimates and finit
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -128,3 +130,20 @@ def test_log_feasibility_gradient_matches_finite_differences() -> None:
         up = log_feasibility(mean + step * eye[i], var * (1 + step * eye[i]), 0.0)[i]
         down = log_feasibility(mean - step * eye[i], var * (1 - step * eye[i]), 0.0)[i]
         assert grad[i, 0] == pytest.approx((up - down) / (2 * step), rel=1e-5)
+
+
+def test_log_ehvi_gradients_stay_finite_far_from_the_front_with_no_doubt() -> None:
+    """A candidate hundreds of standard deviations from the front in some objectives and
+    ahead of it in another: a ratio of an interval's parts to its overlap overflowed (a
+    RuntimeWarning) where the interval's share of the improvement was all but 0, and the
+    gradient became inf or NaN, which the acquisition search then read as 0."""
+    rng = np.random.default_rng(3)
+    front = rng.random((5, 3))
+    front = front[np.argsort(front[:, 0])]
+    region = cells(front, np.full(3, 1.2))
+    mean = np.array([[89.5, 159.7, -119.2], [517.1, -40.0, 360.8], [465.8, -188.3, 533.6]])
+    var = np.array([[1e-12, 1e-7, 1e-13], [2e-14, 1e-12, 8e-12], [6e-2, 4e-10, 3.5e-2]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        value, dmean, dvar = log_ehvi_with_gradient(mean, var, region)
+    assert np.all(np.isfinite(value)) and np.all(np.isfinite(dmean)) and np.all(np.isfinite(dvar))
