@@ -245,21 +245,20 @@ def launch(
     log = (trial_dir / "output.log").open("ab")
     argv = command_line(rendered)
     inline = inline_run(argv)
-    pump = None
-    stdout: int | IO[bytes] = log
+    pump, write_end = None, None
     if inline is not None and inline.parse:
         # The pump's thread starts before the program, while this process has the CPU: once
         # the program is starting, a thread start waited ~1.5 ms for it (2 cores, 2 trials).
-        source, stdout = os.pipe()
+        read_end, write_end = os.pipe()
         metrics = [o.metric for o in objectives]
-        pump = OutputPump(os.fdopen(source, "rb"), log, trial_dir.resolve(), inline, metrics)
+        pump = OutputPump(os.fdopen(read_end, "rb"), log, trial_dir.resolve(), inline, metrics)
     try:
         popen = subprocess.Popen(
             inline.command if inline else fast_runner(argv),
             cwd=workdir,
             env=env,
             stdin=subprocess.DEVNULL,
-            stdout=stdout,
+            stdout=log if write_end is None else write_end,
             stderr=log if inline else subprocess.STDOUT,
             start_new_session=True,
         )
@@ -269,9 +268,8 @@ def launch(
             pump.close()
         raise
     finally:
-        if pump is not None:
-            assert isinstance(stdout, int)
-            os.close(stdout)  # the program holds it now: its end is the output's end
+        if write_end is not None:
+            os.close(write_end)  # the program holds it now: its end is the output's end
     if inline is None:
         return TrialProcess(index, popen, log)
     return TrialProcess(index, popen, log, inline=True, pump=pump)
