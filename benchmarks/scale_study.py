@@ -143,7 +143,7 @@ def finished_trial(
 
 
 def completed_job(spec: StudySpec, trial: dict[str, Any], versions: Any) -> dict[str, Any]:
-    job = objects.render_job(spec, trial)
+    job = objects.render_job(spec, trial, "study-uid")
     job["metadata"] |= {"uid": f"job-{trial['metadata']['uid']}", "resourceVersion": "1"}
     job["metadata"]["resourceVersion"] = str(next(versions))
     job["status"] = {

@@ -59,9 +59,13 @@ def test_random_study_completes_with_exactly_max_trials(
     best = min(trials, key=lambda t: t["status"]["values"]["loss"])
     assert status["bestTrial"]["name"] == best["metadata"]["name"]
     assert status["bestValue"] == pytest.approx(best["status"]["values"]["loss"])
-    # Ownership: study → Trial → Job, so deleting the study removes everything.
+    # Ownership: the study owns its Trials and their Jobs (created at once), so deleting
+    # the study removes everything.
     job = client.BatchV1Api(kube_api).read_namespaced_job("quad-3", namespace)
-    assert job.metadata.owner_references[0].kind == "Trial"
+    assert (job.metadata.owner_references[0].kind, job.metadata.owner_references[0].uid) == (
+        "TuningStudy",
+        trials[3]["metadata"]["ownerReferences"][0]["uid"],
+    )
     assert trials[3]["metadata"]["ownerReferences"][0]["kind"] == "TuningStudy"
     assert job.spec.template.spec.service_account_name == "kubetune-trial"
 

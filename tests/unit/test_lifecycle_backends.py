@@ -162,7 +162,7 @@ def run_on_a_cluster(story: Story) -> tuple[dict[str, str], tuple[Any, ...]]:
         trial["spec"].update(stop=True, stopReason=STOP_REASON[story.stop])
         pruned = "true" if story.stop == "pruned" else "false"
         trial["metadata"]["annotations"][objects.PRUNED_ANNOTATION] = pruned
-    job = objects.render_job(spec, trial)
+    job = objects.render_job(spec, trial, "study-uid")
     primary = job["spec"]["template"]["spec"]["containers"][0]
     env = {var["name"]: var["value"] for var in primary["env"]}
     condition = "Complete" if story.exit_code == 0 else "Failed"

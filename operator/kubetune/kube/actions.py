@@ -104,40 +104,61 @@ class Actions:
         launch: list[NewTrial],
         missing_jobs: list[KubeObject],
     ) -> list[NewTrial]:
-        """Create Trials in index order, each Job as soon as its Trial exists, and the Jobs of
+        """Create Trials in index order, each with its Job at the same time, and the Jobs of
         Trials that lack one.
 
         Trials are created one after the other while their Jobs go to the pool: an operator
         killed in the middle leaves a prefix of the launch, never a gap. The engine numbers
         new trials after the highest index, so a gap would stay in the study for good (the
-        chaos test that kills the operator found one when Trials were created at once).
+        chaos test that kills the operator found one when Trials were created at once). A
+        Job whose Trial was not created is the next reconcile's to adopt
+        (``observe.stray_jobs``).
         """
+        namespace, name = key
         jobs = []
         for new in sorted(launch, key=lambda n: n.index):
-            trial = self._create_trial(key, study_uid, new)
-            jobs.append(self.pool.submit(self._create_job, key, spec, trial))
-        jobs += [self.pool.submit(self._create_job, key, spec, trial) for trial in missing_jobs]
+            body = objects.render_trial(
+                name, namespace, study_uid, new.index, new.params, new.budget, new.attributes
+            )
+            jobs.append(self.pool.submit(self._create_job, key, spec, body, study_uid))
+            self._create_trial(key, body)
+        jobs += [
+            self.pool.submit(self._create_job, key, spec, trial, study_uid)
+            for trial in missing_jobs
+        ]
         for job in jobs:
             job.result()  # a failed create fails the reconcile: it is retried
         return sorted(launch, key=lambda n: n.index)
 
-    def _create_trial(self, key: StudyKey, study_uid: str, new: NewTrial) -> KubeObject:
-        namespace, name = key
-        body = objects.render_trial(
-            name, namespace, study_uid, new.index, new.params, new.budget, new.attributes
-        )
-        trial = self.kube.create(paths.trials(namespace), body)
+    def adopt(self, key: StudyKey, study_uid: str, strays: list[KubeObject]) -> None:
+        """Create the Trials of Jobs whose Trial was never created, from what each Job
+        says, one after the other in the order given (``observe.stray_jobs``: by index)."""
+        for job in strays:
+            identity = objects.job_identity(job)
+            assert identity is not None  # observe.stray_jobs adopts only these
+            self._create_trial(key, objects.trial_from_job(job, key[1], study_uid, identity))
+
+    def delete_jobs(self, key: StudyKey, names: list[str]) -> None:
+        """Delete Jobs at once: a deleted Trial's (the garbage collector's work when Jobs
+        were owned by their Trials), or one evaluating other parameters than its Trial's."""
+        for _ in self.pool.map(lambda name: self.delete_job(key, name), names):
+            pass
+
+    def _create_trial(self, key: StudyKey, body: KubeObject) -> None:
+        """Create a Trial, into the cache; if it already exists, read it instead."""
+        trial = self.kube.create(paths.trials(key[0]), body)
         if trial is None:  # made by an earlier reconcile: its parameters are the truth
-            trial = self.kube.get(paths.trial(namespace, body["metadata"]["name"]))
+            trial = self.kube.get(paths.trial(key[0], body["metadata"]["name"]))
             if trial is None:
                 raise RuntimeError(f"trial {body['metadata']['name']} exists yet cannot be read")
         else:
             metrics.TRIALS_CREATED.inc()
         self.cache.apply(Kind.TRIAL, None, trial)
-        return trial
 
-    def _create_job(self, key: StudyKey, spec: StudySpec, trial: KubeObject) -> None:
-        job = self.kube.create(paths.jobs(key[0]), objects.render_job(spec, trial))
+    def _create_job(
+        self, key: StudyKey, spec: StudySpec, trial: KubeObject, study_uid: str
+    ) -> None:
+        job = self.kube.create(paths.jobs(key[0]), objects.render_job(spec, trial, study_uid))
         if job is not None:
             self.cache.apply(Kind.JOB, None, job)
 

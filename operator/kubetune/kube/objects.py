@@ -1,14 +1,23 @@
 """The Kubernetes objects the operator creates, rendered as plain dicts from a study.
 
-Everything here is pure: a ``Trial`` for each new trial (owned by its study), the ``Job``
-that evaluates it (owned by the Trial, same name), and the ServiceAccount, Role and
-RoleBinding that let a trial's pod report to its own Trial. Names are deterministic, so
-creating any of these twice is answered 409 AlreadyExists and changes nothing.
+Everything here is pure: a ``Trial`` for each new trial and the ``Job`` that evaluates it
+(same name, both owned by the study), and the ServiceAccount, Role and RoleBinding that let
+a trial's pod report to its own Trial. Names are deterministic, so creating any of these
+twice is answered 409 AlreadyExists and changes nothing.
+
+The Job is owned by the study rather than by its Trial so that both can be created at
+once: an ownerReference needs the owner's uid, and waiting for the Trial's cost every
+successor a round trip to the API server. The Job carries what its Trial says
+(``TRIAL_SPEC_ANNOTATION``), so each can be checked against the other: a Job whose Trial
+was never created (the operator died between the two creates) has it created from the
+Job, and a Job that evaluates other parameters than its Trial (two operators that both
+thought they led) is replaced.
 """
 
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +42,9 @@ PRUNED_ANNOTATION = f"{GROUP}/pruned"
 """Set with ``spec.stop``: "true" when a stopping rule pruned the trial, "false" otherwise."""
 STOP_REQUESTED_ANNOTATION = f"{GROUP}/stop-requested-at"
 """When ``spec.stop`` was set (RFC 3339): the stop grace period counts from here."""
+
+TRIAL_SPEC_ANNOTATION = f"{GROUP}/trial-spec"
+"""On a Job: the ``trial_identity`` of the Trial it evaluates, as JSON."""
 
 TERMINATION_MESSAGE_POLICY = "FallbackToLogsOnError"
 """Default of the primary container: the kubelet keeps the end of a failed container's log."""
@@ -120,8 +132,56 @@ def render_trial(
     }
 
 
-def render_job(spec: StudySpec, trial: Mapping[str, Any]) -> dict[str, Any]:
-    """The Job that evaluates ``trial`` (a Trial object as the API returned it).
+def trial_identity(trial_spec: Mapping[str, Any]) -> dict[str, Any]:
+    """What makes a trial the trial it is: its index and what its program is given
+    (parameters, budget, attributes). Two Trial specs with the same identity run the same
+    program; everything else in a spec (``stop``) changes as it runs."""
+    return {
+        "index": int(trial_spec["index"]),
+        "parameters": dict(trial_spec.get("parameters") or {}),
+        "budget": trial_spec.get("budget"),
+        "attributes": dict(trial_spec.get("attributes") or {}),
+    }
+
+
+def job_identity(job: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The ``trial_identity`` a Job was rendered from; None for a Job without one (made by
+    an older operator, owned by its Trial) or whose annotation was edited into nonsense."""
+    text = ((job.get("metadata") or {}).get("annotations") or {}).get(TRIAL_SPEC_ANNOTATION)
+    if not text:
+        return None
+    try:
+        identity = json.loads(text)
+        return trial_identity(identity) if isinstance(identity, dict) else None
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def evaluates(job: Mapping[str, Any], trial: Mapping[str, Any]) -> bool:
+    """Whether ``job`` runs what ``trial`` says (a Job without an identity is taken on trust:
+    it was rendered from its Trial). Numbers compare by value: the API may write 1.0 as 1."""
+    identity = job_identity(job)
+    return identity is None or identity == trial_identity(trial["spec"])
+
+
+def trial_from_job(
+    job: Mapping[str, Any], study: str, study_uid: str, identity: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The Trial a Job was created with, for a Job whose Trial was never created."""
+    return render_trial(
+        study,
+        job["metadata"]["namespace"],
+        study_uid,
+        identity["index"],
+        identity["parameters"],
+        identity["budget"],
+        identity["attributes"],
+    )
+
+
+def render_job(spec: StudySpec, trial: Mapping[str, Any], study_uid: str) -> dict[str, Any]:
+    """The Job that evaluates ``trial`` (a Trial as ``render_trial`` made it or as the API
+    returned it), owned by the study whose uid is ``study_uid``.
 
     Parameters come from the Trial, never from a fresh suggestion, so a Job created after a
     restart always evaluates what the Trial says.
@@ -170,9 +230,12 @@ def render_job(spec: StudySpec, trial: Mapping[str, Any]) -> dict[str, Any]:
             "name": name,
             "namespace": namespace,
             "labels": labels,
-            "ownerReferences": [
-                owner_reference("Trial", name, metadata["uid"]),
-            ],
+            "annotations": {
+                TRIAL_SPEC_ANNOTATION: json.dumps(
+                    trial_identity(trial_spec), sort_keys=True, separators=(",", ":")
+                )
+            },
+            "ownerReferences": [owner_reference("TuningStudy", trial_spec["study"], study_uid)],
         },
         "spec": job_spec,
     }

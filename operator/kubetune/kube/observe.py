@@ -23,6 +23,7 @@ from kubetune.api.study import StudySpec
 from kubetune.api.trial import TrialPhase
 from kubetune.engine import NewTrial, TrialSnapshot
 from kubetune.history import IntermediateValue
+from kubetune.kube import objects as rendered
 from kubetune.kube import trial_status
 from kubetune.kube.objects import STOP_REQUESTED_ANNOTATION, TRIAL_LABEL
 from kubetune.summary import Summary
@@ -141,6 +142,63 @@ def observe_all(objects: StudyObjects, context: TrialContext) -> list[trial_stat
         observe(t, objects.jobs.get(t["metadata"]["name"]), objects, context)
         for t in objects.trials
     ]
+
+
+@dataclass(frozen=True)
+class StrayJobs:
+    """A study's Jobs without a Trial, and what becomes of each.
+
+    A Job is created at the same time as its Trial (``Actions.launch``), so either can exist
+    without the other: a Trial without a Job gets its Job (``TrialsObserved.missing_jobs``);
+    for a Job without a Trial, the study's given indices tell a Trial never created from
+    one deleted by hand."""
+
+    adopt: list[KubeObject] = field(default_factory=list)
+    """Jobs at or past the next index to give: the operator died between the two creates.
+    Their Trials are created from them, lowest index first, before anything is decided."""
+    collect: list[str] = field(default_factory=list)
+    """Jobs of indices given before, whose Trial was deleted: deleted (their pods too)."""
+
+
+def stray_jobs(
+    trials: Mapping[str, KubeObject], jobs: Mapping[str, KubeObject], next_index: int
+) -> StrayJobs:
+    """The Jobs in ``jobs`` whose Trial is not in ``trials`` (both by name); ``next_index``
+    is ``study_status.next_trial_index``. Jobs with no identity (an older operator's, owned
+    by their Trial) and Jobs being deleted are the garbage collector's."""
+    strays = StrayJobs()
+    names = jobs.keys() - trials.keys()
+    if not names:
+        return strays
+    found: list[tuple[int, KubeObject]] = []
+    for name in sorted(names):
+        job = jobs[name]
+        identity = rendered.job_identity(job)
+        if identity is None or job["metadata"].get("deletionTimestamp"):
+            continue
+        if identity["index"] >= next_index:
+            found.append((identity["index"], job))
+        else:
+            strays.collect.append(name)
+    strays.adopt.extend(job for _, job in sorted(found, key=lambda pair: pair[0]))
+    return strays
+
+
+def wrong_jobs(
+    objects: StudyObjects, observations: Sequence[trial_status.Observation]
+) -> list[str]:
+    """Trials still to run or running whose Job evaluates something else than the Trial says
+    (two operators, each sure it led, created the Trial and the Job of one index with their
+    own suggestions): their Jobs are deleted, and made again from the Trial."""
+    wrong = []
+    for trial, observation in zip(objects.trials, observations, strict=True):
+        if not observation.phase.is_active():
+            continue
+        name = trial["metadata"]["name"]
+        job = objects.jobs.get(name)
+        if job is not None and not rendered.evaluates(job, trial):
+            wrong.append(name)
+    return wrong
 
 
 def waits_for_pod(observations: Iterable[trial_status.Observation]) -> bool:

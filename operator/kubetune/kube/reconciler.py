@@ -8,10 +8,13 @@ study, its Trials, Jobs and pods as the cache holds them now, and makes the API 
 1. each trial's phase is derived from its Job and pods (``observe``); a Trial asked to stop
    gets ``stop_grace_seconds`` to end by itself, then its Job is deleted (one not running
    yet is stopped at once); a verdict that reads reported metrics is confirmed by a GET;
+   a Job evaluating other parameters than its Trial says is deleted (and made again in
+   step 4), a Job whose Trial was never created gets it, a deleted Trial's Job is deleted
+   (``observe.stray_jobs``);
 2. ``Planner.decide`` says which trials to stop, which to launch, whether the study ends;
    a study whose checkpoint claim does not exist launches nothing (and says so) until it does;
 3. stop decisions set ``spec.stop`` (with ``kubetune.dev/pruned``) on their Trials;
-4. new trials are created — Trial, then its Job — many at once on the API pool, at most
+4. new trials are created — each Trial and its Job at once — on the API pool, at most
    ``launch_batch`` per reconcile (the rest next time, after the other queued studies), and
    Trials whose Job is missing (the operator died between the two creates) get it;
 5. trial phases are written to the Trials' status after the launches, so that a
@@ -138,6 +141,8 @@ class Reconciler:
         clock = StepClock()
         observed = self._observe_trials(key, plan, now)
         if self._cache_lags(key, observed, previous):
+            observed = self._observe_trials(key, plan, now)
+        if self._settle_strays(key, body["metadata"]["uid"], observed, previous):
             observed = self._observe_trials(key, plan, now)
         clock.lap(ReconcileStep.OBSERVE)
         issued = previous.next_trial_index or 0
@@ -305,6 +310,24 @@ class Reconciler:
         found = [self.actions.reread_trial(key, name) for name in names]
         return any(trial is not None for trial in found)
 
+    def _settle_strays(
+        self,
+        key: StudyKey,
+        study_uid: str,
+        observed: observe.TrialsObserved,
+        previous: StudyStatus,
+    ) -> bool:
+        """Jobs without a Trial: the Trial created from the Job if it never was, the Job
+        deleted if its Trial was. Returns whether Trials were created or read (observe
+        again: the engine must number new trials past them)."""
+        issued = study_status.next_trial_index(observed.snapshots, previous.next_trial_index or 0)
+        strays = observe.stray_jobs(
+            self.cache.get(Kind.TRIAL, key), self.cache.get(Kind.JOB, key), issued
+        )
+        self.actions.delete_jobs(key, strays.collect)
+        self.actions.adopt(key, study_uid, strays.adopt)
+        return bool(strays.adopt)
+
     def _observe_trials(self, key: StudyKey, plan: Plan, now: datetime) -> observe.TrialsObserved:
         """Every trial observed and settled: stops finished, metric verdicts confirmed."""
         objects = observe.StudyObjects.group(
@@ -318,6 +341,12 @@ class Reconciler:
             curves=plan.planner.reads_intermediate,
         )
         observations = observe.observe_all(objects, context)
+        wrong = observe.wrong_jobs(objects, observations)
+        if wrong:
+            self.actions.delete_jobs(key, wrong)
+            jobs = {n: j for n, j in objects.jobs.items() if n not in wrong}
+            objects = replace(objects, jobs=jobs)
+            observations = observe.observe_all(objects, context)
         if observe.waits_for_pod(observations):
             failed_creates = self.job_events.failed_creates(key[0])
             if failed_creates:

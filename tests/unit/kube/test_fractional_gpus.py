@@ -38,18 +38,18 @@ def test_each_gpu_resource_counts_its_share_of_a_gpu(
 
 def test_a_memory_sliced_trial_requests_a_vgpu_and_its_memory() -> None:
     spec = _spec(resources={"gpus": 1, "gpuMemory": 10000, "gpuFraction": 0.25})
-    limits = _containers(render_job(spec, TRIAL))["train"]["resources"]["limits"]
+    limits = _containers(render_job(spec, TRIAL, "study-uid"))["train"]["resources"]["limits"]
     assert limits == {"nvidia.com/gpu": "1", "nvidia.com/gpumem": "10000"}
     spec = _spec(
         resources={"gpus": 1, "gpuMemory": 25, "gpuMemoryResource": "nvidia.com/gpumem-percentage"}
     )
-    requests = _containers(render_job(spec, TRIAL))["train"]["resources"]["requests"]
+    requests = _containers(render_job(spec, TRIAL, "study-uid"))["train"]["resources"]["requests"]
     assert requests == {"nvidia.com/gpu": "1", "nvidia.com/gpumem-percentage": "25"}
 
 
 def test_a_time_sliced_resource_is_requested_as_named() -> None:
     spec = _spec(resources={"gpus": 1, "gpuResource": "nvidia.com/gpu.shared"})
-    limits = _containers(render_job(spec, TRIAL))["train"]["resources"]["limits"]
+    limits = _containers(render_job(spec, TRIAL, "study-uid"))["train"]["resources"]["limits"]
     assert limits == {"nvidia.com/gpu.shared": "1"}
 
 

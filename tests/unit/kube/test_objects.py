@@ -10,9 +10,12 @@ from kubetune.api.study import CHECKPOINT_MOUNT_PATH, StudySpec
 from kubetune.kube.objects import (
     CHECKPOINT_VOLUME,
     TRIAL_ACCOUNT,
+    evaluates,
+    job_identity,
     render_job,
     render_trial,
     trial_account,
+    trial_from_job,
 )
 from kubetune.lifecycle import CHECKPOINT_DIR_VARIABLE, RESTORE_FROM_VARIABLE
 
@@ -67,7 +70,7 @@ def _containers(job: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def test_parameters_budget_and_trial_name_are_substituted_in_every_container() -> None:
-    containers = _containers(render_job(_spec(), TRIAL))
+    containers = _containers(render_job(_spec(), TRIAL, "study-uid"))
 
     assert containers["train"]["args"] == ["--lr=0.01", "--name=s-3", "--epochs=3"]
     assert {"name": "OPT", "value": "adam"} in containers["train"]["env"]
@@ -75,7 +78,10 @@ def test_parameters_budget_and_trial_name_are_substituted_in_every_container() -
 
 
 def test_primary_container_gets_the_runner_environment_over_user_values() -> None:
-    env = {v["name"]: v["value"] for v in _containers(render_job(_spec(), TRIAL))["train"]["env"]}
+    env = {
+        v["name"]: v["value"]
+        for v in _containers(render_job(_spec(), TRIAL, "study-uid"))["train"]["env"]
+    }
 
     assert env["KUBETUNE_TRIAL"] == "s-3"
     assert env["KUBETUNE_NAMESPACE"] == "ns"
@@ -85,13 +91,13 @@ def test_primary_container_gets_the_runner_environment_over_user_values() -> Non
         {"metric": "ms", "direction": "minimize"},
     ]
     assert env["KUBETUNE_BUDGET"] == "3"
-    sidecar = _containers(render_job(_spec(), TRIAL))["sidecar"]
+    sidecar = _containers(render_job(_spec(), TRIAL, "study-uid"))["sidecar"]
     assert "env" not in sidecar
 
 
 def test_gpus_go_to_requests_and_limits_of_the_primary_container_only() -> None:
     spec = _spec(resources={"gpus": 2, "gpuResource": "nvidia.com/mig-1g.10gb"})
-    containers = _containers(render_job(spec, TRIAL))
+    containers = _containers(render_job(spec, TRIAL, "study-uid"))
 
     resources = containers["train"]["resources"]
     assert resources["requests"]["nvidia.com/mig-1g.10gb"] == "2"
@@ -101,7 +107,7 @@ def test_gpus_go_to_requests_and_limits_of_the_primary_container_only() -> None:
 
 def test_named_primary_container_is_the_one_instrumented() -> None:
     spec = _spec(primaryContainer="sidecar", resources={"gpus": 1})
-    containers = _containers(render_job(spec, TRIAL))
+    containers = _containers(render_job(spec, TRIAL, "study-uid"))
 
     assert containers["sidecar"]["resources"]["limits"] == {"nvidia.com/gpu": "1"}
     assert "KUBETUNE_TRIAL" in {v["name"] for v in containers["sidecar"]["env"]}
@@ -109,19 +115,21 @@ def test_named_primary_container_is_the_one_instrumented() -> None:
 
 
 def test_no_gpus_means_no_gpu_resources() -> None:
-    assert "resources" not in _containers(render_job(_spec(), TRIAL))["train"]
+    assert "resources" not in _containers(render_job(_spec(), TRIAL, "study-uid"))["train"]
 
 
-def test_job_is_owned_by_its_trial_labelled_and_defaults_to_no_retries() -> None:
-    job = render_job(_spec(), TRIAL)
+def test_job_is_owned_by_its_study_labelled_and_defaults_to_no_retries() -> None:
+    """Owned by the study, not the Trial: the Trial's uid is not known until it is created,
+    and the Job is created at the same time."""
+    job = render_job(_spec(), TRIAL, "study-uid")
 
     assert job["metadata"]["name"] == "s-3"
     assert job["metadata"]["ownerReferences"] == [
         {
             "apiVersion": "kubetune.dev/v1alpha1",
-            "kind": "Trial",
-            "name": "s-3",
-            "uid": "trial-uid",
+            "kind": "TuningStudy",
+            "name": "s",
+            "uid": "study-uid",
             "controller": True,
             "blockOwnerDeletion": True,
         }
@@ -149,7 +157,7 @@ def test_user_choices_in_the_job_spec_are_kept() -> None:
             },
         },
     }
-    job = render_job(_spec(job=job_spec), TRIAL)
+    job = render_job(_spec(job=job_spec), TRIAL, "study-uid")
 
     assert job["spec"]["backoffLimit"] == 2
     assert job["spec"]["activeDeadlineSeconds"] == 600
@@ -161,7 +169,7 @@ def test_user_choices_in_the_job_spec_are_kept() -> None:
 def test_rendering_does_not_modify_the_study_template() -> None:
     spec = _spec(resources={"gpus": 1})
     before = json.dumps(spec.trial_template.job, sort_keys=True)
-    render_job(spec, TRIAL)
+    render_job(spec, TRIAL, "study-uid")
     assert json.dumps(spec.trial_template.job, sort_keys=True) == before
 
 
@@ -193,12 +201,15 @@ def test_trial_account_may_only_read_trials_and_write_their_status() -> None:
 
 def test_the_runner_learns_a_custom_termination_message_path() -> None:
     spec = _spec()
-    default = _containers(render_job(spec, TRIAL))["train"]
+    default = _containers(render_job(spec, TRIAL, "study-uid"))["train"]
     assert default["terminationMessagePolicy"] == "FallbackToLogsOnError"
     assert "KUBETUNE_TERMINATION_MESSAGE_PATH" not in {v["name"] for v in default["env"]}
     job = spec.trial_template.job
     job["template"]["spec"]["containers"][0]["terminationMessagePath"] = "/tmp/final"
-    env = {v["name"]: v["value"] for v in _containers(render_job(spec, TRIAL))["train"]["env"]}
+    env = {
+        v["name"]: v["value"]
+        for v in _containers(render_job(spec, TRIAL, "study-uid"))["train"]["env"]
+    }
     assert env["KUBETUNE_TERMINATION_MESSAGE_PATH"] == "/tmp/final"
 
 
@@ -214,7 +225,7 @@ CLAIM = {"persistentVolumeClaim": {"claimName": "ckpt"}}
 
 
 def test_a_checkpoint_claim_is_mounted_and_each_trial_gets_its_own_directory() -> None:
-    job = render_job(_spec(checkpoints=CLAIM), _restoring("s-1"))
+    job = render_job(_spec(checkpoints=CLAIM), _restoring("s-1"), "study-uid")
     pod = job["spec"]["template"]["spec"]
     assert pod["volumes"] == [
         {"name": CHECKPOINT_VOLUME, "persistentVolumeClaim": {"claimName": "ckpt"}}
@@ -231,13 +242,15 @@ def test_a_checkpoint_claim_is_mounted_and_each_trial_gets_its_own_directory() -
 
 
 def test_a_trial_that_restores_nothing_starts_fresh() -> None:
-    train = _containers(render_job(_spec(checkpoints=CLAIM), TRIAL))["train"]
+    train = _containers(render_job(_spec(checkpoints=CLAIM), TRIAL, "study-uid"))["train"]
     assert _env(train)[CHECKPOINT_DIR_VARIABLE] == f"{CHECKPOINT_MOUNT_PATH}/s/s-3"
     assert RESTORE_FROM_VARIABLE not in _env(train)
 
 
 def test_a_checkpoint_uri_is_handed_over_and_nothing_is_mounted() -> None:
-    job = render_job(_spec(checkpoints={"uri": "s3://bucket/runs/"}), _restoring("s-0"))
+    job = render_job(
+        _spec(checkpoints={"uri": "s3://bucket/runs/"}), _restoring("s-0"), "study-uid"
+    )
     train = _containers(job)["train"]
     assert _env(train)[CHECKPOINT_DIR_VARIABLE] == "s3://bucket/runs/s/s-3"
     assert _env(train)[RESTORE_FROM_VARIABLE] == "s3://bucket/runs/s/s-0"
@@ -246,7 +259,7 @@ def test_a_checkpoint_uri_is_handed_over_and_nothing_is_mounted() -> None:
 
 
 def test_no_checkpoints_configured_means_no_checkpoint_variables_even_when_asked() -> None:
-    job = render_job(_spec(), _restoring("s-1"))
+    job = render_job(_spec(), _restoring("s-1"), "study-uid")
     env = _env(_containers(job)["train"])
     assert not {CHECKPOINT_DIR_VARIABLE, RESTORE_FROM_VARIABLE} & set(env)
     assert "volumes" not in job["spec"]["template"]["spec"]
@@ -261,7 +274,7 @@ def test_the_checkpoint_mount_keeps_the_templates_volumes_and_takes_its_path() -
         {"name": "old", "mountPath": "/data/ckpt"},
     ]
     spec = _spec(checkpoints={**CLAIM, "mountPath": "/data/ckpt/"}, job=job)
-    rendered = render_job(spec, TRIAL)
+    rendered = render_job(spec, TRIAL, "study-uid")
     assert [v["name"] for v in rendered["spec"]["template"]["spec"]["volumes"]] == [
         "cache",
         CHECKPOINT_VOLUME,
@@ -278,9 +291,55 @@ def test_checkpoint_substitutions_in_a_job_name_the_same_locations_as_the_variab
     spec = _spec(checkpoints=CLAIM)
     container = spec.trial_template.job["template"]["spec"]["containers"][0]
     container["args"] = ["--save=${checkpointDir}", "--load=${restoreFrom}"]
-    train = _containers(render_job(spec, _restoring("s-1")))["train"]
+    train = _containers(render_job(spec, _restoring("s-1"), "study-uid"))["train"]
     env = _env(train)
     assert train["args"] == [
         f"--save={env[CHECKPOINT_DIR_VARIABLE]}",
         f"--load={env[RESTORE_FROM_VARIABLE]}",
     ]
+
+
+# -- a Job and its Trial, created at once ---------------------------------------------------------
+
+
+def test_a_job_carries_what_its_trial_says_and_a_trial_made_from_it_says_the_same() -> None:
+    """A Job whose Trial was never created (the operator killed between the two creates)
+    gets the very Trial it was rendered from: same index, parameters, budget, attributes."""
+    trial = render_trial(
+        "s", "ns", "study-uid", 3, {"lr": 0.01, "opt": "adam"}, 3.0, {"generation": 2}
+    )
+    job = render_job(_spec(), trial, "study-uid")
+
+    identity = job_identity(job)
+    assert identity == {
+        "index": 3,
+        "parameters": {"lr": 0.01, "opt": "adam"},
+        "budget": 3.0,
+        "attributes": {"generation": 2},
+    }
+    assert trial_from_job(job, "s", "study-uid", identity) == trial
+    assert evaluates(job, trial)
+
+
+def test_a_job_evaluating_other_parameters_than_its_trial_is_told_apart() -> None:
+    job = render_job(_spec(), TRIAL, "study-uid")
+    other = {**TRIAL, "spec": {**TRIAL["spec"], "parameters": {"lr": 0.02, "opt": "adam"}}}
+    stopped = {**TRIAL, "spec": {**TRIAL["spec"], "stop": True, "stopReason": "pruned"}}
+    as_the_api_writes_it = {**TRIAL, "spec": {**TRIAL["spec"], "budget": 3}}
+
+    assert not evaluates(job, other)
+    assert evaluates(job, stopped)  # a stop changes the spec, not what runs
+    assert evaluates(job, as_the_api_writes_it)  # 3.0 comes back as 3
+
+
+def test_a_job_without_a_readable_identity_is_taken_on_trust() -> None:
+    """An older operator's Job (owned by its Trial) has none; one edited into nonsense has
+    none either: neither is deleted or adopted for it."""
+    job = render_job(_spec(), TRIAL, "study-uid")
+    del job["metadata"]["annotations"]
+    broken = render_job(_spec(), TRIAL, "study-uid")
+    broken["metadata"]["annotations"]["kubetune.dev/trial-spec"] = '{"parameters": 1'
+    other = {**TRIAL, "spec": {**TRIAL["spec"], "index": 4}}
+
+    assert job_identity(job) is None and evaluates(job, other)
+    assert job_identity(broken) is None and evaluates(broken, other)

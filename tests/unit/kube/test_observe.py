@@ -13,7 +13,7 @@ from kubetune.api.study import StudySpec
 from kubetune.api.trial import TrialPhase
 from kubetune.engine import NewTrial, Planner, TrialSnapshot
 from kubetune.kube import observe
-from kubetune.kube.objects import STOP_REQUESTED_ANNOTATION, TRIAL_LABEL
+from kubetune.kube.objects import STOP_REQUESTED_ANNOTATION, TRIAL_LABEL, render_job
 from kubetune.kube.trial_status import Observation, format_time
 
 NOW = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
@@ -277,3 +277,47 @@ def test_a_recorded_trials_snapshot_is_built_once_per_version() -> None:
     assert again[1].values == {"loss": 0.3}  # a new version is read afresh
     assert snapshots(recorded(1, "7", 0.3))[1] is again[1]
     assert len(memo._held) == 1  # trial 0 is gone: forgotten
+
+
+# -- Jobs without a Trial --------------------------------------------------------------------------
+
+
+def _rendered_job(index: int) -> dict[str, Any]:
+    rendered = trial(index)
+    rendered["metadata"]["namespace"] = "ns"
+    return render_job(SPEC, rendered, "study-uid")
+
+
+def test_a_job_without_a_trial_is_adopted_at_or_past_the_next_index_else_deleted() -> None:
+    """Past every index given, its Trial was never created (adopted, lowest index first);
+    below, its Trial was deleted (its Job goes). A Job with its Trial is neither."""
+    jobs = {f"s-{i}": _rendered_job(i) for i in (0, 1, 2, 4, 3)}
+    trials = {"s-0": trial(0)}
+
+    strays = observe.stray_jobs(trials, jobs, next_index=3)
+
+    assert [j["metadata"]["name"] for j in strays.adopt] == ["s-3", "s-4"]
+    assert strays.collect == ["s-1", "s-2"]
+
+
+def test_an_older_operators_job_and_a_job_being_deleted_are_left_to_the_garbage_collector() -> None:
+    older = _rendered_job(1)
+    del older["metadata"]["annotations"]  # owned by its Trial: collected with it
+    going = _rendered_job(2)
+    going["metadata"]["deletionTimestamp"] = "2026-01-01T12:00:00Z"
+
+    strays = observe.stray_jobs({}, {"s-1": older, "s-2": going}, next_index=0)
+
+    assert strays.adopt == [] and strays.collect == []
+
+
+def test_only_an_active_trials_job_with_other_parameters_is_wrong() -> None:
+    ours = [trial(0), trial(1), trial(2, phase="Succeeded")]
+    theirs = {f"s-{i}": _rendered_job(i) for i in range(3)}
+    for t in ours[1:]:
+        t["spec"]["parameters"] = {"x": 0.9}  # another suggestion than the Job's
+    world = objects(ours, theirs.values())
+
+    wrong = observe.wrong_jobs(world, observe.observe_all(world, CONTEXT))
+
+    assert wrong == ["s-1"]  # s-2 is finished: its verdict stands

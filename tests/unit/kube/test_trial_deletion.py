@@ -12,6 +12,7 @@ operator-kill chaos test, a study is written finished only once its trials' stat
 from __future__ import annotations
 
 import copy
+import json
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
@@ -76,11 +77,12 @@ class World:
         return sorted(self.cache.get(Kind.TRIAL, KEY), key=lambda n: int(n.rsplit("-", 1)[1]))
 
     def delete_trial(self, name: str) -> None:
-        """`kubectl delete trial`: the Trial goes, and its Job with it (ownerReferences)."""
+        """`kubectl delete trial`: the Trial goes; its Job, owned by the study, stays."""
         self.kube.objects.pop(f"{TRIALS}/{name}")
-        self.kube.objects.pop(f"{JOBS}/{name}", None)
         self.cache.forget(Kind.TRIAL, KEY, name)
-        self.cache.forget(Kind.JOB, KEY, name)
+
+    def job(self, name: str) -> dict[str, Any] | None:
+        return self.kube.objects.get(f"{JOBS}/{name}")
 
     def set_trial_status(self, name: str, **status: Any) -> None:
         trial = self.trial(name)
@@ -169,6 +171,78 @@ def test_the_index_of_a_deleted_running_trial_is_never_given_again(world: World)
         [1],
     )
     assert world.trial("s-2")["spec"]["parameters"] != {}  # a new point at a new index
+
+
+def test_a_deleted_trials_job_is_deleted_by_the_operator(world: World) -> None:
+    """Jobs are owned by their study (created with their Trial, whose uid is not known yet),
+    so the garbage collector does not follow a Trial's deletion: the operator does, for a
+    running and for a finished trial alike."""
+    operator = world.operator()
+    operator.reconcile(KEY)
+    world.finish("s-1", 0.5)
+    world.delete_trial("s-0")
+    world.delete_trial("s-1")
+    world.kube.calls.clear()
+
+    operator.reconcile(KEY)
+
+    assert ("DELETE", f"{JOBS}/s-0") in world.kube.calls
+    assert ("DELETE", f"{JOBS}/s-1") in world.kube.calls
+    assert world.job("s-0") is None and world.job("s-1") is None
+    assert world.kube.posted("trials") == [TRIALS, TRIALS]  # s-2 and s-3, none made again
+    assert world.trial_names() == ["s-2", "s-3"]
+
+
+def test_an_operator_killed_between_the_job_and_its_trial_creates_the_trial_from_the_job(
+    world: World,
+) -> None:
+    """The Job of a launch landed, its Trial did not (killed, or the create failed): the
+    operator started on it creates that Trial with the Job's parameters before deciding
+    anything, so the program already running is the trial's, and no index is skipped."""
+    world.operator().reconcile(KEY)
+    job = world.job("s-1")
+    assert job is not None
+    world.delete_trial("s-1")  # never created: the study's status does not count it yet
+    study = world.kube.objects[STUDY_PATH]
+    study.pop("status", None)
+    world.cache.apply(Kind.STUDY, None, copy.deepcopy(world.kube._stamp(study)))
+    world.kube.calls.clear()
+
+    restarted = world.operator()
+    restarted.reconcile(KEY)
+    restarted.reconcile(KEY)
+
+    assert ("POST", JOBS) not in world.kube.calls  # the running Job is kept
+    assert world.job("s-1") is job
+    assert world.trial_names() == ["s-0", "s-1"]
+    assert (
+        world.trial("s-1")["spec"]["parameters"]
+        == json.loads(job["metadata"]["annotations"]["kubetune.dev/trial-spec"])["parameters"]
+    )
+    assert world.status()["nextTrialIndex"] == 2
+    assert world.status().get("deletedTrials") is None
+    assert world.events(EventReason.TRIAL_DELETED) == []
+
+
+def test_a_job_evaluating_other_parameters_than_its_trial_is_made_again(world: World) -> None:
+    """Two operators that both thought they led each create index 1 with their own
+    suggestion, one's Trial and the other's Job landing: the Job is deleted and made again
+    from the Trial, which is the truth."""
+    world.operator().reconcile(KEY)
+    trial = world.trial("s-1")
+    trial["spec"]["parameters"] = {"x": 0.123}
+    world.cache.apply(Kind.TRIAL, None, copy.deepcopy(world.kube._stamp(trial)))
+
+    operator = world.operator()
+    operator.reconcile(KEY)
+
+    job = world.job("s-1")
+    assert job is not None
+    annotation = job["metadata"]["annotations"]["kubetune.dev/trial-spec"]
+    assert json.loads(annotation)["parameters"] == {"x": 0.123}
+    assert world.kube.calls.count(("DELETE", f"{JOBS}/s-1")) == 1
+    env = job["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert {"name": "KUBETUNE_PARAMS", "value": '{"x": 0.123}'} in env
 
 
 def test_a_deleted_trial_is_announced_once_naming_it_and_what_follows(world: World) -> None:
