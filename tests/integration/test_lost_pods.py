@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 from kubernetes import client
 
+from kubetune.api.study import StudySpec
+from kubetune.kube import objects
 from tests.cluster.fixtures import TestCluster
 from tests.cluster.wait import until
 from tests.integration.operator_fixtures import (
@@ -156,3 +158,32 @@ def test_a_deleted_finished_trial_is_replaced_while_the_study_runs_and_not_after
     first, second = sorted(_deleted_events(kube_api, namespace), key=lambda m: "ended" in m)
     assert first.startswith("trial done-0 was deleted") and "new trial" in first
     assert second.startswith("trial done-2 was deleted") and "stays ended" in second
+
+
+def test_a_job_whose_trial_was_never_created_gets_its_trial_and_keeps_running(
+    operator, kube_api: client.ApiClient, custom: client.CustomObjectsApi, namespace: str
+) -> None:
+    """What an operator killed between a launch's two creates leaves (the Job landed, its
+    Trial did not), built by hand before the operator starts: the operator creates the Trial
+    from the Job's annotation, with the Job's parameters, and keeps the Job (same uid), so
+    the program already started is the trial's; the study goes on past it."""
+    manifest = study_manifest("stray", max_trials=2, parallel=1, script_args=["--seconds", "1"])
+    create_study(custom, namespace, manifest)
+    study = get_study(custom, namespace, "stray")
+    spec = StudySpec.model_validate(manifest["spec"])
+    trial = objects.render_trial("stray", namespace, study["metadata"]["uid"], 0, {"x": 1.5}, None)
+    batch = client.BatchV1Api(kube_api)
+    job = batch.create_namespaced_job(
+        namespace, objects.render_job(spec, trial, study["metadata"]["uid"])
+    )
+
+    operator(leader_election=False)
+    study = wait_for_phase(custom, namespace, "stray", timeout=180)
+
+    trials = list_trials(custom, namespace, "stray")
+    assert study["status"]["phase"] == "Succeeded", dump(study)
+    assert [t["spec"]["index"] for t in trials] == [0, 1], dump(trials)
+    assert trials[0]["spec"]["parameters"] == {"x": 1.5}
+    assert trials[0]["status"]["values"]["loss"] == pytest.approx(2.25)
+    assert batch.read_namespaced_job("stray-0", namespace).metadata.uid == job.metadata.uid
+    assert study["status"].get("deletedTrials") is None
