@@ -10,6 +10,7 @@ reconcile does not act on what it just changed. What to call is decided elsewher
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from concurrent.futures import Executor
 from datetime import datetime
@@ -28,6 +29,8 @@ from kubetune.kube.events import EventRecorder
 from kubetune.kube.objects import PRUNED_ANNOTATION, STOP_REQUESTED_ANNOTATION
 from kubetune.kube.observe import KubeObject, StatusWrite
 from kubetune.lifecycle import bounded_message
+
+log = logging.getLogger(__name__)
 
 
 class Actions:
@@ -130,19 +133,27 @@ class Actions:
             job.result()  # a failed create fails the reconcile: it is retried
         return sorted(launch, key=lambda n: n.index)
 
-    def adopt(self, key: StudyKey, study_uid: str, strays: list[KubeObject]) -> None:
-        """Create the Trials of Jobs whose Trial was never created, from what each Job
-        says, one after the other in the order given (``observe.stray_jobs``: by index)."""
-        for job in strays:
-            identity = objects.job_identity(job)
-            assert identity is not None  # observe.stray_jobs adopts only these
-            self._create_trial(key, objects.trial_from_job(job, key[1], study_uid, identity))
+    def adopt(self, key: StudyKey, study_uid: str, identities: list[dict[str, Any]]) -> None:
+        """Create the Trials of Jobs whose Trial was never created, from what each Job says
+        (``objects.trial_identity``), one after the other in the order given (by index)."""
+        namespace, name = key
+        for identity in identities:
+            trial = objects.trial_of(identity, name, namespace, study_uid)
+            self._create_trial(key, trial)
+            log.info(
+                "%s/%s: trial %s created from its Job, which was created without it",
+                namespace,
+                name,
+                trial["metadata"]["name"],
+            )
 
-    def delete_jobs(self, key: StudyKey, names: list[str]) -> None:
+    def delete_jobs(self, key: StudyKey, names: list[str], why: str) -> None:
         """Delete Jobs at once: a deleted Trial's (the garbage collector's work when Jobs
         were owned by their Trials), or one evaluating other parameters than its Trial's."""
         for _ in self.pool.map(lambda name: self.delete_job(key, name), names):
             pass
+        if names:
+            log.info("%s/%s: deleted the Jobs %s: %s", *key, ", ".join(names), why)
 
     def _create_trial(self, key: StudyKey, body: KubeObject) -> None:
         """Create a Trial, into the cache; if it already exists, read it instead."""

@@ -164,13 +164,13 @@ def evaluates(job: Mapping[str, Any], trial: Mapping[str, Any]) -> bool:
     return identity is None or identity == trial_identity(trial["spec"])
 
 
-def trial_from_job(
-    job: Mapping[str, Any], study: str, study_uid: str, identity: Mapping[str, Any]
+def trial_of(
+    identity: Mapping[str, Any], study: str, namespace: str, study_uid: str
 ) -> dict[str, Any]:
-    """The Trial a Job was created with, for a Job whose Trial was never created."""
+    """The Trial with this ``trial_identity``: for a Job whose Trial was never created."""
     return render_trial(
         study,
-        job["metadata"]["namespace"],
+        namespace,
         study_uid,
         identity["index"],
         identity["parameters"],

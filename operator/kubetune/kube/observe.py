@@ -153,9 +153,10 @@ class StrayJobs:
     for a Job without a Trial, the study's given indices tell a Trial never created from
     one deleted by hand."""
 
-    adopt: list[KubeObject] = field(default_factory=list)
-    """Jobs at or past the next index to give: the operator died between the two creates.
-    Their Trials are created from them, lowest index first, before anything is decided."""
+    adopt: list[dict[str, Any]] = field(default_factory=list)
+    """The ``objects.trial_identity`` of each Job at or past the next index to give (the
+    operator died between the two creates), lowest index first: their Trials are created
+    from them before anything is decided."""
     collect: list[str] = field(default_factory=list)
     """Jobs of indices given before, whose Trial was deleted: deleted (their pods too)."""
 
@@ -170,17 +171,16 @@ def stray_jobs(
     names = jobs.keys() - trials.keys()
     if not names:
         return strays
-    found: list[tuple[int, KubeObject]] = []
     for name in sorted(names):
         job = jobs[name]
         identity = rendered.job_identity(job)
         if identity is None or job["metadata"].get("deletionTimestamp"):
             continue
         if identity["index"] >= next_index:
-            found.append((identity["index"], job))
+            strays.adopt.append(identity)
         else:
             strays.collect.append(name)
-    strays.adopt.extend(job for _, job in sorted(found, key=lambda pair: pair[0]))
+    strays.adopt.sort(key=lambda identity: int(identity["index"]))
     return strays
 
 

@@ -324,7 +324,7 @@ class Reconciler:
         strays = observe.stray_jobs(
             self.cache.get(Kind.TRIAL, key), self.cache.get(Kind.JOB, key), issued
         )
-        self.actions.delete_jobs(key, strays.collect)
+        self.actions.delete_jobs(key, strays.collect, "their Trials were deleted")
         self.actions.adopt(key, study_uid, strays.adopt)
         return bool(strays.adopt)
 
@@ -343,7 +343,7 @@ class Reconciler:
         observations = observe.observe_all(objects, context)
         wrong = observe.wrong_jobs(objects, observations)
         if wrong:
-            self.actions.delete_jobs(key, wrong)
+            self.actions.delete_jobs(key, wrong, "they evaluate other parameters than their Trials")
             jobs = {n: j for n, j in objects.jobs.items() if n not in wrong}
             objects = replace(objects, jobs=jobs)
             observations = observe.observe_all(objects, context)

@@ -15,7 +15,7 @@ from kubetune.kube.objects import (
     render_job,
     render_trial,
     trial_account,
-    trial_from_job,
+    trial_of,
 )
 from kubetune.lifecycle import CHECKPOINT_DIR_VARIABLE, RESTORE_FROM_VARIABLE
 
@@ -317,7 +317,8 @@ def test_a_job_carries_what_its_trial_says_and_a_trial_made_from_it_says_the_sam
         "budget": 3.0,
         "attributes": {"generation": 2},
     }
-    assert trial_from_job(job, "s", "study-uid", identity) == trial
+    assert identity is not None
+    assert trial_of(identity, "s", "ns", "study-uid") == trial
     assert evaluates(job, trial)
 
 

@@ -296,7 +296,8 @@ def test_a_job_without_a_trial_is_adopted_at_or_past_the_next_index_else_deleted
 
     strays = observe.stray_jobs(trials, jobs, next_index=3)
 
-    assert [j["metadata"]["name"] for j in strays.adopt] == ["s-3", "s-4"]
+    assert [identity["index"] for identity in strays.adopt] == [3, 4]
+    assert strays.adopt[0]["parameters"] == {"x": 0.3}
     assert strays.collect == ["s-1", "s-2"]
 
 
