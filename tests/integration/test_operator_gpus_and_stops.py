@@ -41,13 +41,16 @@ def test_eight_parallel_one_gpu_trials_run_four_at_a_time_on_four_gpus(
             for t in list_trials(custom, namespace, "gpus")
         ]
 
+    # A pending trial's pod first waits for the scheduler ("Scheduling"), then says why it
+    # cannot run: wait for the reasons, not for the first moment the counts match.
     seen = until(
         phases,
         lambda p: (
             sum(1 for phase, _, _ in p if phase == "Running") == 4
-            and sum(1 for phase, _, _ in p if phase == "Pending") == 4
+            and sum(1 for phase, reason, _ in p if (phase, reason) == ("Pending", "WaitingForGPU"))
+            == 4
         ),
-        "4 trials running and 4 pending",
+        "4 trials running and 4 pending for want of a GPU",
         timeout=60,
     )
     pending = [(reason, message) for phase, reason, message in seen if phase == "Pending"]
