@@ -180,25 +180,32 @@ def stray_jobs(
             strays.adopt.append(identity)
         else:
             strays.collect.append(name)
-    strays.adopt.sort(key=lambda identity: int(identity["index"]))
+    strays.adopt.sort(key=lambda identity: identity["index"])
     return strays
 
 
-def wrong_jobs(
-    objects: StudyObjects, observations: Sequence[trial_status.Observation]
-) -> list[str]:
-    """Trials still to run or running whose Job evaluates something else than the Trial says
-    (two operators, each sure it led, created the Trial and the Job of one index with their
-    own suggestions): their Jobs are deleted, and made again from the Trial."""
+def wrong_jobs(objects: StudyObjects) -> list[str]:
+    """Trials whose Job evaluates something else than the Trial says (two operators, each
+    sure it led, created the Trial and the Job of one index with their own suggestions):
+    their Jobs are deleted, and made again from the Trial.
+
+    Only Trials whose status shows nothing run yet are looked at. A Job is created with
+    its Trial or later from it, so a wrong one exists from the trial's start, and every
+    reconcile looks before it writes Running: checked once more on each of the hundreds of
+    running trials, the annotations would be parsed again on every reconcile for nothing."""
     wrong = []
-    for trial, observation in zip(objects.trials, observations, strict=True):
-        if not observation.phase.is_active():
+    for trial in objects.trials:
+        if (trial.get("status") or {}).get("phase") not in _NOTHING_RUN:
             continue
         name = trial["metadata"]["name"]
         job = objects.jobs.get(name)
         if job is not None and not rendered.evaluates(job, trial):
             wrong.append(name)
     return wrong
+
+
+_NOTHING_RUN = frozenset({None, "", TrialPhase.PENDING})
+"""Trial status phases before any program of the trial was seen running."""
 
 
 def waits_for_pod(observations: Iterable[trial_status.Observation]) -> bool:

@@ -340,13 +340,12 @@ class Reconciler:
             max_pod_retries=self.settings.max_pod_retries,
             curves=plan.planner.reads_intermediate,
         )
-        observations = observe.observe_all(objects, context)
-        wrong = observe.wrong_jobs(objects, observations)
+        wrong = observe.wrong_jobs(objects)
         if wrong:
             self.actions.delete_jobs(key, wrong, "they evaluate other parameters than their Trials")
             jobs = {n: j for n, j in objects.jobs.items() if n not in wrong}
             objects = replace(objects, jobs=jobs)
-            observations = observe.observe_all(objects, context)
+        observations = observe.observe_all(objects, context)
         if observe.waits_for_pod(observations):
             failed_creates = self.job_events.failed_creates(key[0])
             if failed_creates:

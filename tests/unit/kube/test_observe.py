@@ -319,6 +319,6 @@ def test_only_an_active_trials_job_with_other_parameters_is_wrong() -> None:
         t["spec"]["parameters"] = {"x": 0.9}  # another suggestion than the Job's
     world = objects(ours, theirs.values())
 
-    wrong = observe.wrong_jobs(world, observe.observe_all(world, CONTEXT))
+    wrong = observe.wrong_jobs(world)
 
     assert wrong == ["s-1"]  # s-2 is finished: its verdict stands
